@@ -1,0 +1,23 @@
+"""Anthropic API betas as a context: `with betas(...)`, and integrations that send them.
+
+The core needs no HTTP library. Each integration lives in its own module, importable
+when its stack is installed: `beta_middleware.requests`, `beta_middleware.httpx`,
+`beta_middleware.httpx2`.
+"""
+
+from __future__ import annotations
+
+from ._errors import InvalidBetaError, UnsupportedBetaError
+from ._header import HEADER
+from ._scope import BetaScope, betas, current_betas
+
+__all__ = [
+    "HEADER",
+    "BetaScope",
+    "InvalidBetaError",
+    "UnsupportedBetaError",
+    "betas",
+    "current_betas",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,187 @@
+"""`python -m beta_middleware demo`: betas sent through every installed stack, checked.
+
+An embedded HTTP server on 127.0.0.1 records the `anthropic-beta` header it receives;
+each stack sends the same steps - nested scopes, a header of the request's own, a
+scope that turns betas off - and every received value is compared with the expected one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TextIO
+
+from ._header import HEADER
+from ._scope import BetaScope, betas
+
+__all__ = ["main"]
+
+FILES = "files-api-2025-04-14"
+CONTEXT = "context-1m-2025-08-07"
+TOOLS = "token-efficient-tools-2025-02-19"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One request: the scopes it is made in, its own header, and what must arrive."""
+
+    label: str
+    scopes: tuple[BetaScope, ...]
+    own: str | None
+    expected: str | None
+
+
+_outer, _inner = betas(FILES), betas(CONTEXT, FILES)
+STEPS = (
+    Step("(no scope)", (), None, None),
+    Step(f'with betas("{FILES}")', (_outer,), None, FILES),
+    Step(f'  with betas("{CONTEXT}", "{FILES}")', (_outer, _inner), None, f"{FILES},{CONTEXT}"),
+    Step(f"    request sets {HEADER}: {TOOLS}", (_outer, _inner), TOOLS, f"{TOOLS},{FILES},{CONTEXT}"),
+    Step("    with betas(replace=True)", (_outer, _inner, betas(replace=True)), None, None),
+    Step("(after the scopes)", (), None, None),
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({HEADER: self.headers.get(HEADER)}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve() -> Iterator[str]:
+    """Run the echo server on 127.0.0.1 (a free port) and yield its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+# Each sender is a client's `get`, called as get(url, headers=...).
+SyncSend = Callable[..., Any]
+AsyncSend = Callable[..., Awaitable[Any]]
+
+
+def _received(response: Any) -> str | None:
+    value: str | None = response.json()[HEADER]
+    return value
+
+
+@contextlib.contextmanager
+def _sync_senders() -> Iterator[list[tuple[str, SyncSend]]]:
+    senders: list[tuple[str, SyncSend]] = []
+    with contextlib.ExitStack() as stack:
+        with contextlib.suppress(ImportError):
+            import requests
+
+            from .requests import BetaAdapter
+
+            session = stack.enter_context(requests.Session())
+            session.mount("http://", BetaAdapter())
+            senders.append(("requests", session.get))
+        with contextlib.suppress(ImportError):
+            import httpx
+
+            from .httpx import BetaTransport
+
+            client = stack.enter_context(httpx.Client(transport=BetaTransport(), timeout=10))
+            senders.append(("httpx", client.get))
+        with contextlib.suppress(ImportError):
+            import httpx2
+
+            from .httpx2 import BetaTransport as BetaTransport2
+
+            client2 = stack.enter_context(httpx2.Client(transport=BetaTransport2(), timeout=10))
+            senders.append(("httpx2", client2.get))
+        yield senders
+
+
+@contextlib.asynccontextmanager
+async def _async_senders() -> AsyncIterator[list[tuple[str, AsyncSend]]]:
+    senders: list[tuple[str, AsyncSend]] = []
+    async with contextlib.AsyncExitStack() as stack:
+        with contextlib.suppress(ImportError):
+            import httpx
+
+            from .httpx import AsyncBetaTransport
+
+            client = await stack.enter_async_context(httpx.AsyncClient(transport=AsyncBetaTransport()))
+            senders.append(("httpx async", client.get))
+        with contextlib.suppress(ImportError):
+            import httpx2
+
+            from .httpx2 import AsyncBetaTransport as AsyncBetaTransport2
+
+            client2 = await stack.enter_async_context(httpx2.AsyncClient(transport=AsyncBetaTransport2()))
+            senders.append(("httpx2 async", client2.get))
+        yield senders
+
+
+Row = tuple[str, Step, "str | None"]
+
+
+def _headers(step: Step) -> dict[str, str]:
+    return {} if step.own is None else {HEADER: step.own}
+
+
+def _run_sync(url: str) -> list[Row]:
+    rows: list[Row] = []
+    with _sync_senders() as senders:
+        for name, send in senders:
+            for step in STEPS:
+                with contextlib.ExitStack() as scopes:
+                    for scope in step.scopes:
+                        scopes.enter_context(scope)
+                    rows.append((name, step, _received(send(url, headers=_headers(step)))))
+    return rows
+
+
+async def _run_async(url: str) -> list[Row]:
+    rows: list[Row] = []
+    async with _async_senders() as senders:
+        for name, send in senders:
+            for step in STEPS:
+                async with contextlib.AsyncExitStack() as scopes:
+                    for scope in step.scopes:
+                        await scopes.enter_async_context(scope)
+                    rows.append((name, step, _received(await send(url, headers=_headers(step)))))
+    return rows
+
+
+def main(out: TextIO) -> int:
+    """Run the demo, print one line per request, and return the exit status."""
+    with serve() as url:
+        rows = _run_sync(url) + asyncio.run(_run_async(url))
+    if not rows:
+        print("no HTTP stack installed: pip install 'beta-middleware[all]'", file=out)
+        return 1
+    print(f"server on {url} received:\n", file=out)
+    width = max(len(step.label) for step in STEPS)
+    sent = max(len(HEADER) + 9, *(len(got or "") for _, _, got in rows))
+    print(f"{'stack':<13} {'scope':<{width}}  {HEADER + ' received':<{sent}}  check", file=out)
+    failures = 0
+    for name, step, got in rows:
+        ok = got == step.expected
+        failures += not ok
+        verdict = "ok" if ok else f"FAIL (expected {step.expected or '(none)'})"
+        print(f"{name:<13} {step.label:<{width}}  {got or '(none)':<{sent}}  {verdict}", file=out)
+    stacks = len({name for name, _, _ in rows})
+    print(f"\n{len(rows)} requests through {stacks} stacks: {failures} wrong", file=out)
+    return 1 if failures else 0

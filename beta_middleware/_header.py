@@ -1,0 +1,126 @@
+"""The header rules every integration applies: what is sent, and to which hosts.
+
+What is sent = the request's own `anthropic-beta` values, then the integration's
+fixed betas, then the context's, each name once; nothing to add leaves the request
+as it was. Integrations only adapt their stack's request object to `Rules`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from ._names import NameSet, parse_names
+from ._scope import active
+
+__all__ = ["HEADER", "HostMatcher", "Rules", "merge"]
+
+HEADER = "anthropic-beta"
+
+_HOST = re.compile(r"(\*\.)?[a-z0-9_:.\-]+")
+
+
+def merge(own: Sequence[str], added: NameSet) -> str:
+    """Join the request's own header values (comma-separated, blanks dropped) with `added`."""
+    names: dict[str, None] = {}
+    for value in own:
+        for item in value.split(","):
+            item = item.strip()
+            if item:
+                names[item] = None
+    for name in added.names:
+        names[name] = None  # keeps the first position of a name already present
+    return ",".join(names)
+
+
+class HostMatcher:
+    """Host names, matched case-insensitively: exact, or `*.example.com` for subdomains.
+
+    `*.example.com` matches `api.example.com` and `a.b.example.com`, not `example.com`
+    itself (list both for both).
+    """
+
+    __slots__ = ("exact", "spec", "suffixes")
+
+    def __init__(self, hosts: str | Iterable[str]) -> None:
+        if isinstance(hosts, str):
+            hosts = (hosts,)
+        spec: list[str] = []
+        for host in hosts:
+            if not isinstance(host, str):
+                raise ValueError(f"invalid host {host!r}: expected a str such as 'api.anthropic.com'")
+            normal = host.strip("[]").rstrip(".").lower()
+            if not _HOST.fullmatch(normal) or normal.count("*") > 1:
+                raise ValueError(
+                    f"invalid host {host!r}: expected a host name such as 'api.anthropic.com' "
+                    "or '*.example.com' (no scheme, port or path)"
+                )
+            spec.append(normal)
+        self.spec = tuple(dict.fromkeys(spec))
+        self.exact = frozenset(h for h in self.spec if not h.startswith("*."))
+        self.suffixes = tuple(h[1:] for h in self.spec if h.startswith("*."))
+
+    def __call__(self, host: str) -> bool:
+        host = host.rstrip(".").lower()
+        return host in self.exact or host.endswith(self.suffixes)
+
+    def __repr__(self) -> str:
+        return f"HostMatcher({list(self.spec)!r})"
+
+
+class Rules:
+    """One integration's settings - fixed `betas=` and `hosts=` - applied per request.
+
+    Validation happens here, when the integration is built. Per request, `header()`
+    costs a context-variable read and, when betas are fixed, a cache check: the merge
+    of fixed and context names is redone only when the innermost scope changes.
+    """
+
+    __slots__ = ("_cache", "fixed", "hosts")
+
+    def __init__(
+        self,
+        betas: str | Iterable[str] = (),
+        hosts: str | Iterable[str] | None = None,
+    ) -> None:
+        self.fixed = NameSet(parse_names((betas,)))
+        self.hosts = None if hosts is None else HostMatcher(hosts)
+        self._cache: tuple[NameSet, NameSet] = (self.fixed, self.fixed)
+
+    def __reduce__(self) -> tuple[type[Rules], tuple[tuple[str, ...], tuple[str, ...] | None]]:
+        return Rules, self._key()
+
+    def _key(self) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+        return self.fixed.names, None if self.hosts is None else self.hosts.spec
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Rules) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        hosts = None if self.hosts is None else list(self.hosts.spec)
+        return f"Rules(betas={list(self.fixed.names)!r}, hosts={hosts!r})"
+
+    def applies_to(self, host: str) -> bool:
+        """Whether requests to `host` get betas from this integration."""
+        return self.hosts is None or self.hosts(host)
+
+    def added(self) -> NameSet:
+        """The names this integration adds now: fixed, then the context's."""
+        context = active()
+        if not self.fixed:
+            return context
+        cached_for, added = self._cache
+        if cached_for is not context:
+            added = self.fixed.extend(context.names)
+            self._cache = (context, added)  # one tuple store: safe across threads
+        return added
+
+    def header(self, own: Sequence[str]) -> str | None:
+        """The value to send for a request whose own values are `own`; None: leave it be."""
+        added = self.added()
+        if not added:
+            return None
+        return merge(own, added) if own else added.joined

@@ -1,0 +1,92 @@
+"""What a beta name is: validation, and the ordered de-duplicated set of names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ._errors import InvalidBetaError
+
+__all__ = ["EMPTY", "NameSet", "parse_names"]
+
+# RFC 9110 token characters; the comma, space and CR/LF that could split or break
+# the header are all outside it.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _why(name: str) -> str:
+    """Describe the first character of `name` that keeps it from being a token."""
+    for char in name:
+        if _TOKEN.fullmatch(char):
+            continue
+        if char == ",":
+            return "a comma would split it into two names"
+        if char == " ":
+            return "it contains a space"
+        if char in "\r\n":
+            return "it contains a line break"
+        if not char.isascii():
+            return f"it contains the non-ASCII character {char!r}"
+        if not char.isprintable():
+            return f"it contains the control character {char!r}"
+        return f"{char!r} is not allowed in an HTTP header token"
+    return "it is empty"
+
+
+def check_name(name: object) -> str:
+    """Return `name` if it can be sent as a beta name, else raise `InvalidBetaError`."""
+    if not isinstance(name, str):
+        raise InvalidBetaError(
+            f"invalid beta name {name!r}: expected a str such as 'files-api-2025-04-14', "
+            f"got {type(name).__name__}"
+        )
+    if _TOKEN.fullmatch(name) is None:
+        raise InvalidBetaError(f"invalid beta name {name!r}: {_why(name)}")
+    return name
+
+
+def parse_names(args: Iterable[object]) -> tuple[str, ...]:
+    """Validate `args` - each a name or an iterable of names - into unique names, in order.
+
+    Everything is checked before anything is returned, so a bad name anywhere leaves
+    the caller with an exception and nothing half-built.
+    """
+    names: dict[str, None] = {}
+    for arg in args:
+        if isinstance(arg, str):
+            names[check_name(arg)] = None
+        elif isinstance(arg, (bytes, bytearray)) or not isinstance(arg, Iterable):
+            check_name(arg)  # raises, naming the value and its type
+        else:
+            for name in arg:
+                names[check_name(name)] = None
+    return tuple(names)
+
+
+class NameSet:
+    """An immutable, ordered set of valid names with its header value precomputed.
+
+    Built when a scope is entered or an integration is created, so that a request
+    only reads `joined`.
+    """
+
+    __slots__ = ("joined", "members", "names")
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.members = frozenset(names)
+        self.joined = ",".join(names)
+
+    def extend(self, names: Iterable[str]) -> NameSet:
+        """Return these names followed by the new ones in `names` (self if none is new)."""
+        new = tuple(n for n in dict.fromkeys(names) if n not in self.members)
+        return NameSet(self.names + new) if new else self
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
+
+    def __repr__(self) -> str:
+        return f"NameSet({self.names!r})"
+
+
+EMPTY = NameSet(())

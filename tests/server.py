@@ -1,0 +1,135 @@
+"""A real HTTP server on 127.0.0.1 that records what it receives.
+
+Routes (any method):
+- `/echo`: answers JSON `{"anthropic-beta": <received value or null>, "body": <bytes read>}`.
+- `/redirect?to=URL[&code=302]`: redirects to URL.
+- `/fail/N/KEY`: answers 503 to the first N requests for KEY, then echoes.
+- `/stream`: sends one chunk, then waits (at most 10 s) for `release` before the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+HEADER = "anthropic-beta"
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    host: str
+    beta: str | None
+    betas: list[str]  # every anthropic-beta header line
+    body: bytes
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    received: list[Received] = field(default_factory=list)
+    attempts: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    release: threading.Event = field(default_factory=threading.Event)
+    stream_finished: threading.Event = field(default_factory=threading.Event)
+
+    def url_for(self, path: str, host: str = "127.0.0.1") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    @property
+    def betas(self) -> list[str | None]:
+        return [r.beta for r in self.received]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Any
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                chunk = self.rfile.read(size + 2)[:size]
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _reply(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _handle(self) -> None:
+        state: Server = self.server.state
+        body = self._body()
+        parts = urlsplit(self.path)
+        beta_lines = self.headers.get_all(HEADER) or []
+        state.received.append(
+            Received(
+                self.command,
+                parts.path,
+                self.headers.get("Host", ""),
+                ",".join(beta_lines) if beta_lines else None,
+                beta_lines,
+                body,
+            )
+        )
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        segments = parts.path.strip("/").split("/")
+        if segments[0] == "redirect":
+            self._reply(int(query.get("code", 302)), {}, {"Location": query["to"]})
+        elif segments[0] == "fail":
+            key = segments[2]
+            state.attempts[key] += 1
+            if state.attempts[key] <= int(segments[1]):
+                self._reply(503, {"error": "try again"}, {"Retry-After": "0"})
+            else:
+                self._echo(body)
+        elif segments[0] == "stream":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self._chunk(b"first")
+            state.release.wait(10)
+            self._chunk(b"second")
+            self._chunk(b"")
+            state.stream_finished.set()
+        else:
+            self._echo(body)
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _echo(self, body: bytes) -> None:
+        self._reply(200, {HEADER: self.headers.get(HEADER), "body": len(body)})
+
+    do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+
+def start() -> tuple[Server, ThreadingHTTPServer, threading.Thread]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    port = httpd.server_address[1]
+    state = Server(url=f"http://127.0.0.1:{port}", port=port)
+    httpd.state = state  # type: ignore[attr-defined]
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    return state, httpd, thread
