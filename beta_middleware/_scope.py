@@ -147,7 +147,7 @@ class BetaScope:
                 with self:
                     return await coroutine_function(*args, **kwargs)
 
-            return cast(Callable[P, R], run_async)
+            return cast("Callable[P, R]", run_async)
 
         @functools.wraps(func)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
