@@ -51,8 +51,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     _scopes(item)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+@pytest.hookimpl(hookwrapper=True)  # the old style: new-style wrappers need pluggy >= 1.2
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, None]:
     """Run the test body inside the item's scopes.
 
     The test function itself is wrapped with the scopes' decorators, so the scope is
@@ -61,13 +61,15 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     """
     scopes = _scopes(item)  # read again: a fixture may have added a marker
     if not scopes:
-        return (yield)
+        yield
+        return
     if not isinstance(item, pytest.Function):
         # Another plugin's item: no function to wrap, its body runs in this context.
         with contextlib.ExitStack() as stack:
             for scope in scopes:
                 stack.enter_context(scope)
-            return (yield)
+            yield
+        return
     original = item.obj
     body = original
     for scope in reversed(scopes):
@@ -78,7 +80,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     if instance is not None:
         setattr(instance, item.name, body)
     try:
-        return (yield)
+        yield
     finally:
         item.obj = original
         if instance is not None:

@@ -258,9 +258,21 @@ def test_a_marker_added_by_a_fixture_applies(pytester: pytest.Pytester) -> None:
         def test_both():
             # pytest decides where a marker added later goes among the function's markers
             assert set(current_betas()) == {"static-1", "dynamic-1"}
+
+        @pytest.fixture
+        def bad_marker(request):
+            request.node.add_marker(pytest.mark.betas("bad name"))
+
+        def test_bad(bad_marker):
+            raise AssertionError("the body ran")
         """
     )
-    run(pytester).assert_outcomes(passed=1)
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["@pytest.mark.betas('bad name'): invalid beta name 'bad name': it contains a space"]
+    )
+    result.stdout.no_fnmatch_line("*the body ran*")
 
 
 def test_items_of_other_plugins_run_in_the_scope(pytester: pytest.Pytester) -> None:
@@ -297,7 +309,7 @@ def test_items_of_other_plugins_run_in_the_scope(pytester: pytest.Pytester) -> N
         ("42", "@pytest.mark.betas(42): invalid beta name 42: expected a str *, got int"),
         (
             '"a-1", replce=True',
-            "@pytest.mark.betas('a-1', replce=True): *unexpected keyword argument 'replce'",
+            "@pytest.mark.betas('a-1', replce=True): *unexpected keyword argument 'replce'*",
         ),
     ],
 )
