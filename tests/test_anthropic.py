@@ -26,6 +26,7 @@ from botocore.credentials import Credentials  # type: ignore[import-untyped]
 from beta_middleware import HEADER, InvalidBetaError, betas
 from beta_middleware._demo import main
 from beta_middleware.anthropic import BetaMiddleware
+from beta_middleware.httpx2 import BetaTransport
 
 from .server import Server
 
@@ -312,13 +313,12 @@ BEDROCK: dict[str, Any] = {
 }
 
 
-def assert_sigv4_valid(request: httpx2.Request) -> None:
-    """The request's SigV4 signature covers exactly the headers and body that were sent."""
+def sigv4_signed(request: httpx2.Request) -> tuple[list[str], bool]:
+    """The headers a SigV4 signature names, and whether it matches what was sent."""
     authorization = request.headers["authorization"]
     assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDTEST/")
     fields = dict(part.strip().split("=", 1) for part in authorization.split(" ", 1)[1].split(","))
     signed = fields["SignedHeaders"].split(";")
-    assert "content-type" in signed
     aws = AWSRequest(
         method=request.method,
         url=str(request.url),
@@ -328,7 +328,14 @@ def assert_sigv4_valid(request: httpx2.Request) -> None:
     aws.context["timestamp"] = request.headers["x-amz-date"]
     signer = SigV4Auth(Credentials("AKIDTEST", "secret"), "bedrock", "us-east-1")
     expected = signer.signature(signer.string_to_sign(aws, signer.canonical_request(aws)), aws)
-    assert fields["Signature"] == expected
+    return signed, fields["Signature"] == expected
+
+
+def assert_sigv4_valid(request: httpx2.Request) -> None:
+    """The request's SigV4 signature covers the headers and body that were sent."""
+    signed, matches = sigv4_signed(request)
+    assert "content-type" in signed
+    assert matches
 
 
 @pytest.mark.usefixtures("aws_env")
@@ -381,6 +388,23 @@ def test_bedrock_default_header_joins_the_body() -> None:
         client.messages.create(**ASK)
     assert json.loads(recorder.requests[0].content)["anthropic_beta"] == ["d", "a"]
     assert_sigv4_valid(recorder.requests[0])
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_a_transport_cannot_serve_bedrock() -> None:
+    # Why docs/anthropic.md sends Bedrock users to the middleware: a transport runs after
+    # the signature, so the body keeps the call's own betas and a changed header breaks it.
+    recorder = Recorder()
+    http_client = httpx2.Client(transport=BetaTransport(httpx2.MockTransport(recorder)))
+    client: Any = anthropic.AnthropicBedrock(**BEDROCK, http_client=http_client)
+    with betas("a"):
+        client.beta.messages.create(**ASK, betas=["x"])
+    (request,) = recorder.requests
+    assert json.loads(request.content)["anthropic_beta"] == ["x"]
+    assert request.headers[HEADER] == "x,a"
+    signed, matches = sigv4_signed(request)
+    assert HEADER in signed
+    assert not matches
 
 
 # Vertex keeps the betas in the header.
