@@ -364,7 +364,8 @@ async def test_bedrock_async_betas_land_in_the_signed_body() -> None:
     client = AsyncAnthropicBedrock(
         **BEDROCK,
         http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(recorder.handle)),
-    ).with_middleware(BetaMiddleware())
+        middleware=[BetaMiddleware()],
+    )
     async with betas("c", "a"):
         await client.messages.create(**ASK)
     await client.messages.create(**ASK)
@@ -518,7 +519,9 @@ async def test_loopback_async(server: Server) -> None:
 
 @pytest.mark.usefixtures("aws_env")
 def test_loopback_bedrock(server: Server) -> None:
-    client = anthropic.AnthropicBedrock(**BEDROCK, base_url=server.url, middleware=[BetaMiddleware()])
+    # with_middleware here, on the loopback URL: anthropic 1.0's Bedrock copy() drops http_client.
+    plain = anthropic.AnthropicBedrock(**BEDROCK, base_url=server.url)
+    client = plain.with_middleware(BetaMiddleware())
     with client, betas("a", "b"):
         response = client.messages.with_raw_response.create(**ASK)
     assert response.status_code == 200
