@@ -22,7 +22,7 @@ from ._compat import missing_stack
 
 try:
     from anthropic import APIRequest, AsyncCallNext, CallNext, Middleware
-    from anthropic._base_client import BaseClient  # the one private name: see _client_default
+    from anthropic._base_client import BaseClient  # the one private name: see _chain_client
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without the SDK
     raise ImportError(missing_stack("anthropic", "anthropic")) from exc
 
