@@ -2,7 +2,7 @@
 
 The core needs no HTTP library. Each integration lives in its own module, importable
 when its stack is installed: `beta_middleware.requests`, `beta_middleware.httpx`,
-`beta_middleware.httpx2`.
+`beta_middleware.httpx2`, `beta_middleware.anthropic`.
 """
 
 from __future__ import annotations

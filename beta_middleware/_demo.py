@@ -84,8 +84,13 @@ def _received(response: Any) -> str | None:
     return value
 
 
+def _sdk_get(client: Any, response_class: type) -> SyncSend:
+    """An anthropic SDK client's raw `get`, called like the other stacks' `get`."""
+    return lambda url, headers: client.get(url, cast_to=response_class, options={"headers": headers})
+
+
 @contextlib.contextmanager
-def _sync_senders() -> Iterator[list[tuple[str, SyncSend]]]:
+def _sync_senders(url: str) -> Iterator[list[tuple[str, SyncSend]]]:
     senders: list[tuple[str, SyncSend]] = []
     with contextlib.ExitStack() as stack:
         with contextlib.suppress(ImportError):
@@ -110,11 +115,20 @@ def _sync_senders() -> Iterator[list[tuple[str, SyncSend]]]:
 
             client2 = stack.enter_context(httpx2.Client(transport=BetaTransport2(), timeout=10))
             senders.append(("httpx2", client2.get))
+        with contextlib.suppress(ImportError):
+            import anthropic
+            import httpx2
+
+            from .anthropic import BetaMiddleware
+
+            sdk = anthropic.Anthropic(api_key="demo", base_url=url, middleware=[BetaMiddleware()])
+            stack.enter_context(sdk)
+            senders.append(("anthropic", _sdk_get(sdk, httpx2.Response)))
         yield senders
 
 
 @contextlib.asynccontextmanager
-async def _async_senders() -> AsyncIterator[list[tuple[str, AsyncSend]]]:
+async def _async_senders(url: str) -> AsyncIterator[list[tuple[str, AsyncSend]]]:
     senders: list[tuple[str, AsyncSend]] = []
     async with contextlib.AsyncExitStack() as stack:
         with contextlib.suppress(ImportError):
@@ -131,6 +145,15 @@ async def _async_senders() -> AsyncIterator[list[tuple[str, AsyncSend]]]:
 
             client2 = await stack.enter_async_context(httpx2.AsyncClient(transport=AsyncBetaTransport2()))
             senders.append(("httpx2 async", client2.get))
+        with contextlib.suppress(ImportError):
+            import anthropic
+            import httpx2
+
+            from .anthropic import BetaMiddleware
+
+            sdk_async = anthropic.AsyncAnthropic(api_key="demo", base_url=url, middleware=[BetaMiddleware()])
+            await stack.enter_async_context(sdk_async)
+            senders.append(("anthropic async", _sdk_get(sdk_async, httpx2.Response)))
         yield senders
 
 
@@ -143,7 +166,7 @@ def _headers(step: Step) -> dict[str, str]:
 
 def _run_sync(url: str) -> list[Row]:
     rows: list[Row] = []
-    with _sync_senders() as senders:
+    with _sync_senders(url) as senders:
         for name, send in senders:
             for step in STEPS:
                 with contextlib.ExitStack() as scopes:
@@ -155,7 +178,7 @@ def _run_sync(url: str) -> list[Row]:
 
 async def _run_async(url: str) -> list[Row]:
     rows: list[Row] = []
-    async with _async_senders() as senders:
+    async with _async_senders(url) as senders:
         for name, send in senders:
             for step in STEPS:
                 async with contextlib.AsyncExitStack() as scopes:
@@ -175,13 +198,14 @@ def main(out: TextIO) -> int:
     print(f"server on {url} received:\n", file=out)
     width = max(len(step.label) for step in STEPS)
     sent = max(len(HEADER) + 9, *(len(got or "") for _, _, got in rows))
-    print(f"{'stack':<13} {'scope':<{width}}  {HEADER + ' received':<{sent}}  check", file=out)
+    names = max(len(name) for name, _, _ in rows)
+    print(f"{'stack':<{names}} {'scope':<{width}}  {HEADER + ' received':<{sent}}  check", file=out)
     failures = 0
     for name, step, got in rows:
         ok = got == step.expected
         failures += not ok
         verdict = "ok" if ok else f"FAIL (expected {step.expected or '(none)'})"
-        print(f"{name:<13} {step.label:<{width}}  {got or '(none)':<{sent}}  {verdict}", file=out)
+        print(f"{name:<{names}} {step.label:<{width}}  {got or '(none)':<{sent}}  {verdict}", file=out)
     stacks = len({name for name, _, _ in rows})
     print(f"\n{len(rows)} requests through {stacks} stacks: {failures} wrong", file=out)
     return 1 if failures else 0

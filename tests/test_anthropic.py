@@ -1,0 +1,543 @@
+"""BetaMiddleware with the anthropic SDK's real client classes.
+
+Unit tests send through `httpx2.MockTransport` with fake credentials (nothing leaves
+the process); the loopback tests send to the real server of tests/server.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+from anthropic import APIRequest, AsyncAnthropic, AsyncAnthropicBedrock, AsyncAnthropicVertex, Middleware
+from anthropic._models import FinalRequestOptions  # to build an APIRequest outside a client
+from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
+from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+from botocore.credentials import Credentials  # type: ignore[import-untyped]
+
+from beta_middleware import HEADER, InvalidBetaError, betas
+from beta_middleware._demo import main
+from beta_middleware.anthropic import BetaMiddleware
+from beta_middleware.httpx2 import BetaTransport
+
+from .server import Server
+
+MESSAGE = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-test",
+    "content": [{"type": "text", "text": "ok"}],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {"input_tokens": 1, "output_tokens": 1},
+}
+ASK: dict[str, Any] = {
+    "model": "claude-test",
+    "max_tokens": 8,
+    "messages": [{"role": "user", "content": "hi"}],
+}
+
+
+class Recorder:
+    """A MockTransport handler that records every request and answers a Message."""
+
+    def __init__(self, fail_first: int = 0) -> None:
+        self.requests: list[httpx2.Request] = []
+        self.fail_first = fail_first
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        request.read()
+        self.requests.append(request)
+        if len(self.requests) <= self.fail_first:
+            return httpx2.Response(529, json={"type": "error"}, headers={"retry-after-ms": "1"})
+        return httpx2.Response(200, json=MESSAGE)
+
+    @property
+    def sent(self) -> list[str | None]:
+        return [r.headers.get(HEADER) for r in self.requests]
+
+    @property
+    def lines(self) -> list[list[str]]:
+        return [r.headers.get_list(HEADER) for r in self.requests]
+
+
+class AsyncRecorder(Recorder):
+    async def handle(self, request: httpx2.Request) -> httpx2.Response:
+        await asyncio.sleep(0)  # lets the other tasks run between receiving and answering
+        return self(request)
+
+
+def sync_client(recorder: Recorder, *middleware: Any, **kwargs: Any) -> anthropic.Anthropic:
+    return anthropic.Anthropic(
+        api_key="test-key",
+        base_url="https://api.anthropic.test",
+        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)),
+        middleware=list(middleware),
+        **kwargs,
+    )
+
+
+def async_client(recorder: AsyncRecorder, *middleware: Any, **kwargs: Any) -> AsyncAnthropic:
+    return AsyncAnthropic(
+        api_key="test-key",
+        base_url="https://api.anthropic.test",
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(recorder.handle)),
+        middleware=list(middleware),
+        **kwargs,
+    )
+
+
+# Each case: the client's default_headers, the call's arguments, the context, what is sent.
+# Without a middleware the SDK sends the call's own value over the client's default.
+MERGE_CASES = [
+    pytest.param({}, {}, ("a", "b"), "f,a,b", id="fixed-then-context"),
+    pytest.param({}, {"betas": ["x", "a"]}, ("a", "b"), "x,a,f,b", id="call-betas-first"),
+    pytest.param({}, {"extra_headers": {HEADER: "e1, e2,,f"}}, ("b",), "e1,e2,f,b", id="extra-headers"),
+    pytest.param({}, {"extra_headers": {"Anthropic-Beta": "e"}}, ("b",), "e,f,b", id="header-case"),
+    pytest.param({HEADER: "d"}, {}, ("b",), "d,f,b", id="default-headers"),
+    pytest.param({HEADER: "d"}, {"betas": ["x"]}, ("b",), "x,f,b", id="call-over-default"),
+    pytest.param(
+        {HEADER: "d"}, {"extra_headers": {HEADER: anthropic.omit}}, ("b",), "f,b", id="default-omitted"
+    ),
+    pytest.param({}, {"betas": ["f", "b"]}, ("b",), "f,b", id="all-present"),
+]
+
+
+@pytest.mark.parametrize(("defaults", "call", "context", "expected"), MERGE_CASES)
+def test_merge_order_sync(
+    defaults: dict[str, str], call: dict[str, Any], context: tuple[str, ...], expected: str
+) -> None:
+    recorder = Recorder()
+    client = sync_client(recorder, BetaMiddleware(betas="f"), default_headers=defaults)
+    with betas(context):
+        message = client.beta.messages.create(**ASK, **call)
+    assert message.content[0].type == "text"
+    assert recorder.lines == [[expected]]
+
+
+@pytest.mark.parametrize(("defaults", "call", "context", "expected"), MERGE_CASES)
+async def test_merge_order_async(
+    defaults: dict[str, str], call: dict[str, Any], context: tuple[str, ...], expected: str
+) -> None:
+    recorder = AsyncRecorder()
+    client = async_client(recorder, BetaMiddleware(betas="f"), default_headers=defaults)
+    async with betas(context):
+        await client.beta.messages.create(**ASK, **call)
+    assert recorder.lines == [[expected]]
+
+
+def test_the_sdk_alone_sends_the_calls_value_over_the_default() -> None:
+    # What "the request's own value" means for the call-over-default case above.
+    recorder = Recorder()
+    client = sync_client(recorder, default_headers={HEADER: "d"})
+    client.beta.messages.create(**ASK, betas=["x"])
+    client.messages.create(**ASK)
+    assert recorder.sent == ["x", "d"]
+
+
+class Spy(Middleware):
+    """Records the APIRequest objects it is handed."""
+
+    def __init__(self) -> None:
+        self.seen: list[APIRequest] = []
+
+    def handle(self, request: APIRequest, call_next: Any) -> Any:
+        self.seen.append(request)
+        return call_next(request)
+
+    async def handle_async(self, request: APIRequest, call_next: Any) -> Any:
+        self.seen.append(request)
+        return await call_next(request)
+
+
+@pytest.mark.parametrize(
+    ("defaults", "call", "context", "expected"),
+    [
+        pytest.param({}, {}, (), None, id="nothing-active"),
+        pytest.param({}, {"betas": ["x"]}, (), "x", id="own-only"),
+        pytest.param({HEADER: "d"}, {}, (), "d", id="default-only"),
+        pytest.param({}, {"betas": ["x", "a"]}, ("a",), "x,a", id="already-there"),
+        pytest.param({HEADER: "d,a"}, {}, ("a",), "d,a", id="already-in-default"),
+    ],
+)
+def test_nothing_to_add_leaves_the_request_untouched(
+    defaults: dict[str, str], call: dict[str, Any], context: tuple[str, ...], expected: str | None
+) -> None:
+    before, after, recorder = Spy(), Spy(), Recorder()
+    client = sync_client(recorder, before, BetaMiddleware(), after, default_headers=defaults)
+    with betas(context):
+        client.beta.messages.create(**ASK, **call)
+    assert after.seen[0] is before.seen[0]
+    assert recorder.sent == [expected]
+
+
+async def test_nothing_active_async_sends_no_header() -> None:
+    before, after, recorder = Spy(), Spy(), AsyncRecorder()
+    client = async_client(recorder, before, BetaMiddleware(), after)
+    await client.messages.create(**ASK)
+    assert after.seen[0] is before.seen[0]
+    assert HEADER not in recorder.requests[0].headers
+
+
+def test_the_callers_request_is_not_modified() -> None:
+    before, recorder = Spy(), Recorder()
+    client = sync_client(recorder, before, BetaMiddleware())
+    with betas("a"):
+        client.beta.messages.create(**ASK, betas=["x"])
+    assert before.seen[0].headers[HEADER] == "x"
+    assert recorder.sent == ["x,a"]
+
+
+async def test_concurrent_async_calls_each_send_their_own_betas() -> None:
+    recorder = AsyncRecorder()
+    client = async_client(recorder, BetaMiddleware(betas="fixed"))
+
+    async def call(i: int) -> None:
+        async with betas(f"task-{i}"):
+            await client.messages.create(**ASK, extra_headers={"x-task": str(i)})
+
+    await asyncio.gather(*(call(i) for i in range(100)))
+    assert len(recorder.requests) == 100
+    for request in recorder.requests:
+        assert request.headers.get_list(HEADER) == [f"fixed,task-{request.headers['x-task']}"]
+
+
+def test_each_retry_attempt_carries_the_betas_once() -> None:
+    recorder = Recorder(fail_first=1)
+    client = sync_client(recorder, BetaMiddleware(), max_retries=1)
+    with betas("a"):
+        client.beta.messages.create(**ASK, betas=["x"])
+    assert recorder.lines == [["x,a"], ["x,a"]]
+
+
+def test_streaming_call_carries_the_betas() -> None:
+    recorder = Recorder()
+    client = sync_client(recorder, BetaMiddleware())
+    with betas("a"), client.messages.with_streaming_response.create(**ASK) as response:
+        assert response.http_request.headers[HEADER] == "a"
+    assert recorder.sent == ["a"]
+
+
+def test_with_middleware() -> None:
+    recorder = Recorder()
+    client = sync_client(recorder)
+    scoped = client.with_middleware(BetaMiddleware(betas="f"))
+    with betas("a"):
+        scoped.messages.create(**ASK)
+        client.messages.create(**ASK)  # the original client has no middleware
+    assert recorder.sent == ["f,a", None]
+
+
+async def test_with_middleware_async() -> None:
+    recorder = AsyncRecorder()
+    client = async_client(recorder, default_headers={HEADER: "d"})
+    async with betas("a"):
+        await client.with_middleware(BetaMiddleware()).messages.create(**ASK)
+    assert recorder.sent == ["d,a"]
+
+
+def test_one_middleware_serves_several_clients() -> None:
+    middleware = BetaMiddleware()
+    one, two = Recorder(), Recorder()
+    first = sync_client(one, middleware, default_headers={HEADER: "one"})
+    second = sync_client(two, middleware, default_headers={HEADER: "two"})
+    with betas("a"):
+        first.messages.create(**ASK)
+        second.messages.create(**ASK)
+        first.messages.create(**ASK)
+    assert one.sent == ["one,a", "one,a"]
+    assert two.sent == ["two,a"]
+
+
+def plain(request: APIRequest, call_next: Callable[[APIRequest], Any]) -> Any:
+    return call_next(request)
+
+
+def test_finds_the_clients_defaults_through_other_middleware() -> None:
+    # Pins the walk over the SDK's chain (the one spot relying on its internals):
+    # the client is found behind function and class middleware.
+    recorder = Recorder()
+    client = sync_client(recorder, BetaMiddleware(), plain, Spy(), plain, default_headers={HEADER: "d"})
+    with betas("a"):
+        client.messages.create(**ASK)
+    assert recorder.sent == ["d,a"]
+
+
+def test_handle_outside_a_client_chain() -> None:
+    # A call_next that is no SDK chain: the client's defaults are unknown, the betas still go on.
+    seen: list[APIRequest] = []
+    options = FinalRequestOptions(method="post", url="/v1/messages", headers={"x-other": "1"}, json_data={})
+    request = APIRequest(options=options, cast_to=dict)
+
+    def call_next(req: APIRequest) -> Any:
+        seen.append(req)
+        return "response"
+
+    with betas("a"):
+        result: object = BetaMiddleware(betas="f").handle(request, call_next)
+    assert result == "response"
+    assert dict(seen[0].headers) == {"x-other": "1", HEADER: "f,a"}
+    assert dict(request.headers) == {"x-other": "1"}
+
+
+# Bedrock: the SDK moves the header into the body's `anthropic_beta`, then signs with SigV4.
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "ANTHROPIC_CUSTOM_HEADERS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+BEDROCK: dict[str, Any] = {
+    "aws_access_key": "AKIDTEST",
+    "aws_secret_key": "secret",
+    "aws_region": "us-east-1",
+}
+
+
+def sigv4_signed(request: httpx2.Request) -> tuple[list[str], bool]:
+    """The headers a SigV4 signature names, and whether it matches what was sent."""
+    authorization = request.headers["authorization"]
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDTEST/")
+    fields = dict(part.strip().split("=", 1) for part in authorization.split(" ", 1)[1].split(","))
+    signed = fields["SignedHeaders"].split(";")
+    aws = AWSRequest(
+        method=request.method,
+        url=str(request.url),
+        headers={name: request.headers[name] for name in signed},
+        data=request.content,
+    )
+    aws.context["timestamp"] = request.headers["x-amz-date"]
+    signer = SigV4Auth(Credentials("AKIDTEST", "secret"), "bedrock", "us-east-1")
+    expected = signer.signature(signer.string_to_sign(aws, signer.canonical_request(aws)), aws)
+    return signed, fields["Signature"] == expected
+
+
+def assert_sigv4_valid(request: httpx2.Request) -> None:
+    """The request's SigV4 signature covers the headers and body that were sent."""
+    signed, matches = sigv4_signed(request)
+    assert "content-type" in signed
+    assert matches
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_bedrock_betas_land_in_the_signed_body() -> None:
+    recorder = Recorder()
+    # Any: the SDK's annotations reject `beta.messages.create` on this client, which it serves.
+    client: Any = anthropic.AnthropicBedrock(
+        **BEDROCK,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)),
+        middleware=[BetaMiddleware(betas="f")],
+    )
+    with betas("c", "a"):
+        client.beta.messages.create(**ASK, betas=["x"])
+        client.messages.create(**ASK)
+    client.messages.create(**ASK)
+    bodies = [json.loads(r.content) for r in recorder.requests]
+    assert [b.get("anthropic_beta") for b in bodies] == [["x", "f", "c", "a"], ["f", "c", "a"], ["f"]]
+    assert [r.url.path for r in recorder.requests] == ["/model/claude-test/invoke"] * 3
+    for request in recorder.requests:
+        assert_sigv4_valid(request)
+
+
+@pytest.mark.usefixtures("aws_env")
+async def test_bedrock_async_betas_land_in_the_signed_body() -> None:
+    recorder = AsyncRecorder()
+    client = AsyncAnthropicBedrock(
+        **BEDROCK,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(recorder.handle)),
+        middleware=[BetaMiddleware()],
+    )
+    async with betas("c", "a"):
+        await client.messages.create(**ASK)
+    await client.messages.create(**ASK)
+    bodies = [json.loads(r.content) for r in recorder.requests]
+    assert [b.get("anthropic_beta") for b in bodies] == [["c", "a"], None]
+    assert recorder.sent == ["c,a", None]
+    for request in recorder.requests:
+        assert_sigv4_valid(request)
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_bedrock_default_header_joins_the_body() -> None:
+    recorder = Recorder()
+    client = anthropic.AnthropicBedrock(
+        **BEDROCK,
+        default_headers={HEADER: "d"},
+        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)),
+        middleware=[BetaMiddleware()],
+    )
+    with betas("a"):
+        client.messages.create(**ASK)
+    assert json.loads(recorder.requests[0].content)["anthropic_beta"] == ["d", "a"]
+    assert_sigv4_valid(recorder.requests[0])
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_a_transport_cannot_serve_bedrock() -> None:
+    # Why docs/anthropic.md sends Bedrock users to the middleware: a transport runs after
+    # the signature, so the body keeps the call's own betas and a changed header breaks it.
+    recorder = Recorder()
+    http_client = httpx2.Client(transport=BetaTransport(httpx2.MockTransport(recorder)))
+    client: Any = anthropic.AnthropicBedrock(**BEDROCK, http_client=http_client)
+    with betas("a"):
+        client.beta.messages.create(**ASK, betas=["x"])
+    (request,) = recorder.requests
+    assert json.loads(request.content)["anthropic_beta"] == ["x"]
+    assert request.headers[HEADER] == "x,a"
+    signed, matches = sigv4_signed(request)
+    assert HEADER in signed
+    assert not matches
+
+
+# Vertex keeps the betas in the header.
+
+VERTEX: dict[str, Any] = {"region": "us-east5", "project_id": "test-project", "access_token": "test-token"}
+
+
+def test_vertex_betas_in_the_header() -> None:
+    recorder = Recorder()
+    # Any: the SDK's annotations reject `beta.messages.create` on this client, which it serves.
+    client: Any = anthropic.AnthropicVertex(
+        **VERTEX,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)),
+        middleware=[BetaMiddleware(betas="f")],
+    )
+    with betas("a"):
+        client.beta.messages.create(**ASK, betas=["x"])
+    client.messages.create(**ASK)
+    assert recorder.sent == ["x,f,a", "f"]
+    assert recorder.requests[0].url.path.endswith("/models/claude-test:rawPredict")
+    assert recorder.requests[0].headers["authorization"] == "Bearer test-token"
+    assert "anthropic_beta" not in json.loads(recorder.requests[0].content)
+
+
+async def test_vertex_async_betas_in_the_header() -> None:
+    recorder = AsyncRecorder()
+    client = AsyncAnthropicVertex(
+        **VERTEX,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(recorder.handle)),
+        middleware=[BetaMiddleware()],
+    )
+    async with betas("a", "b"):
+        await client.messages.create(**ASK)
+    assert recorder.sent == ["a,b"]
+
+
+# Bad input
+
+
+@pytest.mark.parametrize(
+    ("bad", "shown"),
+    [
+        ("", "''"),
+        ("a b", "'a b'"),
+        ("a,b", "'a,b'"),
+        (["ok", None], "None"),
+        (5, "5"),
+        (b"files", "b'files'"),
+    ],
+)
+def test_bad_betas_raise(bad: Any, shown: str) -> None:
+    with pytest.raises(InvalidBetaError, match=rf"invalid beta name {shown}"):
+        BetaMiddleware(betas=bad)
+
+
+def test_betas_is_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        BetaMiddleware("a")  # type: ignore[call-arg]
+
+
+def test_repr_and_validation_against_the_sdk() -> None:
+    middleware = BetaMiddleware(betas=["a", "b", "a"])
+    assert repr(middleware) == "BetaMiddleware(betas=['a', 'b'])"
+    # The SDK checks middleware when a client is built: this one is sync- and async-capable.
+    sync_client(Recorder(), middleware)
+    async_client(AsyncRecorder(), middleware)
+
+
+def test_import_without_the_sdk_names_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['anthropic'] = None\n"
+        "try:\n"
+        "    import beta_middleware.anthropic\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert "pip install 'beta-middleware[anthropic]'" in out.stdout
+    assert "'anthropic' package" in out.stdout
+
+
+# Through the real loopback server
+
+
+def test_loopback_sync(server: Server) -> None:
+    middleware = [BetaMiddleware(betas="f")]
+    client = anthropic.Anthropic(api_key="test-key", base_url=server.url, middleware=middleware)
+    with client:
+        with betas("a"):
+            own: anthropic.RequestOptions = {"headers": {HEADER: "own"}}
+            response = client.post("/echo", cast_to=httpx2.Response, body={}, options=own)
+        assert response.json()[HEADER] == "own,f,a"
+        assert response.request.headers[HEADER] == "own,f,a"
+        client.post("/echo", cast_to=httpx2.Response, body={})
+    assert server.betas == ["own,f,a", "f"]
+
+
+async def test_loopback_async(server: Server) -> None:
+    client = AsyncAnthropic(api_key="test-key", base_url=server.url, middleware=[BetaMiddleware()])
+
+    async def call(i: int) -> str:
+        async with betas(f"task-{i}"):
+            response = await client.post("/echo", cast_to=httpx2.Response, body={})
+            value: str = response.json()[HEADER]
+            return value
+
+    async with client:
+        assert await asyncio.gather(*(call(i) for i in range(10))) == [f"task-{i}" for i in range(10)]
+    assert sorted(map(str, server.betas)) == sorted(f"task-{i}" for i in range(10))
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_loopback_bedrock(server: Server) -> None:
+    # with_middleware here, on the loopback URL: anthropic 1.0's Bedrock copy() drops http_client.
+    plain = anthropic.AnthropicBedrock(**BEDROCK, base_url=server.url)
+    client = plain.with_middleware(BetaMiddleware())
+    with client, betas("a", "b"):
+        response = client.messages.with_raw_response.create(**ASK)
+    assert response.status_code == 200
+    (received,) = server.received
+    assert received.path == "/model/claude-test/invoke"
+    assert json.loads(received.body)["anthropic_beta"] == ["a", "b"]
+    assert received.beta == "a,b"
+
+
+def test_the_demo_shows_the_middleware() -> None:
+
+    out = io.StringIO()
+    assert main(out) == 0
+    lines = out.getvalue().splitlines()
+    width = lines[2].index("scope")  # the stack column of the table
+    for stack in ("anthropic", "anthropic async"):
+        rows = [line for line in lines if line[:width].strip() == stack]
+        assert len(rows) == 6
+        assert all(line.endswith("  ok") for line in rows)
