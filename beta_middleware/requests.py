@@ -81,14 +81,16 @@ class BetaAdapter(HTTPAdapter):
         self, request: PreparedRequest, own: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Response:
         """Send `request`; on a rejection of names this adapter added, resend once without them."""
+        # bytes and str bodies can be sent again; generators and files are consumed by sending
+        replayable = isinstance(request.body, (bytes, str, type(None)))
         response = super().send(request, *args, **kwargs)
         if not _drop.is_rejection_status(response.status_code):
             return response
         sent = str(request.headers[HEADER])  # the value set above
         mine = _drop.ours((sent,), (own,) if own else ())
         take = _drop.learn(self.rules, rejection(response), mine)
-        if not take or not isinstance(request.body, (bytes, str, type(None))):
-            return response  # nothing to gain, or a streamed body that was consumed
+        if not take or not replayable:
+            return response
         retry = request.copy()
         value = _drop.without((sent,), take)
         if value is None:

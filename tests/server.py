@@ -62,12 +62,11 @@ class _Handler(BaseHTTPRequestHandler):
             chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0], 16)
-                chunk = self.rfile.read(size + 2)[:size]
-                if size == 0:
+                if size == 0:  # then optional trailers, up to an empty line
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
                     return b"".join(chunks)
-                chunks.append(chunk)
+                chunks.append(self.rfile.read(size + 2)[:size])
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _reply(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -162,6 +161,6 @@ def start() -> tuple[Server, ThreadingHTTPServer, threading.Thread]:
     port = httpd.server_address[1]
     state = Server(url=f"http://127.0.0.1:{port}", port=port)
     httpd.state = state  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)  # quick shutdown
     thread.start()
     return state, httpd, thread

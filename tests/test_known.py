@@ -12,8 +12,7 @@ import httpx
 import httpx2
 import pytest
 
-from beta_middleware import UnknownBetaWarning, betas, known_betas
-from beta_middleware import _known
+from beta_middleware import UnknownBetaWarning, _known, betas, known_betas
 from beta_middleware.httpx import BetaTransport, instrument
 from beta_middleware.httpx2 import AsyncBetaTransport as AsyncBetaTransport2
 from beta_middleware.requests import BetaAdapter
@@ -147,7 +146,8 @@ def test_distance_counts_a_swap_as_one_edit() -> None:
 
 
 def test_betas_warns_once_per_name() -> None:
-    with pytest.warns(UnknownBetaWarning, match=r"'files-api-2025-04-41': did you mean 'files-api-2025-04-14'\?"):
+    message = r"unknown beta name 'files-api-2025-04-41': did you mean 'files-api-2025-04-14'\?"
+    with pytest.warns(UnknownBetaWarning, match=message):
         scope = betas(TYPO)
     assert scope.names == (TYPO,)  # a warning, not an error: the name is still used
     with warnings.catch_warnings():
@@ -190,10 +190,12 @@ def closing() -> Iterator[list[object]]:
 
 def test_every_betas_argument_warns_at_the_caller(closing: list[object]) -> None:
     names = ["context-1m-2025-08-70", "token-counting-2024-10-01", "pdfs-2024-09-52", "skills-2025-01-02"]
-    with pytest.warns(UnknownBetaWarning) as caught:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         closing.append(BetaAdapter(betas=names[0]))
         closing.append(BetaTransport(betas=[names[1]]))
         AsyncBetaTransport2(httpx2.AsyncHTTPTransport(), betas=names[2])
         closing.append(instrument(httpx.Client(), betas=names[3]))
+    assert [w.category for w in caught] == [UnknownBetaWarning] * 4
     assert [str(w.message).split("'")[1] for w in caught] == names
     assert {w.filename for w in caught} == {__file__}
