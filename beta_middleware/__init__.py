@@ -7,17 +7,23 @@ when its stack is installed: `beta_middleware.requests`, `beta_middleware.httpx`
 
 from __future__ import annotations
 
-from ._errors import InvalidBetaError, UnsupportedBetaError
+from ._errors import InvalidBetaError, UnknownBetaWarning, UnsupportedBetaError
 from ._header import HEADER
+from ._known import known_betas
+from ._rejected import raise_for_betas, rejected_betas
 from ._scope import BetaScope, betas, current_betas
 
 __all__ = [
     "HEADER",
     "BetaScope",
     "InvalidBetaError",
+    "UnknownBetaWarning",
     "UnsupportedBetaError",
     "betas",
     "current_betas",
+    "known_betas",
+    "raise_for_betas",
+    "rejected_betas",
 ]
 
 __version__ = "0.1.0"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InvalidBetaError", "UnsupportedBetaError"]
+__all__ = ["InvalidBetaError", "UnknownBetaWarning", "UnsupportedBetaError"]
 
 
 class InvalidBetaError(ValueError):
@@ -13,8 +13,19 @@ class InvalidBetaError(ValueError):
     """
 
 
+class UnknownBetaWarning(UserWarning):
+    """A beta name that is not known but close to a known one: probably a typo.
+
+    Issued by `betas(...)` and every `betas=` once per name per process; names not
+    close to any known one stay silent, since new betas appear all the time.
+    """
+
+
 class UnsupportedBetaError(Exception):
     """The API refused one or more beta names (HTTP 400 `Unsupported beta header`).
+
+    Build one from a response, an anthropic `APIStatusError`, a JSON body or a str/bytes
+    body with `UnsupportedBetaError.from_response(obj)`, or raise it with `raise_for_betas`.
 
     Attributes:
         betas: the refused names, in the order the API gave them; empty when the
@@ -34,3 +45,19 @@ class UnsupportedBetaError(Exception):
         self.message = message
         self.betas = betas
         self.status_code = status_code
+
+    def __repr__(self) -> str:
+        return (
+            f"UnsupportedBetaError({self.message!r}, betas={self.betas!r}, status_code={self.status_code!r})"
+        )
+
+    @classmethod
+    def from_response(cls, obj: object) -> UnsupportedBetaError | None:
+        """The error `obj` holds when it is a beta rejection, else None.
+
+        `obj` is what `rejected_betas` takes: a requests/httpx/httpx2 `Response`, an
+        anthropic `APIStatusError`, a parsed JSON body, or a str/bytes body.
+        """
+        from ._rejected import rejection
+
+        return rejection(obj)

@@ -8,6 +8,7 @@ as it was. Integrations only adapt their stack's request object to `Rules`.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Sequence
 
 from ._names import NameSet, parse_names
@@ -69,29 +70,36 @@ class HostMatcher:
 
 
 class Rules:
-    """One integration's settings - fixed `betas=` and `hosts=` - applied per request.
+    """One integration's settings - `betas=`, `hosts=`, `drop_rejected=` - applied per request.
 
     Validation happens here, when the integration is built. Per request, `header()`
-    costs a context-variable read and, when betas are fixed, a cache check: the merge
-    of fixed and context names is redone only when the innermost scope changes.
+    costs a context-variable read and, when betas are fixed or some were dropped, a
+    cache check: the merge is redone only when the innermost scope or the dropped
+    names change. `drop()` records names the API rejected (see `_drop`).
     """
 
-    __slots__ = ("_cache", "fixed", "hosts")
+    __slots__ = ("_cache", "_direct", "_lock", "drop_rejected", "dropped", "fixed", "hosts")
 
     def __init__(
         self,
         betas: str | Iterable[str] = (),
         hosts: str | Iterable[str] | None = None,
+        drop_rejected: bool = False,
     ) -> None:
         self.fixed = NameSet(parse_names((betas,)))
         self.hosts = None if hosts is None else HostMatcher(hosts)
-        self._cache: tuple[NameSet, NameSet] = (self.fixed, self.fixed)
+        self.drop_rejected = bool(drop_rejected)
+        # Names the API rejected (drop_rejected=True): left off every later request.
+        self.dropped: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+        self._direct = not self.fixed  # added() is the context's names as they are
+        self._cache: tuple[NameSet | None, frozenset[str], NameSet] = (None, self.dropped, self.fixed)
 
-    def __reduce__(self) -> tuple[type[Rules], tuple[tuple[str, ...], tuple[str, ...] | None]]:
-        return Rules, self._key()
+    def __reduce__(self) -> tuple[type[Rules], tuple[tuple[str, ...], tuple[str, ...] | None, bool]]:
+        return Rules, self._key()  # what was dropped is learnt anew by each copy
 
-    def _key(self) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
-        return self.fixed.names, None if self.hosts is None else self.hosts.spec
+    def _key(self) -> tuple[tuple[str, ...], tuple[str, ...] | None, bool]:
+        return self.fixed.names, None if self.hosts is None else self.hosts.spec, self.drop_rejected
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Rules) and self._key() == other._key()
@@ -101,22 +109,35 @@ class Rules:
 
     def __repr__(self) -> str:
         hosts = None if self.hosts is None else list(self.hosts.spec)
-        return f"Rules(betas={list(self.fixed.names)!r}, hosts={hosts!r})"
+        drop = ", drop_rejected=True" if self.drop_rejected else ""
+        return f"Rules(betas={list(self.fixed.names)!r}, hosts={hosts!r}{drop})"
 
     def applies_to(self, host: str) -> bool:
         """Whether requests to `host` get betas from this integration."""
         return self.hosts is None or self.hosts(host)
 
     def added(self) -> NameSet:
-        """The names this integration adds now: fixed, then the context's."""
+        """The names this integration adds now: fixed, then the context's, less any dropped."""
         context = active()
-        if not self.fixed:
+        if self._direct:
             return context
-        cached_for, added = self._cache
-        if cached_for is not context:
+        cached_for, cached_dropped, added = self._cache
+        dropped = self.dropped
+        if cached_for is not context or cached_dropped is not dropped:
             added = self.fixed.extend(context.names)
-            self._cache = (context, added)  # one tuple store: safe across threads
+            if dropped:
+                added = added.without(dropped)
+            self._cache = (context, dropped, added)  # one tuple store: safe across threads
         return added
+
+    def drop(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Leave `names` off every later request; return those not dropped before."""
+        with self._lock:
+            new = tuple(name for name in dict.fromkeys(names) if name not in self.dropped)
+            if new:
+                self.dropped = self.dropped.union(new)
+                self._direct = False
+        return new
 
     def header(self, own: Sequence[str]) -> str | None:
         """The value to send for a request whose own values are `own`; None: leave it be."""

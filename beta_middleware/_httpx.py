@@ -6,11 +6,13 @@ stack's types; everything that runs lives here, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from . import _drop
 from ._header import HEADER, Rules, merge
+from ._rejected import from_body
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -21,6 +23,8 @@ __all__ = ["AsyncBetaTransportBase", "BetaTransportBase", "instrument", "prepare
 # copies extensions (and headers) into redirect requests, so a hop that leaves the hosts
 # can be given back exactly what the caller set.
 OWN = "beta_middleware.own"
+
+SEND, READ = "send", "read"  # the steps of `_Wrapper._dropping`
 
 
 class _Headers(Protocol):
@@ -101,8 +105,9 @@ class _Wrapper:
         *,
         betas: str | Iterable[str] = (),
         hosts: str | Iterable[str] | None = None,
+        drop_rejected: bool = False,
     ) -> None:
-        rules = Rules(betas, hosts)  # validates before anything is built
+        rules = Rules(betas, hosts, drop_rejected)  # validates before anything is built
         if transport is None:
             transport = self._default()
         elif not isinstance(transport, self._base):
@@ -131,6 +136,43 @@ class _Wrapper:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._transport!r}, {self.rules!r})"
 
+    def _dropping(self, request: Any) -> Generator[tuple[str, Any], Any, Any]:
+        """drop_rejected=True: the exchange, as steps the sync and async drivers carry out.
+
+        Yields ("send", request) for a response and ("read", response) for its raw body
+        (the driver consumes and closes the stream); returns the response to give back.
+        """
+        response = yield SEND, request
+        own: tuple[str, ...] | None = request.extensions.get(OWN)
+        if own is None or not _drop.is_rejection_status(response.status_code):
+            return response
+        mine = _drop.ours(request.headers.get_list(HEADER), own)
+        if not mine:
+            return response
+        take = _drop.learn(self.rules, (yield from self._rejection(response)), mine)
+        if not take or not isinstance(request.stream, self._stack.ByteStream):
+            return response  # nothing to gain, or a streamed upload that cannot be replayed
+        value = _drop.without(request.headers.get_list(HEADER), take)
+        del request.headers[HEADER]
+        if value is not None:
+            request.headers[HEADER] = value
+        response = yield SEND, request
+        if _drop.is_rejection_status(response.status_code):
+            _drop.learn(self.rules, (yield from self._rejection(response)), mine)
+        return response
+
+    def _rejection(self, response: Any) -> Generator[tuple[str, Any], Any, Any]:
+        """Read `response`'s body and look for a beta rejection in it.
+
+        The raw stream is read and put back as bytes, so the client still gets an unread
+        response; a throwaway response decodes any content encoding.
+        """
+        stack = self._stack
+        raw = yield READ, response
+        response.stream = stack.ByteStream(raw)
+        probe = stack.Response(response.status_code, headers=response.headers, stream=stack.ByteStream(raw))
+        return from_body(response.status_code, probe.read())
+
 
 class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     """A sync transport that adds the active betas, then hands the request to the wrapped one."""
@@ -140,7 +182,23 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         prepare(self.rules, request)
+        if self.rules.drop_rejected:
+            return self._drive(self._dropping(request))
         return self._transport.handle_request(request)
+
+    def _drive(self, steps: Generator[tuple[str, Any], Any, Any]) -> Resp:
+        value: Any = None
+        try:
+            while True:
+                step, arg = steps.send(value)
+                if step is SEND:
+                    value = self._transport.handle_request(arg)
+                else:
+                    value = b"".join(arg.stream)
+                    arg.stream.close()
+        except StopIteration as done:
+            result: Resp = done.value
+            return result
 
     def close(self) -> None:
         """Close the wrapped transport."""
@@ -167,7 +225,23 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
     async def handle_async_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         prepare(self.rules, request)
+        if self.rules.drop_rejected:
+            return await self._drive(self._dropping(request))
         return await self._transport.handle_async_request(request)
+
+    async def _drive(self, steps: Generator[tuple[str, Any], Any, Any]) -> Resp:
+        value: Any = None
+        try:
+            while True:
+                step, arg = steps.send(value)
+                if step is SEND:
+                    value = await self._transport.handle_async_request(arg)
+                else:
+                    value = b"".join([chunk async for chunk in arg.stream])
+                    await arg.stream.aclose()
+        except StopIteration as done:
+            result: Resp = done.value
+            return result
 
     async def aclose(self) -> None:
         """Close the wrapped transport."""
@@ -195,13 +269,14 @@ def instrument(
     async_: type[AsyncBetaTransportBase[Any, Any]],
     betas: str | Iterable[str],
     hosts: str | Iterable[str] | None,
+    drop_rejected: bool = False,
 ) -> C:
     """Wrap, in place, the transport and every mounted transport of `client`.
 
     httpx has no public way to reach a built client's transports, so this is the one
     place that reads `_transport` and `_mounts`; the tests pin both down.
     """
-    rules = Rules(betas, hosts)
+    rules = Rules(betas, hosts, drop_rejected)
     stack = sync._stack
     if isinstance(client, stack.AsyncClient):
         wrapper: type[_Wrapper] = async_

@@ -6,12 +6,13 @@ import re
 from collections.abc import Iterable
 
 from ._errors import InvalidBetaError
+from ._known import warn_unknown
 
-__all__ = ["EMPTY", "NameSet", "parse_names"]
+__all__ = ["EMPTY", "TOKEN", "NameSet", "parse_names"]
 
 # RFC 9110 token characters; the comma, space and CR/LF that could split or break
 # the header are all outside it.
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+TOKEN = _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def _why(name: str) -> str:
@@ -49,7 +50,8 @@ def parse_names(args: Iterable[object]) -> tuple[str, ...]:
     """Validate `args` - each a name or an iterable of names - into unique names, in order.
 
     Everything is checked before anything is returned, so a bad name anywhere leaves
-    the caller with an exception and nothing half-built.
+    the caller with an exception and nothing half-built. A valid name that looks like a
+    typo of a known one then gets an `UnknownBetaWarning`, once per process.
     """
     names: dict[str, None] = {}
     for arg in args:
@@ -60,6 +62,7 @@ def parse_names(args: Iterable[object]) -> tuple[str, ...]:
         else:
             for name in arg:
                 names[check_name(name)] = None
+    warn_unknown(names)
     return tuple(names)
 
 
@@ -81,6 +84,11 @@ class NameSet:
         """Return these names followed by the new ones in `names` (self if none is new)."""
         new = tuple(n for n in dict.fromkeys(names) if n not in self.members)
         return NameSet(self.names + new) if new else self
+
+    def without(self, names: frozenset[str]) -> NameSet:
+        """Return these names less those in `names` (self if none is removed)."""
+        kept = tuple(n for n in self.names if n not in names)
+        return self if len(kept) == len(self.names) else NameSet(kept)
 
     def __bool__(self) -> bool:
         return bool(self.names)

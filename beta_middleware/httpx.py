@@ -41,6 +41,9 @@ class BetaTransport(
         betas: names always sent (a name or an iterable of names).
         hosts: `None` for every request; otherwise the host names (`*.example.com`
             for subdomains) whose requests get betas.
+        drop_rejected: when the API rejects betas this transport added, resend once
+            without them (bodies given as bytes, str, JSON or form data only) and
+            leave them off every later request; names the caller set are never dropped.
     """
 
 
@@ -62,10 +65,12 @@ def instrument(
     *,
     betas: str | Iterable[str] = (),
     hosts: str | Iterable[str] | None = None,
+    drop_rejected: bool = False,
 ) -> ClientT:
     """Wrap, in place, the transport and every mounted transport of a built client.
 
     Keeps what the client set up (keep-alive, proxies from the environment); calling it
-    again with the same settings changes nothing. Returns the client.
+    again with the same settings changes nothing. Takes `BetaTransport`'s `betas=`,
+    `hosts=` and `drop_rejected=`. Returns the client.
     """
-    return _httpx.instrument(client, BetaTransport, AsyncBetaTransport, betas, hosts)
+    return _httpx.instrument(client, BetaTransport, AsyncBetaTransport, betas, hosts, drop_rejected)

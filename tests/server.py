@@ -5,6 +5,9 @@ Routes (any method):
 - `/redirect?to=URL[&code=302]`: redirects to URL.
 - `/fail/N/KEY`: answers 503 to the first N requests for KEY, then echoes.
 - `/stream`: sends one chunk, then waits (at most 10 s) for `release` before the rest.
+- `/reject/SHAPE?betas=a,b`: answers 400 with a beta rejection when the request carries
+  any of the listed betas (SHAPE: `unsupported` names the first, `unexpected` all of
+  them, `bedrock` none), else echoes.
 """
 
 from __future__ import annotations
@@ -57,11 +60,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks: list[bytes] = []
-            while size := int(self.rfile.readline().split(b";")[0], 16):
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:  # then optional trailers, up to an empty line
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
                 chunks.append(self.rfile.read(size + 2)[:size])
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailer section
-                pass
-            return b"".join(chunks)
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _reply(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -99,6 +104,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reply(503, {"error": "try again"}, {"Retry-After": "0"})
             else:
                 self._echo(body)
+        elif segments[0] == "reject" and (hit := _rejected(beta_lines, query.get("betas", ""))):
+            self._reply(400, *REJECTIONS[segments[1]](hit))
         elif segments[0] == "stream":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
@@ -118,7 +125,34 @@ class _Handler(BaseHTTPRequestHandler):
     def _echo(self, body: bytes) -> None:
         self._reply(200, {HEADER: self.headers.get(HEADER), "body": len(body)})
 
-    do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815 - http.server's names
+    do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815 - the names http.server calls
+
+
+def _rejected(lines: list[str], listed: str) -> list[str]:
+    sent = [name.strip() for line in lines for name in line.split(",")]
+    return [name for name in sent if name and name in listed.split(",")]
+
+
+def _error(message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+
+
+# The three shapes of a beta rejection: the documented one, the API's, Bedrock's.
+REJECTIONS: dict[str, Any] = {
+    "unsupported": lambda names: (_error(f"Unsupported beta header: {names[0]}"),),
+    "unexpected": lambda names: (
+        _error(
+            "Unexpected value(s) "
+            + ", ".join(f"`{n}`" for n in names)
+            + " for the `anthropic-beta` header. Please consult our documentation at docs.claude.com "
+            "or try again without the header."
+        ),
+    ),
+    "bedrock": lambda names: (
+        {"message": "invalid beta flag"},
+        {"x-amzn-ErrorType": "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/"},
+    ),
+}
 
 
 def start() -> tuple[Server, ThreadingHTTPServer, threading.Thread]:
@@ -127,6 +161,6 @@ def start() -> tuple[Server, ThreadingHTTPServer, threading.Thread]:
     port = httpd.server_address[1]
     state = Server(url=f"http://127.0.0.1:{port}", port=port)
     httpd.state = state  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)  # quick shutdown
     thread.start()
     return state, httpd, thread

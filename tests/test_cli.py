@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from beta_middleware import _known, known_betas
+from beta_middleware.__main__ import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
+    status = main(argv)
+    return status, capsys.readouterr().out.splitlines()
+
+
+def test_check_valid_names(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines = run(capsys, "check", "files-api-2025-04-14", "context-1m-2025-08-07")
+    assert status == 0
+    assert lines == [
+        "valid    files-api-2025-04-14 (published 2025-04-14)",
+        "valid    context-1m-2025-08-07 (published 2025-08-07)",
+    ]
+
+
+def test_check_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines = run(capsys, "check", "files-api-2025-04-41", "brand-new-feature-2030-01-01")
+    assert status == 0  # unknown is not wrong: new betas appear all the time
+    assert lines == [
+        "unknown  files-api-2025-04-41: did you mean 'files-api-2025-04-14'?",
+        "unknown  brand-new-feature-2030-01-01: not in the known list; it may be newer",
+    ]
+
+
+def test_check_strict_fails_on_unknown(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "check", "--strict", "files-api-2025-04-14")[0] == 0
+    assert run(capsys, "check", "--strict", "files-api-2025-04-14", "brand-new-feature-2030-01-01")[0] == 1
+
+
+def test_check_invalid_names(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines = run(capsys, "check", "files-api-2025-04-14", "a,b", "", "x\r\ny")
+    assert status == 1
+    assert lines == [
+        "valid    files-api-2025-04-14 (published 2025-04-14)",
+        "invalid  'a,b': a comma would split it into two names",
+        "invalid  '': it is empty",
+        "invalid  'x\\r\\ny': it contains a line break",  # shown with repr, never raw
+    ]
+
+
+def test_check_does_not_warn(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_known, "_checked", set())
+    assert run(capsys, "check", "files-api-2025-04-42")[0] == 0  # the verdict is printed instead
+
+
+def test_check_needs_a_name(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["check"])
+    assert exit.value.code == 2
+    assert "NAME" in capsys.readouterr().err
+
+
+def test_known_lists_newest_first(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines = run(capsys, "known")
+    assert status == 0
+    assert len(lines) == len(known_betas())
+    pairs = [line.split() for line in lines]
+    assert {name for _, name in pairs} == known_betas()
+    dates = [date for date, _ in pairs]
+    assert dates == sorted(dates, reverse=True)
+    assert ["2025-04-14", "files-api-2025-04-14"] in pairs
+
+
+def test_known_json(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines = run(capsys, "known", "--json")
+    assert status == 0
+    data = json.loads("\n".join(lines))
+    assert data["updated"] == _known.bundled()[0]
+    assert {entry["name"] for entry in data["betas"]} == known_betas()
+    dates = [entry["date"] for entry in data["betas"]]
+    assert dates == sorted(dates, reverse=True)
+    assert {"name": "files-api-2025-04-14", "date": "2025-04-14"} in data["betas"]
+
+
+def test_undated_names_come_last(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    dates = {"undated-beta": None, "old-2024-01-01": "2024-01-01", "new-2025-01-01": "2025-01-01"}
+    monkeypatch.setattr("beta_middleware._cli.known_dates", lambda: dates)
+    assert run(capsys, "known")[1] == [
+        "2025-01-01  new-2025-01-01",
+        "2024-01-01  old-2024-01-01",
+        "(no date)   undated-beta",
+    ]
+
+
+def test_python_dash_m() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "beta_middleware", "check", "--strict", "files-api-2025-04-41"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stdout == "unknown  files-api-2025-04-41: did you mean 'files-api-2025-04-14'?\n"
+    assert done.stderr == ""

@@ -1,0 +1,241 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import anthropic
+import httpx
+import httpx2
+import pytest
+import requests
+import responses
+
+from beta_middleware import HEADER, UnsupportedBetaError, raise_for_betas, rejected_betas
+from beta_middleware._rejected import parse
+
+from .server import REJECTIONS, Server
+
+A, B = "files-api-2025-04-14", "context-1m-2025-08-07"
+UNEXPECTED = (
+    f"Unexpected value(s) `{A}`, `{B}` for the `anthropic-beta` header. "
+    "Please consult our documentation at docs.claude.com or try again without the header."
+)
+
+
+def error_body(message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+
+
+DOCUMENTED = error_body(f"Unsupported beta header: {A}")
+BEDROCK = {"message": "invalid beta flag"}
+
+# shape -> (body, names the API refused)
+SHAPES: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    "unsupported": (DOCUMENTED, (A,)),
+    "unexpected": (error_body(UNEXPECTED), (A, B)),
+    "bedrock": (BEDROCK, ()),
+}
+
+
+@pytest.mark.parametrize(
+    ("message", "names"),
+    [
+        (f"Unsupported beta header: {A}", (A,)),
+        (f"unsupported beta header: {A}, {B}", (A, B)),
+        (f"Unsupported beta header: `{A}`.", (A,)),
+        (UNEXPECTED, (A, B)),
+        (f"Unexpected value `{A}` for the `anthropic-beta` header.", (A,)),
+        (f"Unexpected values {A}, {B} for the anthropic-beta header", (A, B)),
+        ("invalid beta flag", ()),
+        ("ValidationException: Invalid beta flag", ()),
+    ],
+)
+def test_parse_message_shapes(message: str, names: tuple[str, ...]) -> None:
+    assert parse(message) == names
+
+
+@pytest.mark.parametrize("message", ["Overloaded", "Unexpected value for the `model` field", ""])
+def test_parse_other_messages(message: str) -> None:
+    assert parse(message) is None
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_bodies_in_every_form(shape: str) -> None:
+    body, names = SHAPES[shape]
+    text = json.dumps(body)
+    for form in (body, text, text.encode(), bytearray(text.encode()), memoryview(text.encode())):
+        assert rejected_betas(form) == names
+        error = UnsupportedBetaError.from_response(form)
+        assert error is not None
+        assert (error.betas, error.status_code) == (names, None)
+
+
+def test_plain_text_bodies() -> None:
+    assert rejected_betas(f"Unsupported beta header: {A}") == (A,)
+    assert rejected_betas(b"An error occurred (ValidationException): invalid beta flag") == ()
+    assert UnsupportedBetaError.from_response("invalid beta flag") is not None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+        {"content": [{"type": "text", "text": f"Unsupported beta header: {A}"}]},  # quoted, not an error
+        {"error": "no message"},
+        [1, 2],
+        "",
+        b"null",
+        "not json at all",
+    ],
+)
+def test_not_a_rejection(body: object) -> None:
+    assert rejected_betas(body) == ()
+    assert UnsupportedBetaError.from_response(body) is None
+
+
+@pytest.mark.parametrize("obj", [None, 400, object()])
+def test_unsupported_objects_are_refused(obj: object) -> None:
+    with pytest.raises(TypeError, match="expected a requests/httpx/httpx2 Response"):
+        rejected_betas(obj)
+
+
+def test_error_attributes() -> None:
+    error = UnsupportedBetaError.from_response(httpx.Response(400, json=SHAPES["unexpected"][0]))
+    assert error is not None
+    assert error.betas == (A, B)
+    assert error.status_code == 400
+    assert error.message == UNEXPECTED
+    assert str(error) == UNEXPECTED
+    assert repr(error) == f"UnsupportedBetaError({UNEXPECTED!r}, betas=({A!r}, {B!r}), status_code=400)"
+
+
+def test_success_quoting_the_message_is_no_rejection() -> None:
+    assert rejected_betas(httpx.Response(200, json=DOCUMENTED)) == ()
+    assert rejected_betas(httpx2.Response(500, json=DOCUMENTED)) == ()
+    assert rejected_betas(httpx2.Response(422, json=DOCUMENTED)) == (A,)
+
+
+def test_raise_for_betas() -> None:
+    ok = httpx.Response(200, json={"id": "msg"})
+    assert raise_for_betas(ok) is ok
+    with pytest.raises(UnsupportedBetaError) as caught:
+        raise_for_betas(httpx.Response(400, json=DOCUMENTED))
+    assert caught.value.betas == (A,)
+    with pytest.raises(UnsupportedBetaError) as bedrock:
+        raise_for_betas(BEDROCK)
+    assert (bedrock.value.betas, bedrock.value.message) == ((), "invalid beta flag")
+
+
+# Each shape through each stack: `responses` for requests, MockTransport for httpx/httpx2.
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@responses.activate
+def test_requests_with_responses(shape: str) -> None:
+    body, names = SHAPES[shape]
+    responses.post("https://api.anthropic.com/v1/messages", json=body, status=400)
+    response = requests.post("https://api.anthropic.com/v1/messages", json={}, timeout=5)
+    assert rejected_betas(response) == names
+    error = UnsupportedBetaError.from_response(response)
+    assert error is not None
+    assert error.status_code == 400
+
+
+@pytest.mark.parametrize("stack", [httpx, httpx2])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_httpx_with_mock_transport(stack: Any, shape: str) -> None:
+    body, names = SHAPES[shape]
+    transport = stack.MockTransport(lambda request: stack.Response(400, json=body))
+    with stack.Client(transport=transport) as client:
+        response = client.post("https://api.anthropic.com/v1/messages", json={})
+        assert rejected_betas(response) == names
+        with client.stream("POST", "https://api.anthropic.com/v1/messages", json={}) as streamed:
+            assert rejected_betas(streamed) == names  # a sync stream is read
+            assert streamed.json() == body
+
+
+@pytest.mark.parametrize("stack", [httpx, httpx2])
+async def test_async_stream_must_be_read_first(stack: Any) -> None:
+    class AsyncOnly(stack.AsyncByteStream):  # type: ignore[misc]
+        async def __aiter__(self) -> Any:
+            yield json.dumps(DOCUMENTED).encode()
+
+    transport = stack.MockTransport(lambda request: stack.Response(400, stream=AsyncOnly()))
+    async with (
+        stack.AsyncClient(transport=transport) as client,
+        client.stream("POST", "https://api.anthropic.com/v1/messages") as streamed,
+    ):
+        with pytest.raises(TypeError, match=r"await response\.aread\(\)"):
+            rejected_betas(streamed)
+        await streamed.aread()
+        assert rejected_betas(streamed) == (A,)
+
+
+# ... and through the loopback server, for every stack and the anthropic SDK.
+
+
+def _get(stack: Any) -> Callable[[str, dict[str, str]], Any]:
+    if stack is requests:
+        return lambda url, headers: requests.get(url, headers=headers, timeout=10)
+    return lambda url, headers: stack.get(url, headers=headers, timeout=10)
+
+
+@pytest.mark.parametrize("stack", [requests, httpx, httpx2])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_loopback_shapes(server: Server, stack: Any, shape: str) -> None:
+    names = {"unsupported": (A,), "unexpected": (A, B), "bedrock": ()}[shape]
+    url = server.url_for(f"/reject/{shape}?betas={A},{B}")
+    response = _get(stack)(url, {HEADER: f"{A},{B}"})
+    assert response.status_code == 400
+    assert rejected_betas(response) == names
+    error = UnsupportedBetaError.from_response(response)
+    assert error is not None
+    assert (error.betas, error.status_code) == (names, 400)
+    fine = _get(stack)(url, {HEADER: "other-2025-01-01"})
+    assert fine.status_code == 200
+    assert UnsupportedBetaError.from_response(fine) is None
+
+
+def test_server_shapes_match_the_ones_tested_here() -> None:
+    assert set(REJECTIONS) == set(SHAPES)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_anthropic_api_status_error(server: Server, shape: str) -> None:
+    names = {"unsupported": (A,), "unexpected": (A, B), "bedrock": ()}[shape]
+    client = anthropic.Anthropic(api_key="test", base_url=server.url_for(f"/reject/{shape}"), max_retries=0)
+    with client, pytest.raises(anthropic.BadRequestError) as caught:
+        client.beta.messages.create(
+            model="claude-test",
+            max_tokens=1,
+            messages=[{"role": "user", "content": "hi"}],
+            betas=[A, B],
+            extra_query={"betas": f"{A},{B}"},
+        )
+    assert rejected_betas(caught.value) == names
+    error = UnsupportedBetaError.from_response(caught.value)
+    assert error is not None
+    assert (error.betas, error.status_code) == (names, 400)
+
+
+def test_anthropic_api_response_in_a_middleware(server: Server) -> None:
+    seen: list[tuple[str, ...]] = []
+
+    def record(request: Any, call_next: Any) -> Any:
+        response = call_next(request)
+        seen.append(rejected_betas(response))
+        return response
+
+    client = anthropic.Anthropic(
+        api_key="test", base_url=server.url_for("/reject/unsupported"), max_retries=0, middleware=[record]
+    )
+    with client, pytest.raises(anthropic.BadRequestError):
+        client.beta.messages.create(
+            model="claude-test",
+            max_tokens=1,
+            messages=[{"role": "user", "content": "hi"}],
+            betas=[A],
+            extra_query={"betas": A},
+        )
+    assert seen == [(A,)]
