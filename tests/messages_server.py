@@ -91,6 +91,7 @@ def events(msg_id: str, text: str, tools: bool) -> list[dict[str, Any]]:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    wbufsize = -1  # one write per response (flushed after each): no Nagle/delayed-ACK stalls
     server: Any
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -49,6 +49,7 @@ class Server:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    wbufsize = -1  # one write per response (flushed after each): no Nagle/delayed-ACK stalls
     server: Any
 
     def log_message(self, format: str, *args: Any) -> None:
