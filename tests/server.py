@@ -57,15 +57,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0], 16)
-                chunk = self.rfile.read(size + 2)[:size]
-                if size == 0:
+                if size == 0:  # the last chunk: then trailers, up to a blank line
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
                     return b"".join(chunks)
-                chunks.append(chunk)
+                chunks.append(self.rfile.read(size + 2)[:size])
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _reply(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
@@ -122,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _echo(self, body: bytes) -> None:
         self._reply(200, {HEADER: self.headers.get(HEADER), "body": len(body)})
 
-    do_GET = do_POST = do_PUT = do_DELETE = _handle
+    do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815 - the names http.server calls
 
 
 def start() -> tuple[Server, ThreadingHTTPServer, threading.Thread]:
@@ -131,6 +130,6 @@ def start() -> tuple[Server, ThreadingHTTPServer, threading.Thread]:
     port = httpd.server_address[1]
     state = Server(url=f"http://127.0.0.1:{port}", port=port)
     httpd.state = state  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     return state, httpd, thread
