@@ -84,6 +84,36 @@ def _received(response: Any) -> str | None:
     return value
 
 
+def _sdk(*, is_async: bool) -> tuple[Any, Callable[..., Any]]:
+    """An anthropic SDK client on our transport, and `get` through the SDK's request path.
+
+    anthropic >= 1.0 runs on httpx2, 0.x on httpx: each gets the transport of its stack.
+    Raises ImportError when the SDK (or its stack) is not installed.
+    """
+    import anthropic
+
+    if anthropic.__version__.startswith("0."):
+        import httpx as stack
+
+        from . import httpx as integration
+    else:
+        import httpx2 as stack  # type: ignore[no-redef]
+
+        from . import httpx2 as integration  # type: ignore[no-redef]
+    sdk: Any
+    if is_async:
+        http: Any = stack.AsyncClient(transport=integration.AsyncBetaTransport(), timeout=10)
+        sdk = anthropic.AsyncAnthropic(api_key="demo", max_retries=0, http_client=http)
+    else:
+        http = stack.Client(transport=integration.BetaTransport(), timeout=10)
+        sdk = anthropic.Anthropic(api_key="demo", max_retries=0, http_client=http)
+
+    def get(url: str, headers: dict[str, str]) -> Any:
+        return sdk.get(url, cast_to=stack.Response, options={"headers": headers})
+
+    return sdk, get
+
+
 @contextlib.contextmanager
 def _sync_senders() -> Iterator[list[tuple[str, SyncSend]]]:
     senders: list[tuple[str, SyncSend]] = []
@@ -110,6 +140,10 @@ def _sync_senders() -> Iterator[list[tuple[str, SyncSend]]]:
 
             client2 = stack.enter_context(httpx2.Client(transport=BetaTransport2(), timeout=10))
             senders.append(("httpx2", client2.get))
+        with contextlib.suppress(ImportError):
+            sdk, sdk_get = _sdk(is_async=False)
+            stack.enter_context(sdk)
+            senders.append(("anthropic", sdk_get))
         yield senders
 
 
@@ -131,6 +165,10 @@ async def _async_senders() -> AsyncIterator[list[tuple[str, AsyncSend]]]:
 
             client2 = await stack.enter_async_context(httpx2.AsyncClient(transport=AsyncBetaTransport2()))
             senders.append(("httpx2 async", client2.get))
+        with contextlib.suppress(ImportError):
+            asdk, asdk_get = _sdk(is_async=True)
+            await stack.enter_async_context(asdk)
+            senders.append(("anthropic aio", asdk_get))
         yield senders
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from beta_middleware import betas
+from beta_middleware import _demo, betas
 
 from .messages_server import MODEL, NO_HEADER, MessagesServer
 
@@ -307,3 +308,11 @@ class SDKCases:
     ) -> None:
         problems = await concurrent_calls(line, how, messages_api)
         assert problems == {"cross_talk": [], "server_mismatch": [], "count": []}
+
+    def test_the_demo_sends_through_the_sdk(self, line: Line) -> None:
+        out = io.StringIO()
+        assert _demo.main(out) == 0
+        rows = [row for row in out.getvalue().splitlines() if row.startswith("anthropic")]
+        # Every step, sync and async, went through the SDK client and came back right.
+        assert len(rows) == 2 * len(_demo.STEPS)
+        assert all(row.endswith("  ok") for row in rows)
