@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import io
+import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +29,9 @@ CONTEXT = "context-1m-2025-08-07"
 TOOLS = "token-efficient-tools-2025-02-19"
 FINE_GRAINED = "fine-grained-tool-streaming-2025-05-14"
 CONCURRENT_CALLS = 200
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "anthropic-sdk-lines.md"
+# Each example in the docs page starts with the line it is for.
+DOC_LINES = {"# anthropic >= 1.0": [FILES, f"{CONTEXT},{FILES}"], "# anthropic 0.x": [FILES, FILES]}
 
 ASK: dict[str, Any] = {
     "model": MODEL,
@@ -316,3 +322,19 @@ class SDKCases:
         # Every step, sync and async, went through the SDK client and came back right.
         assert len(rows) == 2 * len(_demo.STEPS)
         assert all(row.endswith("  ok") for row in rows)
+
+    def test_the_docs_examples_run(
+        self, line: Line, messages_api: MessagesServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(), flags=re.DOTALL)
+        assert {block.partition("\n")[0] for block in blocks} == set(DOC_LINES)  # every one is run
+        marker = "# anthropic 0.x" if line.sdk.__version__.startswith("0.") else "# anthropic >= 1.0"
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", messages_api.url)  # the SDK's own setting
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        for block in blocks:
+            if block.startswith(marker):
+                with warnings.catch_warnings():
+                    # A model's retirement date is the SDK's news, not what the examples show.
+                    warnings.filterwarnings("ignore", "The model .* is deprecated", DeprecationWarning)
+                    exec(compile(block, str(DOCS), "exec"), {"__name__": "docs_example"})
+        assert messages_api.betas == DOC_LINES[marker]
