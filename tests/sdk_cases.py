@@ -55,20 +55,18 @@ class Line:
 
     def client(self, kind: str, url: str, **options: Any) -> Any:
         """An SDK client of `kind` (`sync|async` `-` `transport|instrument`) for `url`."""
-        is_async, how = kind.split("-")
-        is_async_client = is_async == "async"
         options = {"base_url": url, "api_key": "test-key", "max_retries": 0, **options}
-        if how == "transport":
-            transport = (
-                self.integration.AsyncBetaTransport if is_async_client else self.integration.BetaTransport
-            )()
-            http = (self.stack.AsyncClient if is_async_client else self.stack.Client)(transport=transport)
-        else:
-            default = self.sdk.DefaultAsyncHttpxClient if is_async_client else self.sdk.DefaultHttpxClient
-            http = self.integration.instrument(default())
-        return (self.sdk.AsyncAnthropic if is_async_client else self.sdk.Anthropic)(
-            http_client=http, **options
-        )
+        sdk, stack, integration = self.sdk, self.stack, self.integration
+        if kind == "sync-transport":
+            return sdk.Anthropic(http_client=stack.Client(transport=integration.BetaTransport()), **options)
+        if kind == "sync-instrument":
+            return sdk.Anthropic(http_client=integration.instrument(sdk.DefaultHttpxClient()), **options)
+        if kind == "async-transport":
+            http = stack.AsyncClient(transport=integration.AsyncBetaTransport())
+            return sdk.AsyncAnthropic(http_client=http, **options)
+        assert kind == "async-instrument", kind
+        http = integration.instrument(sdk.DefaultAsyncHttpxClient())
+        return sdk.AsyncAnthropic(http_client=http, **options)
 
 
 KINDS = ["sync-transport", "sync-instrument", "async-transport", "async-instrument"]
@@ -83,24 +81,16 @@ async def close(client: Any) -> None:
     await resolve(client.close())
 
 
-async def collect_text(client: Any, make: Callable[[], Any]) -> str:
-    """The text of a `messages.stream(...)` helper, read through its `text_stream`."""
+async def read_stream(make: Callable[[], Any], text: bool) -> Any:
+    """Open a `stream(...)` helper, sync or async; its text (`text_stream`) or its events."""
     manager = make()
     if hasattr(manager, "__aenter__"):
         async with manager as stream:
-            return "".join([text async for text in stream.text_stream])
-    with manager as stream:
-        return "".join(stream.text_stream)
-
-
-async def collect_events(client: Any, make: Callable[[], Any]) -> list[Any]:
-    """Every event of a `stream(...)` helper."""
-    manager = make()
-    if hasattr(manager, "__aenter__"):
-        async with manager as stream:
-            return [event async for event in stream]
-    with manager as stream:
-        return list(stream)
+            items = [item async for item in (stream.text_stream if text else stream)]
+    else:
+        with manager as stream:
+            items = list(stream.text_stream if text else stream)
+    return "".join(items) if text else items
 
 
 async def iterate(stream: Any) -> list[Any]:
@@ -215,11 +205,10 @@ class SDKCases:
         try:
             with betas(FILES):
                 raw_events = await iterate(await resolve(client.messages.create(**ASK, stream=True)))
-                text = await collect_text(client, lambda: client.messages.stream(**ASK))
+                text = await read_stream(lambda: client.messages.stream(**ASK), text=True)
                 with betas(CONTEXT):
-                    beta_text = await collect_text(
-                        client, lambda: client.beta.messages.stream(**ASK, betas=[TOOLS])
-                    )
+                    beta_stream = lambda: client.beta.messages.stream(**ASK, betas=[TOOLS])  # noqa: E731
+                    beta_text = await read_stream(beta_stream, text=True)
         finally:
             await close(client)
         assert [event.type for event in raw_events] == [
@@ -251,8 +240,8 @@ class SDKCases:
         client = line.client(kind, messages_api.url)
         try:
             with betas(*scope):
-                events = await collect_events(
-                    client, lambda: client.beta.messages.stream(**ASK, tools=[WEATHER_TOOL])
+                events = await read_stream(
+                    lambda: client.beta.messages.stream(**ASK, tools=[WEATHER_TOOL]), text=False
                 )
         finally:
             await close(client)
