@@ -89,6 +89,36 @@ def _sdk_get(client: Any, response_class: type) -> SyncSend:
     return lambda url, headers: client.get(url, cast_to=response_class, options={"headers": headers})
 
 
+def _sdk(*, is_async: bool) -> tuple[Any, Callable[..., Any]]:
+    """An anthropic SDK client on our transport, and `get` through the SDK's request path.
+
+    anthropic >= 1.0 runs on httpx2, 0.x on httpx: each gets the transport of its stack.
+    Raises ImportError when the SDK (or its stack) is not installed.
+    """
+    import anthropic
+
+    if anthropic.__version__.startswith("0."):
+        import httpx as stack
+
+        from . import httpx as integration
+    else:
+        import httpx2 as stack  # type: ignore[no-redef]
+
+        from . import httpx2 as integration  # type: ignore[no-redef]
+    sdk: Any
+    if is_async:
+        http: Any = stack.AsyncClient(transport=integration.AsyncBetaTransport(), timeout=10)
+        sdk = anthropic.AsyncAnthropic(api_key="demo", max_retries=0, http_client=http)
+    else:
+        http = stack.Client(transport=integration.BetaTransport(), timeout=10)
+        sdk = anthropic.Anthropic(api_key="demo", max_retries=0, http_client=http)
+
+    def get(url: str, headers: dict[str, str]) -> Any:
+        return sdk.get(url, cast_to=stack.Response, options={"headers": headers})
+
+    return sdk, get
+
+
 @contextlib.contextmanager
 def _sync_senders(url: str) -> Iterator[list[tuple[str, SyncSend]]]:
     senders: list[tuple[str, SyncSend]] = []
@@ -116,6 +146,10 @@ def _sync_senders(url: str) -> Iterator[list[tuple[str, SyncSend]]]:
             client2 = stack.enter_context(httpx2.Client(transport=BetaTransport2(), timeout=10))
             senders.append(("httpx2", client2.get))
         with contextlib.suppress(ImportError):
+            sdk, sdk_get = _sdk(is_async=False)
+            stack.enter_context(sdk)
+            senders.append(("sdk transport", sdk_get))
+        with contextlib.suppress(ImportError):
             import anthropic
             import httpx2
 
@@ -123,7 +157,7 @@ def _sync_senders(url: str) -> Iterator[list[tuple[str, SyncSend]]]:
 
             sdk = anthropic.Anthropic(api_key="demo", base_url=url, middleware=[BetaMiddleware()])
             stack.enter_context(sdk)
-            senders.append(("anthropic", _sdk_get(sdk, httpx2.Response)))
+            senders.append(("sdk middleware", _sdk_get(sdk, httpx2.Response)))
         yield senders
 
 
@@ -146,6 +180,10 @@ async def _async_senders(url: str) -> AsyncIterator[list[tuple[str, AsyncSend]]]
             client2 = await stack.enter_async_context(httpx2.AsyncClient(transport=AsyncBetaTransport2()))
             senders.append(("httpx2 async", client2.get))
         with contextlib.suppress(ImportError):
+            asdk, asdk_get = _sdk(is_async=True)
+            await stack.enter_async_context(asdk)
+            senders.append(("sdk transport async", asdk_get))
+        with contextlib.suppress(ImportError):
             import anthropic
             import httpx2
 
@@ -153,7 +191,7 @@ async def _async_senders(url: str) -> AsyncIterator[list[tuple[str, AsyncSend]]]
 
             sdk_async = anthropic.AsyncAnthropic(api_key="demo", base_url=url, middleware=[BetaMiddleware()])
             await stack.enter_async_context(sdk_async)
-            senders.append(("anthropic async", _sdk_get(sdk_async, httpx2.Response)))
+            senders.append(("sdk middleware async", _sdk_get(sdk_async, httpx2.Response)))
         yield senders
 
 

@@ -6,7 +6,11 @@ import pytest
 
 from beta_middleware import current_betas
 
+from .messages_server import MessagesServer
+from .messages_server import start as start_messages_server
 from .server import Server, start
+
+pytest.register_assert_rewrite("tests.sdk_cases")  # shared checks, imported by the SDK test modules
 
 
 @pytest.fixture
@@ -28,3 +32,15 @@ def _no_betas_leak() -> Iterator[None]:
     assert current_betas() == ()
     yield
     assert current_betas() == ()
+
+
+@pytest.fixture
+def messages_api() -> Iterator[MessagesServer]:
+    """A server on 127.0.0.1 that answers like the Messages API, see tests/messages_server.py."""
+    state, httpd, thread = start_messages_server()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)

@@ -52,6 +52,7 @@ class Server:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    wbufsize = -1  # one write per response (flushed after each): no Nagle/delayed-ACK stalls
     server: Any
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -161,6 +162,6 @@ def start() -> tuple[Server, ThreadingHTTPServer, threading.Thread]:
     port = httpd.server_address[1]
     state = Server(url=f"http://127.0.0.1:{port}", port=port)
     httpd.state = state  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)  # quick shutdown
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     return state, httpd, thread

@@ -537,7 +537,7 @@ def test_the_demo_shows_the_middleware() -> None:
     assert main(out) == 0
     lines = out.getvalue().splitlines()
     width = lines[2].index("scope")  # the stack column of the table
-    for stack in ("anthropic", "anthropic async"):
+    for stack in ("sdk middleware", "sdk middleware async"):
         rows = [line for line in lines if line[:width].strip() == stack]
         assert len(rows) == 6
         assert all(line.endswith("  ok") for line in rows)
