@@ -8,28 +8,33 @@ client = existing_client.with_middleware(BetaMiddleware())
 The SDK runs middleware once per attempt, before it builds and signs the HTTP
 request, so the same middleware serves `Anthropic`, `AnthropicBedrock` (which moves
 the header into the signed body's `anthropic_beta`) and `AnthropicVertex`, sync and
-async alike.
+async alike. With `drop_rejected=True` a rejected attempt is sent once more through
+the rest of the chain, so a resend is built and signed like any attempt.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._compat import missing_stack
 
 try:
-    from anthropic import APIRequest, AsyncCallNext, CallNext, Middleware
+    import httpx2
+    from anthropic import APIRequest, APIResponse, AsyncAPIResponse, AsyncCallNext, CallNext, Middleware
     from anthropic._base_client import BaseClient  # the one private name: see _chain_client
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without the SDK
     raise ImportError(missing_stack("anthropic", "anthropic")) from exc
 
+from . import _drop
 from ._header import HEADER, Rules, merge
+from ._rejected import rejection
 
 if TYPE_CHECKING:
-    from anthropic._response import APIResponse, AsyncAPIResponse
+    from anthropic._models import FinalRequestOptions
 
 __all__ = ["BetaMiddleware"]
 
@@ -39,6 +44,8 @@ _ABSENT = object()  # the request does not mention the header: the client's defa
 _defaults: weakref.WeakKeyDictionary[object, str | None] = weakref.WeakKeyDictionary()
 
 _MAX_CHAIN = 1000  # bounds the walk down a chain of that many middleware
+
+SEND, READ = "send", "read"  # the steps of `BetaMiddleware._dropping`
 
 
 def _header_in(headers: Mapping[str, object]) -> object:
@@ -96,6 +103,44 @@ def _chain_client(call_next: object) -> BaseClient[Any, Any] | None:
     return None
 
 
+def _with_header(request: APIRequest, value: str) -> APIRequest:
+    """A copy of `request` whose `anthropic-beta` header is `value` (any spelling replaced)."""
+    headers: dict[str, Any] = {name: v for name, v in request.headers.items() if name.lower() != HEADER}
+    headers[HEADER] = value
+    return request.copy(headers=headers)
+
+
+def _http_response(result: object) -> httpx2.Response | None:
+    """The HTTP response in what `call_next` returned, or None (a middleware's own value).
+
+    That is an `APIResponse`, or the bare `httpx2.Response` for calls made with
+    `cast_to=httpx2.Response` (which the SDK then hands back without raising).
+    """
+    if isinstance(result, (APIResponse, AsyncAPIResponse)):
+        return result.http_response
+    return result if isinstance(result, httpx2.Response) else None
+
+
+def _replayable(options: FinalRequestOptions) -> bool:
+    """Whether the request body can be sent again.
+
+    JSON bodies are serialised anew for each attempt and bytes stay as they are. httpx2
+    rewinds a seekable file in a multipart upload before sending it (the SDK's own
+    retries rely on that); a generator or other stream, as the body or a file, is used up.
+    """
+    if options.content is not None and not isinstance(options.content, (bytes, bytearray)):
+        return False
+    files: Any = options.files or ()
+    entries = files.values() if isinstance(files, Mapping) else (entry for _, entry in files)
+    for entry in entries:
+        data = entry[1] if isinstance(entry, tuple) else entry
+        if isinstance(data, (bytes, bytearray, str)):
+            continue
+        if not (isinstance(data, io.IOBase) and data.seekable()):
+            return False
+    return True
+
+
 class BetaMiddleware(Middleware):
     """An anthropic SDK middleware that adds the active betas to the `anthropic-beta` header.
 
@@ -105,42 +150,89 @@ class BetaMiddleware(Middleware):
 
     Args:
         betas: names this middleware always sends (a name or an iterable of names).
+        drop_rejected: when the API rejects betas this middleware added, send the
+            attempt once more without them (bodies that can be replayed only) and leave
+            them off every later request; names the call or client set are never dropped.
 
     What is sent: the request's own value (`betas=[...]` or `extra_headers` of the call,
     else the client's `default_headers`), then `betas`, then the context's betas, each
     name once. With nothing to add the request is passed on untouched.
     """
 
-    def __init__(self, *, betas: str | Iterable[str] = ()) -> None:
-        self.rules = Rules(betas)  # validates here, before any client uses it
+    def __init__(self, *, betas: str | Iterable[str] = (), drop_rejected: bool = False) -> None:
+        self.rules = Rules(betas, drop_rejected=drop_rejected)  # validates here, before any client uses it
 
     def __repr__(self) -> str:
-        return f"BetaMiddleware(betas={list(self.rules.fixed.names)!r})"
+        drop = ", drop_rejected=True" if self.rules.drop_rejected else ""
+        return f"BetaMiddleware(betas={list(self.rules.fixed.names)!r}{drop})"
 
-    def _prepare(self, request: APIRequest, call_next: object) -> APIRequest:
-        """`request`, or a copy of it carrying the merged `anthropic-beta` header.
+    def _prepare(self, request: APIRequest, call_next: object) -> tuple[APIRequest, str | None]:
+        """The request to send, and the caller's own value when betas were added to it.
 
-        Shared by `handle` and `handle_async`; the response-side work of a later option
-        (a resend) belongs next to it, around `call_next`.
+        The own value (`""` for none) is None when `request` is passed on untouched.
         """
         added = self.rules.added()
         if not added:
-            return request  # the pass-through path: nothing active, never touched
-        headers = request.headers
-        own = _header_in(headers)
+            return request, None  # the pass-through path: nothing active, never touched
+        own = _header_in(request.headers)
         if own is _ABSENT:
             own = _client_default(call_next)
-        value = merge((own,), added) if isinstance(own, str) and own else added.joined
+        own = own if isinstance(own, str) else ""
+        value = merge((own,), added) if own else added.joined
         if value == own:
-            return request
-        merged: dict[str, Any] = {name: v for name, v in headers.items() if name.lower() != HEADER}
-        merged[HEADER] = value
-        return request.copy(headers=merged)
+            return request, None
+        return _with_header(request, value), own
+
+    def _dropping(self, request: APIRequest, call_next: object) -> Generator[tuple[str, Any], Any, Any]:
+        """drop_rejected=True: the attempt, as steps the sync and async drivers carry out.
+
+        Yields ("send", request) for what `call_next` returns and ("read", httpx2 response)
+        to have its body read (which also releases its connection); returns what to give back.
+        """
+        sending, own = self._prepare(request, call_next)
+        result = yield SEND, sending
+        response = _http_response(result)
+        if own is None or response is None or not _drop.is_rejection_status(response.status_code):
+            return result
+        sent = (str(sending.headers[HEADER]),)
+        mine = _drop.ours(sent, (own,))
+        yield READ, response  # what the SDK does with an error anyway; releases the connection
+        take = _drop.learn(self.rules, rejection(response), mine)
+        if not take or not _replayable(request.options):
+            return result
+        value = _drop.without(sent, take)
+        # With nothing left the call's own request goes, as it came (the SDK's own value applies).
+        result = yield SEND, request if value is None else _with_header(request, value)
+        response = _http_response(result)
+        if response is not None and _drop.is_rejection_status(response.status_code):
+            yield READ, response
+            _drop.learn(self.rules, rejection(response), mine)
+        return result
 
     def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
         """Send `request` on (sync clients) with the merged header."""
-        return call_next(self._prepare(request, call_next))
+        if not self.rules.drop_rejected:
+            return call_next(self._prepare(request, call_next)[0])
+        steps = self._dropping(request, call_next)
+        value: Any = None
+        try:
+            while True:
+                step, arg = steps.send(value)
+                value = call_next(arg) if step is SEND else arg.read()
+        except StopIteration as done:
+            response: APIResponse[Any] = done.value
+            return response
 
     async def handle_async(self, request: APIRequest, call_next: AsyncCallNext) -> AsyncAPIResponse[Any]:
         """Send `request` on (async clients) with the merged header."""
-        return await call_next(self._prepare(request, call_next))
+        if not self.rules.drop_rejected:
+            return await call_next(self._prepare(request, call_next)[0])
+        steps = self._dropping(request, call_next)
+        value: Any = None
+        try:
+            while True:
+                step, arg = steps.send(value)
+                value = await (call_next(arg) if step is SEND else arg.aread())
+        except StopIteration as done:
+            response: AsyncAPIResponse[Any] = done.value
+            return response

@@ -23,10 +23,10 @@ def test_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     blocks = BLOCK.findall(DOC.read_text(encoding="utf-8"))
-    assert len(blocks) == 6
+    assert len(blocks) == 7
     namespace: dict[str, object] = {"__name__": "docs_anthropic"}
     for number, block in enumerate(blocks, 1):
         exec(compile(block, f"{DOC.name} block {number}", "exec"), namespace)
     sent = namespace["sent"]
     assert isinstance(sent, list)
-    assert len(sent) == 1  # the last example's request
+    assert len(sent) == 3  # the last example's requests: the refused one, its resend, the next call
