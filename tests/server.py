@@ -8,6 +8,8 @@ Routes (any method):
 - `/reject/SHAPE?betas=a,b`: answers 400 with a beta rejection when the request carries
   any of the listed betas (SHAPE: `unsupported` names the first, `unexpected` all of
   them, `bedrock` none), else echoes.
+- `/v1/...`: a stand-in for the API: answers 400 `Unsupported beta header` when the request
+  carries a name of `API_REFUSED`, else echoes.
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._echo(body)
         elif segments[0] == "reject" and (hit := _rejected(beta_lines, query.get("betas", ""))):
             self._reply(400, *REJECTIONS[segments[1]](hit))
+        elif segments[0] == "v1" and (hit := _rejected(beta_lines, ",".join(API_REFUSED))):
+            self._reply(400, *REJECTIONS["unsupported"](hit))
         elif segments[0] == "stream":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
@@ -127,6 +131,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(200, {HEADER: self.headers.get(HEADER), "body": len(body)})
 
     do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815 - the names http.server calls
+
+
+# The betas the stand-in API refuses: a retired one and a typo.
+API_REFUSED = ("retired-beta-2024-01-01", "files-api-2025-04-41")
 
 
 def _rejected(lines: list[str], listed: str) -> list[str]:

@@ -23,6 +23,7 @@ from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
+import beta_middleware.anthropic as anthropic_integration
 from beta_middleware import HEADER, InvalidBetaError, betas
 from beta_middleware._demo import main
 from beta_middleware.anthropic import BetaMiddleware
@@ -287,6 +288,33 @@ def test_handle_outside_a_client_chain() -> None:
     assert result == "response"
     assert dict(seen[0].headers) == {"x-other": "1", HEADER: "f,a"}
     assert dict(request.headers) == {"x-other": "1"}
+
+
+def test_handle_with_a_call_next_that_takes_no_weak_reference() -> None:
+    # Such a step cannot be remembered per chain: it is looked at on each call, and is no SDK chain.
+    options = FinalRequestOptions(method="post", url="/v1/messages", json_data={})
+    request = APIRequest(options=options, cast_to=dict)
+    seen: list[APIRequest] = []
+
+    class Step:
+        __slots__ = ()
+
+        def __call__(self, req: APIRequest) -> Any:
+            seen.append(req)
+            return "response"
+
+    with betas("a"):
+        results: list[object] = [BetaMiddleware().handle(request, Step()) for _ in range(2)]
+    assert results == ["response", "response"]
+    assert [dict(r.headers) for r in seen] == [{HEADER: "a"}] * 2
+
+
+def test_the_walk_down_a_chain_is_bounded() -> None:
+    # A step that leads back to itself holds no client: the walk gives up instead of looping.
+    def call_next(request: APIRequest) -> Any:
+        return call_next(request)
+
+    assert anthropic_integration._chain_client(call_next) is None
 
 
 # Bedrock: the SDK moves the header into the body's `anthropic_beta`, then signs with SigV4.

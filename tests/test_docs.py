@@ -1,20 +1,194 @@
-"""The Python examples of docs/index.md run as written."""
+"""Every example of the README and of every page in docs/ runs as it is written.
+
+The blocks of a page, by their fence:
+- ```` ```python ````: run in order, in one namespace per page (a later block may use an
+  earlier one's names). Requests that requests sends to https go to a stand-in for the API
+  (`responses`), the anthropic SDK's to the loopback server's (`ANTHROPIC_BASE_URL`); both
+  refuse the betas of `API_REFUSED`. A `# SomeWarning: message` comment names a warning the
+  block must issue; any other warning fails the page.
+- ```` ```python title="test_....py" ````: a test module, run by pytest; all its tests must pass.
+- ```` ```console ````: `$ python -m beta_middleware ...` commands; the output must match the
+  lines that follow (`...` matches anything, `<BLANKLINE>` an empty line).
+- ```` ```bash ```` (installing, the project's own test command) and ```` ```text ````
+  (what is not code) are shown, not run.
+"""
 
 from __future__ import annotations
 
+import doctest
+import json
 import re
+import shlex
+import subprocess
+import sys
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
+import responses
 
-PAGE = Path(__file__).parent.parent / "docs" / "index.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", PAGE.read_text(), re.DOTALL)
+from beta_middleware import HEADER, _known
+
+from .server import API_REFUSED, REJECTIONS, Server
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<info>[^\n]*)\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL)
+SHOWN = {"bash", "text"}
+# Pages whose examples another test runs: each block of this one is for one SDK line, and
+# tests/sdk_cases.py runs it in that line's environment (the two lines cannot share one).
+RUN_ELSEWHERE = {"anthropic-sdk-lines.md"}
+WARNING = re.compile(r"#\s*(\w+Warning): (.*)")
 
 
-@pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
-def test_docs_example_runs(code: str) -> None:
-    exec(compile(code, str(PAGE), "exec"), {"__name__": "docs_example"})
+@dataclass
+class Block:
+    lang: str
+    title: str | None
+    code: str
+    line: int
 
 
-def test_docs_has_examples() -> None:
-    assert len(BLOCKS) >= 4
+def blocks(page: Path) -> list[Block]:
+    text = page.read_text(encoding="utf-8")
+    found = []
+    for match in FENCE.finditer(text):
+        title = re.search(r'title="([^"]+)"', match["info"])
+        line = text.count("\n", 0, match.start()) + 2
+        found.append(Block(match["lang"], title[1] if title else None, match["code"], line))
+    return found
+
+
+def page_id(page: Path) -> str:
+    return str(page.relative_to(ROOT))
+
+
+def examples(page: Path) -> list[Block]:
+    return [b for b in blocks(page) if b.lang == "python" and b.title is None]
+
+
+def module_blocks(page: Path) -> list[Block]:
+    return [b for b in blocks(page) if b.lang == "python" and b.title is not None]
+
+
+def consoles(page: Path) -> list[Block]:
+    return [b for b in blocks(page) if b.lang == "console"]
+
+
+def test_every_block_is_run_or_shown_on_purpose() -> None:
+    for page in PAGES:
+        for block in blocks(page):
+            assert block.lang in {"python", "console", *SHOWN}, (
+                f"{page_id(page)}:{block.line}: {block.lang!r}"
+            )
+            if block.title is not None:
+                assert re.fullmatch(r"test_\w+\.py", block.title), f"{page_id(page)}:{block.line}"
+
+
+def test_every_page_is_in_the_site_and_has_examples() -> None:
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    listed = set(re.findall(r":\s*([\w-]+\.md)\s*$", config, re.MULTILINE))
+    assert listed == {p.name for p in PAGES if p.parent.name == "docs"}
+    for page in PAGES:
+        if page.name not in {"api.md", "changelog.md"}:  # built from docstrings and CHANGELOG.md
+            assert examples(page) or module_blocks(page) or consoles(page), page_id(page)
+
+
+def stand_in(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+    sent = str(request.headers.get(HEADER, "")).split(",")
+    refused = [name for name in sent if name in API_REFUSED]
+    if refused:
+        return 400, {}, json.dumps(REJECTIONS["unsupported"](refused)[0])
+    return 200, {}, "{}"
+
+
+@pytest.fixture
+def offline(server: Server, monkeypatch: pytest.MonkeyPatch) -> object:
+    """Where the examples' requests go, and a clean slate for their warnings."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "ANTHROPIC_CUSTOM_HEADERS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(ROOT / "nonexistent"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / "nonexistent"))
+    monkeypatch.setattr(_known, "_checked", set())  # as in a new process: no name warned yet
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.GET, re.compile("https://.*"), callback=stand_in)
+        mock.add_callback(responses.POST, re.compile("https://.*"), callback=stand_in)
+        yield mock
+
+
+@pytest.mark.usefixtures("offline")
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if examples(p) and p.name not in RUN_ELSEWHERE], ids=page_id
+)
+def test_examples_run(page: Path) -> None:
+    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
+    for block in examples(page):
+        where = f"{page_id(page)}, block at line {block.line}"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            exec(compile(block.code, where, "exec"), namespace)
+        issued = [(w.category.__name__, str(w.message)) for w in caught]
+        assert issued == WARNING.findall(block.code), where
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if module_blocks(p)], ids=page_id)
+def test_test_modules_pass(page: Path, pytester: pytest.Pytester) -> None:
+    modules = module_blocks(page)
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    for block in modules:
+        assert block.title is not None
+        pytester.makepyfile(**{block.title.removesuffix(".py"): block.code})
+    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error", "--strict-markers")
+    tests = sum(len(re.findall(r"^\s*(?:async )?def test_", block.code, re.MULTILINE)) for block in modules)
+    assert tests > 0
+    result.assert_outcomes(passed=tests)
+
+
+def commands(block: Block) -> list[tuple[str, str]]:
+    """The block's `$ command` lines, each with the output shown after it."""
+    found: list[tuple[str, str]] = []
+    for line in block.code.splitlines(keepends=True):
+        if line.startswith("$ "):
+            found.append((line[2:].strip(), ""))
+        else:
+            assert found, f"output before any command in the block at line {block.line}"
+            found[-1] = (found[-1][0], found[-1][1] + line)
+    return found
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if consoles(p)], ids=page_id)
+def test_console_output_matches(page: Path) -> None:
+    checker = doctest.OutputChecker()
+    for block in consoles(page):
+        for command, shown in commands(block):
+            prefix = "python -m beta_middleware "
+            assert command.startswith(prefix), f"{page_id(page)}:{block.line}: {command!r}"
+            done = subprocess.run(
+                [sys.executable, "-m", "beta_middleware", *shlex.split(command.removeprefix(prefix))],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.stderr == "", command
+            assert checker.check_output(shown, done.stdout, doctest.ELLIPSIS), (
+                f"{page_id(page)}:{block.line}: {command}\n"
+                + checker.output_difference(doctest.Example(command, shown), done.stdout, doctest.ELLIPSIS)
+            )
+
+
+def test_a_wrong_output_is_noticed() -> None:
+    block = Block("console", None, "$ python -m beta_middleware check a-1\nvalid ...\n", 1)
+    ((command, shown),) = commands(block)
+    assert command == "python -m beta_middleware check a-1"
+    assert not doctest.OutputChecker().check_output(shown, "unknown  a-1: ...\n", doctest.ELLIPSIS)

@@ -361,3 +361,13 @@ def test_requests_file_uploads_are_not_replayed(tmp_path: Any) -> None:
         session.mount("https://", BetaAdapter(betas=FIXED, drop_rejected=True))
         assert session.post("https://api.anthropic.com/v1/files", data=file).status_code == 400
     assert len(responses.calls) == 1
+
+
+async def test_a_context_name_the_caller_also_set_is_never_dropped(server: Server, make: Any) -> None:
+    # The context adds nothing the caller did not set: the rejection is the caller's to handle.
+    client = make(betas=())
+    with betas(OWN):
+        response = await client.send(reject(server, OWN), own=OWN)
+    assert response.status_code == 400
+    assert server.betas == [OWN]
+    assert client.adapter.rules.dropped == frozenset()

@@ -70,6 +70,15 @@ async def test_async_merge_and_response_request(stack: Stack) -> None:
     assert response.request.headers[HEADER] == "own-1,fixed-1,ctx-1"
 
 
+def test_a_wrapper_inside_another_adds_nothing_again(stack: Stack) -> None:
+    # The inner wrapper has nothing of its own to add: it passes on what the outer one set.
+    seen: list[Any] = []
+    inner = stack.beta.BetaTransport(stack.recording(seen))
+    client = stack.http.Client(transport=stack.beta.BetaTransport(inner, betas="fixed-1"))
+    client.get(API, headers={HEADER: "own-1"})
+    assert seen[0].headers.get_list(HEADER) == ["own-1,fixed-1"]
+
+
 def test_several_header_lines_are_merged_into_one(stack: Stack) -> None:
     seen: list[Any] = []
     client = stack.http.Client(transport=stack.beta.BetaTransport(stack.recording(seen)))

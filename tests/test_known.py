@@ -199,3 +199,19 @@ def test_every_betas_argument_warns_at_the_caller(closing: list[object]) -> None
     assert [w.category for w in caught] == [UnknownBetaWarning] * 4
     assert [str(w.message).split("'")[1] for w in caught] == names
     assert {w.filename for w in caught} == {__file__}
+
+
+def test_a_name_checked_while_waiting_for_the_lock_warns_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another thread checks the same name between this one's first look and taking the lock.
+    class RacedLock:
+        def __enter__(self) -> None:
+            _known._checked.add(TYPO)
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+    monkeypatch.setattr(_known, "_lock", RacedLock())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        betas(TYPO)  # the other thread warns for it, not this one
+    assert TYPO in _known._checked

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,7 @@ SHAPES: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
         (f"Unexpected values {A}, {B} for the anthropic-beta header", (A, B)),
         ("invalid beta flag", ()),
         ("ValidationException: Invalid beta flag", ()),
+        (f"Unsupported beta header: {A}, , !?, {B}", (A, B)),  # pieces that are no names are left out
     ],
 )
 def test_parse_message_shapes(message: str, names: tuple[str, ...]) -> None:
@@ -72,6 +74,7 @@ def test_bodies_in_every_form(shape: str) -> None:
 
 
 def test_plain_text_bodies() -> None:
+    assert rejected_betas(json.dumps(f"Unsupported beta header: {A}")) == (A,)  # a JSON string
     assert rejected_betas(f"Unsupported beta header: {A}") == (A,)
     assert rejected_betas(b"An error occurred (ValidationException): invalid beta flag") == ()
     assert UnsupportedBetaError.from_response("invalid beta flag") is not None
@@ -95,7 +98,12 @@ def test_not_a_rejection(body: object) -> None:
 
 
 @pytest.mark.parametrize("obj", [None, 400, object()])
-def test_unsupported_objects_are_refused(obj: object) -> None:
+@pytest.mark.parametrize("sdk_imported", [True, False])
+def test_unsupported_objects_are_refused(
+    obj: object, sdk_imported: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not sdk_imported:
+        monkeypatch.delitem(sys.modules, "anthropic")
     with pytest.raises(TypeError, match="expected a requests/httpx/httpx2 Response"):
         rejected_betas(obj)
 

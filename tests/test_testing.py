@@ -23,8 +23,6 @@ from beta_middleware.testing import assert_betas, matcher, sent_betas
 
 from .server import Server
 
-pytest_plugins = ["pytester"]
-
 URL = "https://api.anthropic.com/v1/messages"
 DOCS = Path(__file__).parent.parent / "docs" / "testing.md"
 
@@ -265,18 +263,6 @@ def test_matcher_with_responses() -> None:
 
 def blocks(language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```$", DOCS.read_text(encoding="utf-8"), re.M | re.S)
-
-
-def test_docs_examples_run_and_pass(pytester: pytest.Pytester) -> None:
-    examples = blocks("python")
-    assert len(examples) == 4
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    for number, example in enumerate(examples):
-        pytester.makepyfile(**{f"test_docs_{number}": example})
-    result = pytester.runpytest("-p", "no:cacheprovider", "-W", "error", "--strict-markers", "-v")
-    tests = sum(len(re.findall(r"^\s*(?:async )?def test_", example, re.M)) for example in examples)
-    assert tests == 7
-    result.assert_outcomes(passed=tests)
 
 
 def test_docs_failure_message_is_the_real_one() -> None:
