@@ -56,7 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0], 16)
                 chunk = self.rfile.read(size + 2)[:size]
@@ -121,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _echo(self, body: bytes) -> None:
         self._reply(200, {HEADER: self.headers.get(HEADER), "body": len(body)})
 
-    do_GET = do_POST = do_PUT = do_DELETE = _handle
+    do_GET = do_POST = do_PUT = do_DELETE = _handle  # noqa: N815 - the names http.server calls
 
 
 def start() -> tuple[Server, ThreadingHTTPServer, threading.Thread]:
