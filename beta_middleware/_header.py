@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from ._names import NameSet, parse_names
-from ._scope import active
+from ._scope import _current
 
 __all__ = ["HEADER", "HostMatcher", "Rules", "merge"]
 
@@ -40,7 +40,7 @@ class HostMatcher:
     itself (list both for both).
     """
 
-    __slots__ = ("exact", "spec", "suffixes")
+    __slots__ = ("_last", "exact", "spec", "suffixes")
 
     def __init__(self, hosts: str | Iterable[str]) -> None:
         if isinstance(hosts, str):
@@ -59,10 +59,15 @@ class HostMatcher:
         self.spec = tuple(dict.fromkeys(spec))
         self.exact = frozenset(h for h in self.spec if not h.startswith("*."))
         self.suffixes = tuple(h[1:] for h in self.spec if h.startswith("*."))
+        self._last = ("", False)  # the last host asked about: a client mostly calls one
 
     def __call__(self, host: str) -> bool:
-        host = host.rstrip(".").lower()
-        return host in self.exact or host.endswith(self.suffixes)
+        last, matches = self._last
+        if host != last:
+            normal = host.rstrip(".").lower()
+            matches = normal in self.exact or normal.endswith(self.suffixes)
+            self._last = (host, matches)  # one tuple store: safe across threads
+        return matches
 
     def __repr__(self) -> str:
         return f"HostMatcher({list(self.spec)!r})"
@@ -76,7 +81,7 @@ class Rules:
     of fixed and context names is redone only when the innermost scope changes.
     """
 
-    __slots__ = ("_cache", "fixed", "hosts")
+    __slots__ = ("_cache", "_merged", "fixed", "hosts")
 
     def __init__(
         self,
@@ -86,6 +91,7 @@ class Rules:
         self.fixed = NameSet(parse_names((betas,)))
         self.hosts = None if hosts is None else HostMatcher(hosts)
         self._cache: tuple[NameSet, NameSet] = (self.fixed, self.fixed)
+        self._merged: tuple[tuple[str, ...], NameSet | None, str] = ((), None, "")
 
     def __reduce__(self) -> tuple[type[Rules], tuple[tuple[str, ...], tuple[str, ...] | None]]:
         return Rules, self._key()
@@ -109,18 +115,38 @@ class Rules:
 
     def added(self) -> NameSet:
         """The names this integration adds now: fixed, then the context's."""
-        context = active()
-        if not self.fixed:
+        context = _current.get().active  # `active()` inlined: this runs on every request
+        if not self.fixed.names:  # a tuple's truth is tested in C, a NameSet's in Python
             return context
         cached_for, added = self._cache
         if cached_for is not context:
-            added = self.fixed.extend(context.names)
+            # Many tasks interleaving would thrash the one-entry cache above, so each
+            # context's names also remember their merge with the last fixed names.
+            memo = context.memo
+            if memo is not None and memo[0] is self.fixed:
+                added = memo[1]
+            else:
+                added = self.fixed.extend(context.names)
+                context.memo = (self.fixed, added)
             self._cache = (context, added)  # one tuple store: safe across threads
         return added
+
+    def merged(self, own: Sequence[str], added: NameSet) -> str:
+        """`merge(own, added)`, remembered for the last request's own values.
+
+        A client usually sends the same own values (SDK `betas=`, default headers) under
+        the same scope request after request: then this is a tuple comparison.
+        """
+        key = own if type(own) is tuple else tuple(own)
+        last_own, last_added, value = self._merged
+        if last_added is not added or last_own != key:
+            value = merge(key, added)
+            self._merged = (key, added, value)  # one tuple store: safe across threads
+        return value
 
     def header(self, own: Sequence[str]) -> str | None:
         """The value to send for a request whose own values are `own`; None: leave it be."""
         added = self.added()
-        if not added:
+        if not added.names:
             return None
-        return merge(own, added) if own else added.joined
+        return self.merged(own, added) if own else added.joined

@@ -70,12 +70,15 @@ class NameSet:
     only reads `joined`.
     """
 
-    __slots__ = ("joined", "members", "names")
+    __slots__ = ("joined", "members", "memo", "names")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
         self.members = frozenset(names)
         self.joined = ",".join(names)
+        # (fixed, fixed.extend(self.names)) for the integration that read these names
+        # last: a cache for `Rules.added`, not part of the value.
+        self.memo: tuple[NameSet, NameSet] | None = None
 
     def extend(self, names: Iterable[str]) -> NameSet:
         """Return these names followed by the new ones in `names` (self if none is new)."""
