@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterable, Sequence
 
 from ._names import NameSet, parse_names
-from ._scope import active
+from ._scope import _current
 
 __all__ = ["HEADER", "HostMatcher", "Rules", "merge"]
 
@@ -41,7 +41,7 @@ class HostMatcher:
     itself (list both for both).
     """
 
-    __slots__ = ("exact", "spec", "suffixes")
+    __slots__ = ("_last", "exact", "spec", "suffixes")
 
     def __init__(self, hosts: str | Iterable[str]) -> None:
         if isinstance(hosts, str):
@@ -60,10 +60,15 @@ class HostMatcher:
         self.spec = tuple(dict.fromkeys(spec))
         self.exact = frozenset(h for h in self.spec if not h.startswith("*."))
         self.suffixes = tuple(h[1:] for h in self.spec if h.startswith("*."))
+        self._last = ("", False)  # the last host asked about: a client mostly calls one
 
     def __call__(self, host: str) -> bool:
-        host = host.rstrip(".").lower()
-        return host in self.exact or host.endswith(self.suffixes)
+        last, matches = self._last
+        if host != last:
+            normal = host.rstrip(".").lower()
+            matches = normal in self.exact or normal.endswith(self.suffixes)
+            self._last = (host, matches)  # one tuple store: safe across threads
+        return matches
 
     def __repr__(self) -> str:
         return f"HostMatcher({list(self.spec)!r})"
@@ -78,7 +83,7 @@ class Rules:
     names change. `drop()` records names the API rejected (see `_drop`).
     """
 
-    __slots__ = ("_cache", "_direct", "_lock", "drop_rejected", "dropped", "fixed", "hosts")
+    __slots__ = ("_cache", "_direct", "_lock", "_merged", "drop_rejected", "dropped", "fixed", "hosts")
 
     def __init__(
         self,
@@ -92,8 +97,9 @@ class Rules:
         # Names the API rejected (drop_rejected=True): left off every later request.
         self.dropped: frozenset[str] = frozenset()
         self._lock = threading.Lock()
-        self._direct = not self.fixed  # added() is the context's names as they are
+        self._direct = not self.fixed.names  # added() is the context's names as they are
         self._cache: tuple[NameSet | None, frozenset[str], NameSet] = (None, self.dropped, self.fixed)
+        self._merged: tuple[tuple[str, ...], NameSet | None, str] = ((), None, "")
 
     def __reduce__(self) -> tuple[type[Rules], tuple[tuple[str, ...], tuple[str, ...] | None, bool]]:
         return Rules, self._key()  # what was dropped is learnt anew by each copy
@@ -118,15 +124,22 @@ class Rules:
 
     def added(self) -> NameSet:
         """The names this integration adds now: fixed, then the context's, less any dropped."""
-        context = active()
+        context = _current.get().active  # `active()` inlined: this runs on every request
         if self._direct:
             return context
         cached_for, cached_dropped, added = self._cache
         dropped = self.dropped
         if cached_for is not context or cached_dropped is not dropped:
-            added = self.fixed.extend(context.names)
-            if dropped:
-                added = added.without(dropped)
+            # Many tasks interleaving would thrash the one-entry cache above, so each
+            # context's names also remember their merge with the last rules that read them.
+            memo = context.memo
+            if memo is not None and memo[0] is self.fixed and memo[1] is dropped:
+                added = memo[2]
+            else:
+                added = self.fixed.extend(context.names)
+                if dropped:
+                    added = added.without(dropped)
+                context.memo = (self.fixed, dropped, added)
             self._cache = (context, dropped, added)  # one tuple store: safe across threads
         return added
 
@@ -139,9 +152,22 @@ class Rules:
                 self._direct = False
         return new
 
+    def merged(self, own: Sequence[str], added: NameSet) -> str:
+        """`merge(own, added)`, remembered for the last request's own values.
+
+        A client usually sends the same own values (SDK `betas=`, default headers) under
+        the same scope request after request: then this is a tuple comparison.
+        """
+        key = own if type(own) is tuple else tuple(own)
+        last_own, last_added, value = self._merged
+        if last_added is not added or last_own != key:
+            value = merge(key, added)
+            self._merged = (key, added, value)  # one tuple store: safe across threads
+        return value
+
     def header(self, own: Sequence[str]) -> str | None:
         """The value to send for a request whose own values are `own`; None: leave it be."""
         added = self.added()
-        if not added:
+        if not added.names:
             return None
-        return merge(own, added) if own else added.joined
+        return self.merged(own, added) if own else added.joined

@@ -11,7 +11,7 @@ from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from . import _drop
-from ._header import HEADER, Rules, merge
+from ._header import HEADER, Rules
 from ._rejected import from_body
 
 if TYPE_CHECKING:
@@ -51,14 +51,15 @@ def prepare(rules: Rules, request: _Request) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it)."""
     added = rules.added()
     own: tuple[str, ...] | None = request.extensions.get(OWN)
-    if not added and own is None:
+    if not added.names and own is None:
         return  # the pass-through path: nothing active, never touched
-    if rules.applies_to(request.url.host):
-        if added:
-            current = request.headers.get_list(HEADER)
+    hosts = rules.hosts
+    if hosts is None or hosts(request.url.host):  # `rules.applies_to`, inlined for the hot path
+        if added.names:
+            current = tuple(request.headers.get_list(HEADER))
             if own is None:
-                request.extensions[OWN] = tuple(current)
-            request.headers[HEADER] = merge(current, added) if current else added.joined
+                request.extensions[OWN] = current
+            request.headers[HEADER] = rules.merged(current, added) if current else added.joined
     elif own is not None:
         # A redirect hop that left the hosts: take back what an integration added.
         del request.headers[HEADER]

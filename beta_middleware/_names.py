@@ -73,12 +73,15 @@ class NameSet:
     only reads `joined`.
     """
 
-    __slots__ = ("joined", "members", "names")
+    __slots__ = ("joined", "members", "memo", "names")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
         self.members = frozenset(names)
         self.joined = ",".join(names)
+        # (fixed, dropped, what `Rules.added` made of these names with them) for the
+        # integration that read these names last: a cache, not part of the value.
+        self.memo: tuple[NameSet, frozenset[str], NameSet] | None = None
 
     def extend(self, names: Iterable[str]) -> NameSet:
         """Return these names followed by the new ones in `names` (self if none is new)."""

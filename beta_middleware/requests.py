@@ -17,6 +17,7 @@ from ._compat import missing_stack
 try:
     from requests import PreparedRequest, Response
     from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, DEFAULT_RETRIES, HTTPAdapter
+    from requests.structures import CaseInsensitiveDict
     from urllib3.util.retry import Retry
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without requests
     raise ImportError(missing_stack("requests", "requests")) from exc
@@ -65,14 +66,14 @@ class BetaAdapter(HTTPAdapter):
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         """Send a copy of `request` carrying the merged `anthropic-beta` header."""
         rules = self.rules
-        if rules.hosts is None or rules.hosts(urlsplit(request.url or "").hostname or ""):
+        added = rules.added()
+        if added.names and (rules.hosts is None or self._applies(request.url)):
             own = request.headers.get(HEADER)
             if isinstance(own, bytes):  # requests allows bytes values; HTTP sends them as Latin-1
                 own = own.decode("latin-1")
-            value = rules.header((own,) if own else ())
-            if value is not None and value != own:
-                request = request.copy()
-                request.headers[HEADER] = value
+            value = rules.merged((own,), added) if own else added.joined
+            if value != own:
+                request = _copy_with(request, value)
                 if rules.drop_rejected:
                     return self._send_dropping(request, own, args, kwargs)
         return super().send(request, *args, **kwargs)
@@ -102,3 +103,50 @@ class BetaAdapter(HTTPAdapter):
         if _drop.is_rejection_status(response.status_code):
             _drop.learn(self.rules, rejection(response), mine)
         return response
+
+    # The last URL's answer to `hosts`: parsing a URL costs more than the rest of `send`,
+    # and a client mostly calls one endpoint. A class default, so unpickled adapters have it.
+    _last_url: tuple[str | None, bool] = (None, False)
+
+    def _applies(self, url: str | None) -> bool:
+        last, applies = self._last_url
+        if url != last:
+            hosts = self.rules.hosts
+            applies = hosts is not None and hosts(urlsplit(url or "").hostname or "")
+            self._last_url = (url, applies)  # one tuple store: safe across threads
+        return applies
+
+
+def _copy_with(request: PreparedRequest, value: str) -> PreparedRequest:
+    """A copy of `request` whose header is `value`: `request.copy()`, minus what costs.
+
+    The copy is what keeps the caller's request clean for the redirect hops requests
+    builds from it. `PreparedRequest.copy()` also copies the cookie jar and rebuilds the
+    headers one by one, which costs more than the rest of this adapter's work per
+    request. Neither is needed: the jar is never written through the sent request
+    (requests copies the original again for each redirect hop), so the copy shares it;
+    the headers' store is copied in one step. The fields are set one by one, as
+    `copy()` does (copying `__dict__` would make every later attribute read slower).
+    This reads the private `_store` of requests' `CaseInsensitiveDict` (tested), only
+    for the exact types requests builds; anything else gets `request.copy()`.
+    """
+    headers = request.headers
+    if type(request) is not PreparedRequest or type(headers) is not CaseInsensitiveDict:
+        sent = request.copy()
+        sent.headers[HEADER] = value
+        return sent
+    store = headers._store.copy()
+    store[_KEY] = (HEADER, value)  # what `headers[HEADER] = value` stores
+    sent = PreparedRequest.__new__(PreparedRequest)
+    sent.method = request.method
+    sent.url = request.url
+    sent.headers = CaseInsensitiveDict.__new__(CaseInsensitiveDict)
+    sent.headers._store = store
+    sent._cookies = request._cookies
+    sent.body = request.body
+    sent.hooks = request.hooks
+    sent._body_position = request._body_position
+    return sent
+
+
+_KEY = HEADER.lower()

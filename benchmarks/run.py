@@ -1,0 +1,399 @@
+"""Measure the package's overhead and check the budget: `python -m benchmarks [--quick]`.
+
+Everything runs in one process. Each figure is the median, over rounds, of a ratio
+taken within one round, the variants alternating (and their order rotating) round by
+round: on a shared, noisy machine only ratios between neighbouring measurements mean
+something. Exit status 1 when the budget does not hold.
+
+The budget:
+- per request, each integration's ratio to its bare stack is within +0.02 of the
+  hand-written injector's ratio in every scenario, and within +0.01 of bare (1.00)
+  when nothing is active;
+- per-request cost does not grow with nesting depth (30 nested scopes vs the same
+  names in one scope) nor with concurrent tasks (10,000 vs 1, each with its own scope);
+- 1,000,000 scope enter/exit cycles leave no memory behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import sys
+import tracemalloc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from time import perf_counter, thread_time
+
+from beta_middleware import betas
+from beta_middleware._header import Rules
+
+from .stacks import PASS_THROUGH, SCENARIOS, STACKS, VARIANTS, AsyncRunner, Scenario, Stack, Variant
+
+__all__ = ["Config", "Report", "main", "measure"]
+
+PER_REQUEST_SLACK = 0.02
+PASS_THROUGH_SLACK = 0.01
+MEMORY_SLACK = 4096  # bytes: a per-cycle leak would show as >= 1 byte x cycles
+
+
+@dataclass(frozen=True)
+class Config:
+    """How much to measure. The defaults take about three minutes on two shared cores."""
+
+    rounds: int = 35
+    requests: int = 150
+    chunk: int = 10
+    scope_rounds: int = 15
+    scope_cycles: int = 20_000
+    memory_cycles: int = 1_000_000
+    tasks: int = 10_000
+    task_requests: int = 3
+    task_rounds: int = 3
+    solo_requests: int = 2_000
+
+
+QUICK = Config(
+    rounds=2,
+    requests=4,
+    chunk=2,
+    scope_rounds=2,
+    scope_cycles=50,
+    memory_cycles=1_000,
+    tasks=20,
+    task_requests=2,
+    task_rounds=1,
+    solo_requests=5,
+)
+"""A tiny configuration: every code path, no meaningful figure (used by the tests)."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One stack in one scenario: median ratios to the bare stack."""
+
+    stack: str
+    scenario: str
+    package: float
+    hand: float
+
+    @property
+    def gap(self) -> float:
+        """How much more the package costs than the hand-written injector, in units of bare."""
+        return self.package - self.hand
+
+
+@dataclass
+class Report:
+    """Everything one run measured, and the budget checks over it."""
+
+    cells: list[Cell] = field(default_factory=list)
+    scope: dict[str, float] = field(default_factory=dict)
+    memory: dict[str, float] = field(default_factory=dict)
+    concurrency: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Stack name -> (package/bare with 1 task, package/bare with many tasks)."""
+    skipped: list[str] = field(default_factory=list)
+
+    def checks(self) -> list[tuple[str, bool, str]]:
+        """The budget: (what, holds, figures) per check."""
+        out: list[tuple[str, bool, str]] = []
+        for cell in self.cells:
+            if cell.scenario == PASS_THROUGH:
+                out.append(
+                    (
+                        f"{cell.stack}, {cell.scenario}: package <= 1 + {PASS_THROUGH_SLACK}",
+                        cell.package <= 1 + PASS_THROUGH_SLACK,
+                        f"{cell.package:.3f}",
+                    )
+                )
+            out.append(
+                (
+                    f"{cell.stack}, {cell.scenario}: package <= hand + {PER_REQUEST_SLACK}",
+                    cell.gap <= PER_REQUEST_SLACK,
+                    f"gap {cell.gap:+.3f}",
+                )
+            )
+        by_key = {(c.stack, c.scenario): c for c in self.cells}
+        for stack in dict.fromkeys(c.stack for c in self.cells):
+            flat, deep = by_key.get((stack, "32 in 1 scope")), by_key.get((stack, "32 in 30 scopes"))
+            if flat and deep:
+                out.append(
+                    (
+                        f"{stack}: 30 nested scopes <= 1 scope + {PER_REQUEST_SLACK}",
+                        deep.package - flat.package <= PER_REQUEST_SLACK,
+                        f"{deep.package:.3f} vs {flat.package:.3f}",
+                    )
+                )
+        for stack, (solo, many) in self.concurrency.items():
+            out.append(
+                (
+                    f"{stack}: many tasks <= 1 task + {PER_REQUEST_SLACK}",
+                    many - solo <= PER_REQUEST_SLACK,
+                    f"{many:.3f} vs {solo:.3f}",
+                )
+            )
+        if self.memory:
+            growth = self.memory["growth_bytes"]
+            out.append(
+                (
+                    f"memory after scope cycles grows < {MEMORY_SLACK} B",
+                    growth < MEMORY_SLACK,
+                    f"{growth:+.0f} B",
+                )
+            )
+        return out
+
+    def holds(self) -> bool:
+        """Whether every budget check holds."""
+        return all(ok for _, ok, _ in self.checks())
+
+    def worst_gap(self) -> Cell | None:
+        """The cell where the package is furthest behind the hand-written injector."""
+        return max(self.cells, key=lambda c: c.gap, default=None)
+
+    def table(self) -> str:
+        """The per-request table, as Markdown."""
+        lines = [
+            "| stack | scenario | package / bare | hand-written / bare | package - hand |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for c in self.cells:
+            lines.append(f"| {c.stack} | {c.scenario} | {c.package:.3f} | {c.hand:.3f} | {c.gap:+.3f} |")
+        return "\n".join(lines)
+
+
+@contextmanager
+def _quiet_gc() -> Iterator[None]:
+    """No collector pauses inside a timed stretch; collect before it instead."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _rotated(items: Sequence[Variant], shift: int) -> list[Variant]:
+    shift %= len(items)
+    return [*items[shift:], *items[:shift]]
+
+
+def measure_cell(stack: Stack, scenario: Scenario, config: Config) -> Cell:
+    """Median ratios of `package` and `hand` to `bare` for one stack in one scenario."""
+    runners = {variant: stack.build(variant, scenario) for variant in VARIANTS}
+    try:
+        with ExitStack() as scopes:
+            for names in scenario.scopes:
+                scopes.enter_context(betas(*names))
+            for variant, runner in runners.items():
+                runner.run(max(1, config.requests // 3))  # warm-up, and the check below
+                want = scenario.expected if variant != "bare" else scenario.own
+                if runner.sent != want:
+                    raise AssertionError(
+                        f"{stack.name} {variant} in {scenario.name!r} sent {runner.sent!r}, expected {want!r}"
+                    )
+            package: list[float] = []
+            hand: list[float] = []
+            for i in range(config.rounds):
+                # Variants take turns every `chunk` requests, so a burst of load from
+                # elsewhere falls on all of them alike.
+                times: dict[Variant, float] = dict.fromkeys(VARIANTS, 0.0)
+                order = _rotated(VARIANTS, i)
+                with _quiet_gc():
+                    for _ in range(max(1, config.requests // config.chunk)):
+                        for variant in order:
+                            times[variant] += runners[variant].run(config.chunk)
+                package.append(times["package"] / times["bare"])
+                hand.append(times["hand"] / times["bare"])
+    finally:
+        for runner in runners.values():
+            runner.close()
+    return Cell(stack.name, scenario.name, statistics.median(package), statistics.median(hand))
+
+
+def _time(cycles: int, body: Callable[[], None]) -> float:
+    start = thread_time()
+    for _ in range(cycles):
+        body()
+    return thread_time() - start
+
+
+def measure_scopes(config: Config) -> dict[str, float]:
+    """Enter/exit cost of a scope (ns per cycle), alone and under 30 nested scopes.
+
+    Also given as a ratio to the least a context-variable scope can cost: one
+    `ContextVar.set` and `reset`.
+    """
+    var: ContextVar[object] = ContextVar("reference")
+    scope = betas("scope-2025-01-01")
+
+    def reference() -> None:
+        var.reset(var.set(scope))
+
+    def enter_exit() -> None:
+        with scope:
+            pass
+
+    out: dict[str, float] = {}
+    for label, depth in (("depth 0", 0), ("depth 30", 30)):
+        ns: list[float] = []
+        ratio: list[float] = []
+        with ExitStack() as stack:
+            for i in range(depth):
+                stack.enter_context(betas(f"outer-{i}-2025-01-01"))
+            for i in range(config.scope_rounds):
+                with _quiet_gc():
+                    order = [enter_exit, reference] if i % 2 == 0 else [reference, enter_exit]
+                    timed = {fn: _time(config.scope_cycles, fn) for fn in order}
+                ns.append(timed[enter_exit] / config.scope_cycles * 1e9)
+                ratio.append(timed[enter_exit] / timed[reference])
+        out[f"{label}: ns per enter/exit"] = statistics.median(ns)
+        out[f"{label}: ratio to ContextVar set/reset"] = statistics.median(ratio)
+    return out
+
+
+def measure_memory(config: Config) -> dict[str, float]:
+    """Traced memory after `memory_cycles` enter/exit cycles, each with a per-request read.
+
+    The cycles run inside an outer scope and go through an integration's `Rules` with
+    fixed betas, so the merge cache is exercised too.
+    """
+    rules = Rules(betas="fixed-2025-01-01")
+    scope = betas("cycle-2025-01-01")
+
+    def cycle() -> None:
+        with scope:
+            rules.header(("own-2025-01-01",))
+
+    with betas("outer-2025-01-01"):
+        _time(1_000, cycle)  # caches and free lists settle first
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            _time(config.memory_cycles, cycle)
+            gc.collect()
+            after, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    return {"cycles": config.memory_cycles, "growth_bytes": after - before, "peak_bytes": peak - before}
+
+
+def measure_concurrency(stack: Stack, config: Config) -> tuple[float, float]:
+    """Package/bare per-request ratio with 1 task, and with `config.tasks` tasks at once.
+
+    Each task holds its own scope (a distinct name) and makes `config.task_requests`
+    requests, the tasks interleaving; the integration has a fixed `betas=` name, so
+    every request merges fixed names with the names of its own task's scope.
+    """
+    scenario = Scenario("concurrent", betas=("fixed-2025-01-01",))
+    runners = {variant: stack.build(variant, scenario) for variant in ("bare", "package")}
+    many = [betas(f"task-{i}-2025-01-01") for i in range(config.tasks)]
+    shapes = {"solo": (many[:1], config.solo_requests), "many": (many, config.task_requests)}
+    ratios: dict[str, list[float]] = {"solo": [], "many": []}
+    try:
+        for i in range(config.task_rounds):
+            for shape, (scopes, per_task) in shapes.items():
+                per_request: dict[str, float] = {}
+                for variant in ("bare", "package") if i % 2 == 0 else ("package", "bare"):
+                    runner = runners[variant]
+                    assert isinstance(runner, AsyncRunner)
+                    with _quiet_gc():
+                        per_request[variant] = statistics.median(runner.concurrent(scopes, per_task))
+                ratios[shape].append(per_request["package"] / per_request["bare"])
+    finally:
+        for runner in runners.values():
+            runner.close()
+    return statistics.median(ratios["solo"]), statistics.median(ratios["many"])
+
+
+def measure(config: Config, log: Callable[[str], None] = lambda line: None) -> Report:
+    """Run every measurement for every installed stack and scenario."""
+    report = Report()
+    for stack in STACKS:
+        if not stack.available():
+            report.skipped.append(f"{stack.name} ({stack.requires} not installed)")
+            continue
+        for scenario in SCENARIOS:
+            cell = measure_cell(stack, scenario, config)
+            report.cells.append(cell)
+            log(f"  {stack.name:28} {scenario.name:18} package {cell.package:.3f}  hand {cell.hand:.3f}")
+    for stack in STACKS:
+        if stack.concurrent and stack.available():
+            report.concurrency[stack.name] = measure_concurrency(stack, config)
+            solo, many = report.concurrency[stack.name]
+            log(f"  {stack.name:28} concurrency: 1 task {solo:.3f}, {config.tasks} tasks {many:.3f}")
+    report.scope = measure_scopes(config)
+    log("  scopes measured")
+    report.memory = measure_memory(config)
+    log("  memory measured")
+    return report
+
+
+def machine() -> str:
+    """Where the run happened: cores, Python, stack versions."""
+    stacks = []
+    for name in ("requests", "httpx", "httpx2"):
+        try:
+            stacks.append(f"{name} {version(name)}")
+        except Exception:
+            stacks.append(f"{name} not installed")
+    return (
+        f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}; {', '.join(stacks)}"
+    )
+
+
+def render(report: Report, config: Config) -> str:
+    """The report as text (Markdown tables)."""
+    parts = [f"Machine: {machine()}", "", report.table(), ""]
+    if report.skipped:
+        parts += [f"Skipped: {', '.join(report.skipped)}", ""]
+    parts += ["| concurrency (package / bare) | 1 task | " + f"{config.tasks} tasks |", "|---|---:|---:|"]
+    parts += [f"| {stack} | {solo:.3f} | {many:.3f} |" for stack, (solo, many) in report.concurrency.items()]
+    parts += ["", "| scope enter/exit | value |", "|---|---:|"]
+    parts += [f"| {label} | {value:.2f} |" for label, value in report.scope.items()]
+    parts += ["", "| memory | value |", "|---|---:|"]
+    parts += [f"| {label} | {value:,.0f} |" for label, value in report.memory.items()]
+    parts += ["", "Budget:"]
+    for what, ok, figures in report.checks():
+        parts.append(f"  {'ok  ' if ok else 'FAIL'} {what} ({figures})")
+    worst = report.worst_gap()
+    if worst is not None:
+        parts.append(f"Worst gap: {worst.gap:+.3f} ({worst.stack}, {worst.scenario})")
+    parts.append(f"Budget {'holds' if report.holds() else 'does NOT hold'}.")
+    return "\n".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, print the report; 0 when the budget holds, 1 when it does not."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tiny run that checks the code paths only")
+    parser.add_argument("--rounds", type=int, help=f"rounds per stack and scenario (default {Config.rounds})")
+    parser.add_argument(
+        "--requests", type=int, help=f"requests per variant per round (default {Config.requests})"
+    )
+    args = parser.parse_args(argv)
+    config = QUICK if args.quick else Config()
+    if args.rounds or args.requests:
+        config = Config(
+            **{
+                **config.__dict__,
+                **({"rounds": args.rounds} if args.rounds else {}),
+                **({"requests": args.requests} if args.requests else {}),
+            }
+        )
+    start = perf_counter()
+    report = measure(config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    print(render(report, config))
+    print(f"({perf_counter() - start:.0f} s)")
+    return 0 if report.holds() else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

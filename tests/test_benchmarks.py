@@ -1,0 +1,67 @@
+"""The benchmark's code paths in a tiny configuration, so it cannot rot. No timings are asserted."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import run, stacks
+from beta_middleware import betas
+
+
+def test_quick_run_measures_every_stack_and_scenario() -> None:
+    report = run.measure(run.QUICK)
+    expected = {(stack.name, scenario.name) for stack in stacks.STACKS for scenario in stacks.SCENARIOS}
+    assert {(cell.stack, cell.scenario) for cell in report.cells} == expected
+    assert report.skipped == []
+    assert set(report.concurrency) == {stack.name for stack in stacks.STACKS if stack.concurrent}
+    assert set(report.scope) == {
+        "depth 0: ns per enter/exit",
+        "depth 0: ratio to ContextVar set/reset",
+        "depth 30: ns per enter/exit",
+        "depth 30: ratio to ContextVar set/reset",
+    }
+    assert report.memory["cycles"] == run.QUICK.memory_cycles
+    text = run.render(report, run.QUICK)
+    for stack, scenario in expected:
+        assert f"| {stack} | {scenario} |" in text
+    checks = report.checks()
+    # one per cell, one more per pass-through cell, one depth check per stack,
+    # one concurrency check per async stack, one memory check
+    assert len(checks) == len(expected) + 2 * len(stacks.STACKS) + len(report.concurrency) + 1
+    assert text.endswith(("Budget holds.", "Budget does NOT hold."))
+
+
+def test_main_prints_the_report_and_exits_by_the_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    status = run.main(["--quick"])
+    out = capsys.readouterr().out
+    assert status in (0, 1)
+    assert ("Budget holds." in out) is (status == 0)
+    assert "| stack | scenario | package / bare | hand-written / bare | package - hand |" in out
+
+
+@pytest.mark.parametrize("scenario", stacks.SCENARIOS, ids=lambda s: s.name)
+@pytest.mark.parametrize("stack", stacks.STACKS, ids=lambda s: s.name)
+def test_package_and_hand_written_injector_send_the_same_header(
+    stack: stacks.Stack, scenario: stacks.Scenario
+) -> None:
+    # The comparison is only fair if both do the same job; measure_cell checks this
+    # too, here it is pinned down against the expected values.
+    for variant in stacks.VARIANTS:
+        runner = stack.build(variant, scenario)
+        try:
+            with betas(*(name for scope in scenario.scopes for name in scope)):
+                runner.run(2)
+        finally:
+            runner.close()
+        assert runner.sent == (scenario.own if variant == "bare" else scenario.expected)
+
+
+def test_budget_checks_fail_on_a_gap() -> None:
+    report = run.Report(cells=[run.Cell("s", stacks.PASS_THROUGH, 1.05, 1.0), run.Cell("s", "x", 1.5, 1.0)])
+    assert [ok for _, ok, _ in report.checks()] == [False, False, False]
+    assert not report.holds()
+    worst = report.worst_gap()
+    assert worst is not None
+    assert worst.scenario == "x"
+    report = run.Report(cells=[run.Cell("s", stacks.PASS_THROUGH, 1.005, 1.0)])
+    assert report.holds()
