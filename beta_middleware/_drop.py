@@ -16,20 +16,16 @@ import logging
 from collections.abc import Sequence
 
 from ._errors import UnsupportedBetaError
-from ._header import Rules
+from ._header import Rules, split
 
 __all__ = ["is_rejection_status", "learn", "logger", "ours", "without"]
 
 logger = logging.getLogger("beta_middleware")
 
 
-def _split(values: Sequence[str]) -> list[str]:
-    return [item.strip() for value in values for item in value.split(",") if item.strip()]
-
-
 def ours(sent: Sequence[str], own: Sequence[str]) -> frozenset[str]:
     """The names in the `sent` header values that are not in the caller's `own` values."""
-    return frozenset(_split(sent)).difference(_split(own))
+    return frozenset(split(sent)).difference(split(own))
 
 
 def is_rejection_status(status: int) -> bool:
@@ -58,5 +54,5 @@ def learn(rules: Rules, error: UnsupportedBetaError | None, mine: frozenset[str]
 
 def without(values: Sequence[str], names: frozenset[str]) -> str | None:
     """The header value `values` less `names`; None when nothing is left."""
-    kept = [item for item in dict.fromkeys(_split(values)) if item not in names]
+    kept = [item for item in split(values) if item not in names]
     return ",".join(kept) if kept else None

@@ -14,24 +14,24 @@ from collections.abc import Iterable, Sequence
 from ._names import NameSet, parse_names
 from ._scope import _current
 
-__all__ = ["HEADER", "HostMatcher", "Rules", "merge"]
+__all__ = ["HEADER", "HostMatcher", "Rules", "merge", "split"]
 
 HEADER = "anthropic-beta"
 
 _HOST = re.compile(r"(\*\.)?[a-z0-9_:.\-]+")
 
 
+def split(values: Iterable[str]) -> tuple[str, ...]:
+    """The names in header `values`: split on commas, blanks dropped, each once, in order."""
+    return tuple(
+        dict.fromkeys(name for value in values for item in value.split(",") if (name := item.strip()))
+    )
+
+
 def merge(own: Sequence[str], added: NameSet) -> str:
     """Join the request's own header values (comma-separated, blanks dropped) with `added`."""
-    names: dict[str, None] = {}
-    for value in own:
-        for item in value.split(","):
-            item = item.strip()
-            if item:
-                names[item] = None
-    for name in added.names:
-        names[name] = None  # keeps the first position of a name already present
-    return ",".join(names)
+    # a name already present keeps its first position
+    return ",".join(dict.fromkeys((*split(own), *added.names)))
 
 
 class HostMatcher:
@@ -124,7 +124,7 @@ class Rules:
 
     def added(self) -> NameSet:
         """The names this integration adds now: fixed, then the context's, less any dropped."""
-        context = _current.get().active  # `active()` inlined: this runs on every request
+        context = _current.get().active  # one ContextVar read: this runs on every request
         if self._direct:
             return context
         cached_for, cached_dropped, added = self._cache

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     P = ParamSpec("P")
 
-__all__ = ["BetaScope", "active", "betas", "current_betas"]
+__all__ = ["BetaScope", "betas", "current_betas"]
 
 R = TypeVar("R")
 
@@ -40,11 +40,6 @@ class _Frame:
 
 _ROOT = _Frame(None, None, EMPTY)
 _current: ContextVar[_Frame] = ContextVar("beta_middleware_betas", default=_ROOT)
-
-
-def active() -> NameSet:
-    """The active names with their precomputed header value (the per-request read)."""
-    return _current.get().active
 
 
 def current_betas() -> tuple[str, ...]:

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ._header import HEADER, merge
-from ._names import EMPTY, parse_names
+from ._header import HEADER, split
+from ._names import parse_names
 
 __all__ = ["assert_betas", "matcher", "sent_betas"]
 
@@ -67,9 +67,7 @@ def _find(obj: object) -> tuple[Any, list[str]]:
 def _read(obj: object) -> tuple[Any, tuple[str, ...]]:
     """The request `obj` stands for, and the names it carried."""
     request, values = _find(obj)
-    # The package's own reading of a header: comma-separated, blanks dropped, each name once.
-    joined = merge(values, EMPTY)
-    return request, tuple(joined.split(",")) if joined else ()
+    return request, split(values)  # the package's own reading of a header
 
 
 def sent_betas(obj: object) -> tuple[str, ...]:

@@ -320,20 +320,6 @@ def test_the_walk_down_a_chain_is_bounded() -> None:
 # Bedrock: the SDK moves the header into the body's `anthropic_beta`, then signs with SigV4.
 
 
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_BEARER_TOKEN_BEDROCK",
-        "ANTHROPIC_CUSTOM_HEADERS",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
 BEDROCK: dict[str, Any] = {
     "aws_access_key": "AKIDTEST",
     "aws_secret_key": "secret",

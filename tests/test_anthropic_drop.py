@@ -26,7 +26,6 @@ from .test_anthropic import (
     BEDROCK,
     MESSAGE,
     assert_sigv4_valid,
-    aws_env,  # noqa: F401 - a fixture, used by name
 )
 
 Logged = Callable[[], list[logging.LogRecord]]

@@ -109,19 +109,10 @@ def stand_in(request: requests.PreparedRequest) -> tuple[int, dict[str, str], st
 
 
 @pytest.fixture
-def offline(server: Server, monkeypatch: pytest.MonkeyPatch) -> object:
+def offline(server: Server, monkeypatch: pytest.MonkeyPatch, aws_env: None) -> object:
     """Where the examples' requests go, and a clean slate for their warnings."""
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
-    for name in (
-        "AWS_PROFILE",
-        "AWS_DEFAULT_PROFILE",
-        "AWS_BEARER_TOKEN_BEDROCK",
-        "ANTHROPIC_CUSTOM_HEADERS",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(ROOT / "nonexistent"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(ROOT / "nonexistent"))
     monkeypatch.setattr(_known, "_checked", set())  # as in a new process: no name warned yet
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add_callback(responses.GET, re.compile("https://.*"), callback=stand_in)
