@@ -268,7 +268,7 @@ def measure_memory(config: Config) -> dict[str, float]:
 
     def cycle() -> None:
         with scope:
-            rules.header(("own-2025-01-01",))
+            rules.header("own-2025-01-01")
 
     with betas("outer-2025-01-01"):
         _time(1_000, cycle)  # caches and free lists settle first

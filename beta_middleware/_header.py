@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ._names import NameSet, parse_names
 from ._scope import _current
 
-__all__ = ["HEADER", "HostMatcher", "Rules", "merge", "split"]
+__all__ = ["HEADER", "HostMatcher", "Rules", "merge", "sent", "split"]
 
 HEADER = "anthropic-beta"
 
@@ -32,6 +32,28 @@ def merge(own: Sequence[str], added: NameSet) -> str:
     """Join the request's own header values (comma-separated, blanks dropped) with `added`."""
     # a name already present keeps its first position
     return ",".join(dict.fromkeys((*split(own), *added.names)))
+
+
+_AFTER_MAX = 64  # own values remembered per set of names: a client repeats a few
+
+
+def sent(own: str | None, added: NameSet) -> str:
+    """The value to send: the request's own value `own` (None or "" for none), then `added`.
+
+    This runs on every request that gets betas, so the merge is remembered on `added`
+    (a scope's names live as long as the scope) for each own value it met.
+    """
+    if not own:
+        return added.joined
+    after = added.after
+    if after is None:
+        after = added.after = {}
+    value = after.get(own)
+    if value is None:
+        if len(after) >= _AFTER_MAX:
+            after.clear()  # own values that vary per request: not worth remembering
+        value = after[own] = merge((own,), added)
+    return value
 
 
 class HostMatcher:
@@ -83,7 +105,14 @@ class Rules:
     names change. `drop()` records names the API rejected (see `_drop`).
     """
 
-    __slots__ = ("_cache", "_direct", "_lock", "_merged", "drop_rejected", "dropped", "fixed", "hosts")
+    __slots__ = ("_cache", "_lock", "added", "drop_rejected", "dropped", "fixed", "hosts")
+
+    added: Callable[[], NameSet]
+    """The names this integration adds now: fixed, then the context's, less any dropped.
+
+    With no fixed betas and nothing dropped that is the context's names as they are,
+    read by the bound `ContextVar.get` itself: no Python call on the hot path.
+    """
 
     def __init__(
         self,
@@ -97,9 +126,8 @@ class Rules:
         # Names the API rejected (drop_rejected=True): left off every later request.
         self.dropped: frozenset[str] = frozenset()
         self._lock = threading.Lock()
-        self._direct = not self.fixed.names  # added() is the context's names as they are
+        self.added = self._merged_added if self.fixed.names else _current.get
         self._cache: tuple[NameSet | None, frozenset[str], NameSet] = (None, self.dropped, self.fixed)
-        self._merged: tuple[tuple[str, ...], NameSet | None, str] = ((), None, "")
 
     def __reduce__(self) -> tuple[type[Rules], tuple[tuple[str, ...], tuple[str, ...] | None, bool]]:
         return Rules, self._key()  # what was dropped is learnt anew by each copy
@@ -122,11 +150,9 @@ class Rules:
         """Whether requests to `host` get betas from this integration."""
         return self.hosts is None or self.hosts(host)
 
-    def added(self) -> NameSet:
-        """The names this integration adds now: fixed, then the context's, less any dropped."""
-        context = _current.get().active  # one ContextVar read: this runs on every request
-        if self._direct:
-            return context
+    def _merged_added(self) -> NameSet:
+        """`added()` when betas are fixed or some were dropped: merged, and cached."""
+        context = _current.get()
         cached_for, cached_dropped, added = self._cache
         dropped = self.dropped
         if cached_for is not context or cached_dropped is not dropped:
@@ -149,25 +175,10 @@ class Rules:
             new = tuple(name for name in dict.fromkeys(names) if name not in self.dropped)
             if new:
                 self.dropped = self.dropped.union(new)
-                self._direct = False
+                self.added = self._merged_added
         return new
 
-    def merged(self, own: Sequence[str], added: NameSet) -> str:
-        """`merge(own, added)`, remembered for the last request's own values.
-
-        A client usually sends the same own values (SDK `betas=`, default headers) under
-        the same scope request after request: then this is a tuple comparison.
-        """
-        key = own if type(own) is tuple else tuple(own)
-        last_own, last_added, value = self._merged
-        if last_added is not added or last_own != key:
-            value = merge(key, added)
-            self._merged = (key, added, value)  # one tuple store: safe across threads
-        return value
-
-    def header(self, own: Sequence[str]) -> str | None:
-        """The value to send for a request whose own values are `own`; None: leave it be."""
+    def header(self, own: str | None) -> str | None:
+        """The value to send for a request whose own value is `own`; None: leave it be."""
         added = self.added()
-        if not added.names:
-            return None
-        return self.merged(own, added) if own else added.joined
+        return sent(own, added) if added.names else None

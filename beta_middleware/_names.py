@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from ._errors import InvalidBetaError
 from ._known import warn_unknown
 
-__all__ = ["EMPTY", "TOKEN", "NameSet", "parse_names"]
+__all__ = ["TOKEN", "NameSet", "parse_names"]
 
 # RFC 9110 token characters; the comma, space and CR/LF that could split or break
 # the header are all outside it.
@@ -73,7 +73,7 @@ class NameSet:
     only reads `joined`.
     """
 
-    __slots__ = ("joined", "members", "memo", "names")
+    __slots__ = ("after", "joined", "members", "memo", "names")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
@@ -82,6 +82,9 @@ class NameSet:
         # (fixed, dropped, what `Rules.added` made of these names with them) for the
         # integration that read these names last: a cache, not part of the value.
         self.memo: tuple[NameSet, frozenset[str], NameSet] | None = None
+        # A request's own header value -> the value sent with these names after it
+        # (see `_header.sent`): a client mostly repeats its own values. A cache too.
+        self.after: dict[str, str] | None = None
 
     def extend(self, names: Iterable[str]) -> NameSet:
         """Return these names followed by the new ones in `names` (self if none is new)."""
@@ -98,6 +101,3 @@ class NameSet:
 
     def __repr__(self) -> str:
         return f"NameSet({self.names!r})"
-
-
-EMPTY = NameSet(())

@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ._names import EMPTY, NameSet, parse_names
+from ._names import NameSet, parse_names
 
 if TYPE_CHECKING:
     from typing_extensions import ParamSpec, Self
@@ -21,35 +21,39 @@ __all__ = ["BetaScope", "betas", "current_betas"]
 R = TypeVar("R")
 
 
-class _Frame:
-    """One entered scope: what is active while it is the innermost one.
+class _Frame(NameSet):
+    """One entered scope: the names active while it is the innermost one.
 
     Frames are immutable and linked to the frame that was active before them, so a
     context's chain of frames is its stack of entered scopes. Nothing is shared
     between contexts but immutable data, which is what makes scopes thread- and
-    task-safe.
+    task-safe. A frame is the active names themselves, so that a request reads them
+    with a single `ContextVar.get`.
     """
 
-    __slots__ = ("active", "parent", "scope")
+    __slots__ = ("parent", "scope")
 
-    def __init__(self, scope: BetaScope | None, parent: _Frame | None, active: NameSet) -> None:
+    def __init__(self, scope: BetaScope | None, parent: _Frame | None, names: tuple[str, ...]) -> None:
+        super().__init__(names)
         self.scope = scope
         self.parent = parent
-        self.active = active
 
 
-_ROOT = _Frame(None, None, EMPTY)
+_ROOT = _Frame(None, None, ())
 _current: ContextVar[_Frame] = ContextVar("beta_middleware_betas", default=_ROOT)
 
 
 def current_betas() -> tuple[str, ...]:
     """Return the beta names active in this context, in the order they will be sent."""
-    return _current.get().active.names
+    return _current.get().names
 
 
 def _push(scope: BetaScope, parent: _Frame) -> _Frame:
     names = scope._names
-    return _Frame(scope, parent, names if scope._replace else parent.active.extend(names.names))
+    if scope._replace:
+        return _Frame(scope, parent, names.names)
+    new = tuple(name for name in names.names if name not in parent.members)
+    return _Frame(scope, parent, parent.names + new if new else parent.names)
 
 
 class BetaScope:

@@ -30,7 +30,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
     raise ImportError(missing_stack("anthropic", "anthropic")) from exc
 
 from . import _drop
-from ._header import HEADER, Rules, merge
+from ._header import HEADER, Rules, sent
 from ._rejected import rejection
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ class BetaMiddleware(Middleware):
         if own is _ABSENT:
             own = _client_default(call_next)
         own = own if isinstance(own, str) else ""
-        value = merge((own,), added) if own else added.joined
+        value = sent(own, added)
         if value == own:
             return request, None
         return _with_header(request, value), own

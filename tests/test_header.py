@@ -71,7 +71,7 @@ def test_rules_add_fixed_then_context_each_once() -> None:
     assert rules.added().names == ("f1", "shared")
     with betas("c1", "shared"):
         assert rules.added().names == ("f1", "shared", "c1")
-        assert rules.header(["own", "c1"]) == "own,c1,f1,shared"
+        assert rules.header("own, c1") == "own,c1,f1,shared"
         with betas("c2"):
             assert rules.added().names == ("f1", "shared", "c1", "c2")
         assert rules.added().names == ("f1", "shared", "c1")
@@ -79,10 +79,10 @@ def test_rules_add_fixed_then_context_each_once() -> None:
 
 def test_rules_without_fixed_betas_read_the_context_directly() -> None:
     rules = Rules()
-    assert rules.header([]) is None  # nothing to add: leave the request as it was
-    assert rules.header(["own"]) is None
+    assert rules.header(None) is None  # nothing to add: leave the request as it was
+    assert rules.header("own") is None
     with betas("a", "b") as scope:
-        assert rules.header([]) == "a,b"
+        assert rules.header("") == "a,b"
         assert rules.added() is rules.added()  # precomputed at scope entry
         assert scope.names == ("a", "b")
 

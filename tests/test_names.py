@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from beta_middleware import InvalidBetaError, betas, current_betas
-from beta_middleware._names import EMPTY, NameSet, parse_names
+from beta_middleware._names import NameSet, parse_names
 
 VALID = ["files-api-2025-04-14", "a", "A.b_c~1", "x!#$%&'*+-.^_`|~0"]
 
@@ -82,6 +82,6 @@ def test_nameset_precomputes_the_header_value() -> None:
     assert names.members == {"a", "b"}
     assert names.extend(["b", "c", "c"]).names == ("a", "b", "c")
     assert names.extend(["a"]) is names
-    assert not EMPTY
+    assert not NameSet(())
     assert bool(names)
     assert repr(names) == "NameSet(('a', 'b'))"
