@@ -11,7 +11,7 @@ from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from . import _drop
-from ._header import HEADER, Rules
+from ._header import HEADER, Rules, sent
 from ._rejected import from_body
 
 if TYPE_CHECKING:
@@ -19,16 +19,16 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncBetaTransportBase", "BetaTransportBase", "instrument", "prepare"]
 
-# Request extension holding the caller's own header values once betas were added. httpx
-# copies extensions (and headers) into redirect requests, so a hop that leaves the hosts
-# can be given back exactly what the caller set.
+# Request extension holding the caller's own header value ("" for none) once betas were
+# added. httpx hands a redirect hop the request's extensions (and headers), so a hop that
+# leaves the hosts can be given back exactly what the caller set.
 OWN = "beta_middleware.own"
 
 SEND, READ = "send", "read"  # the steps of `_Wrapper._dropping`
 
 
 class _Headers(Protocol):
-    def get_list(self, key: str, split_commas: bool = False) -> list[str]: ...
+    def get(self, key: str, /) -> str | None: ...
     def __setitem__(self, key: str, value: str) -> None: ...
     def __delitem__(self, key: str) -> None: ...
 
@@ -50,25 +50,28 @@ class _Request(Protocol):
 def prepare(rules: Rules, request: _Request) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it)."""
     added = rules.added()
-    own: tuple[str, ...] | None = request.extensions.get(OWN)
-    if not added.names and own is None:
-        return  # the pass-through path: nothing active, never touched
     hosts = rules.hosts
-    if hosts is None or hosts(request.url.host):  # `rules.applies_to`, inlined for the hot path
-        if added.names:
-            current = tuple(request.headers.get_list(HEADER))
-            if own is None:
-                request.extensions[OWN] = current
-            request.headers[HEADER] = rules.merged(current, added) if current else added.joined
-    elif own is not None:
-        # A redirect hop that left the hosts: take back what an integration added.
-        del request.headers[HEADER]
-        if own:
-            request.headers[HEADER] = ",".join(own)
+    if hosts is not None and not hosts(request.url.host):  # `rules.applies_to`, inlined
+        own: str | None = request.extensions.get(OWN)
+        if own is not None:  # a redirect hop that left the hosts: give back what the caller set
+            headers = request.headers
+            del headers[HEADER]
+            if own:
+                headers[HEADER] = own
+    elif added.names:
+        headers = request.headers
+        current: str | None = headers.get(HEADER)
+        request.extensions.setdefault(OWN, current or "")  # kept by a redirect hop, if any
+        headers[HEADER] = sent(current, added) if current else added.joined
+
+
+class _Response(Protocol):
+    @property
+    def status_code(self) -> int: ...
 
 
 Req = TypeVar("Req", bound=_Request)
-Resp = TypeVar("Resp")
+Resp = TypeVar("Resp", bound=_Response)
 Req_contra = TypeVar("Req_contra", contravariant=True)
 Resp_co = TypeVar("Resp_co", covariant=True)
 
@@ -137,23 +140,23 @@ class _Wrapper:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._transport!r}, {self.rules!r})"
 
-    def _dropping(self, request: Any) -> Generator[tuple[str, Any], Any, Any]:
-        """drop_rejected=True: the exchange, as steps the sync and async drivers carry out.
+    def _dropping(self, request: Any, response: Any) -> Generator[tuple[str, Any], Any, Any]:
+        """drop_rejected=True, after a 4xx `response`: what to do, as steps the drivers carry out.
 
         Yields ("send", request) for a response and ("read", response) for its raw body
         (the driver consumes and closes the stream); returns the response to give back.
         """
-        response = yield SEND, request
-        own: tuple[str, ...] | None = request.extensions.get(OWN)
-        if own is None or not _drop.is_rejection_status(response.status_code):
-            return response
-        mine = _drop.ours(request.headers.get_list(HEADER), own)
+        own: str | None = request.extensions.get(OWN)
+        if own is None:
+            return response  # nothing was added to this request
+        sent = (request.headers.get(HEADER),)
+        mine = _drop.ours(sent, (own,))
         if not mine:
             return response
         take = _drop.learn(self.rules, (yield from self._rejection(response)), mine)
         if not take or not isinstance(request.stream, self._stack.ByteStream):
             return response  # nothing to gain, or a streamed upload that cannot be replayed
-        value = _drop.without(request.headers.get_list(HEADER), take)
+        value = _drop.without(sent, take)
         del request.headers[HEADER]
         if value is not None:
             request.headers[HEADER] = value
@@ -182,10 +185,12 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
 
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
-        prepare(self.rules, request)
-        if self.rules.drop_rejected:
-            return self._drive(self._dropping(request))
-        return self._transport.handle_request(request)
+        rules = self.rules
+        prepare(rules, request)
+        response = self._transport.handle_request(request)
+        if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
+            return self._drive(self._dropping(request, response))
+        return response
 
     def _drive(self, steps: Generator[tuple[str, Any], Any, Any]) -> Resp:
         value: Any = None
@@ -225,10 +230,12 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
 
     async def handle_async_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
-        prepare(self.rules, request)
-        if self.rules.drop_rejected:
-            return await self._drive(self._dropping(request))
-        return await self._transport.handle_async_request(request)
+        rules = self.rules
+        prepare(rules, request)
+        response = await self._transport.handle_async_request(request)
+        if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
+            return await self._drive(self._dropping(request, response))
+        return response
 
     async def _drive(self, steps: Generator[tuple[str, Any], Any, Any]) -> Resp:
         value: Any = None
