@@ -17,13 +17,12 @@ from ._compat import missing_stack
 try:
     from requests import PreparedRequest, Response
     from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, DEFAULT_RETRIES, HTTPAdapter
-    from requests.structures import CaseInsensitiveDict
     from urllib3.util.retry import Retry
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without requests
     raise ImportError(missing_stack("requests", "requests")) from exc
 
 from . import _drop
-from ._header import HEADER, Rules
+from ._header import HEADER, Rules, sent
 from ._rejected import rejection
 
 __all__ = ["BetaAdapter"]
@@ -42,9 +41,12 @@ class BetaAdapter(HTTPAdapter):
             without them (bodies given as bytes or str only) and leave them off every
             later request; names the caller set are never dropped.
 
-    The caller's `PreparedRequest` is never modified: the adapter sends a copy
-    carrying the merged header, so a redirect (which requests builds from the
-    original) carries only what the caller set until an adapter adds betas again.
+    Like requests' own `HTTPAdapter.add_headers`, the adapter sets the header on the
+    `PreparedRequest` it sends, so `response.request` shows what was sent. When the
+    response is a redirect, or sending raises, the request gets back the value the
+    caller set: requests builds the next hop from it, so a hop carries only what the
+    caller set until an adapter adds betas again (the redirect response's `.request`
+    is a copy showing what was sent).
     """
 
     __attrs__ = [*HTTPAdapter.__attrs__, "rules"]  # noqa: RUF012 - what requests pickles
@@ -64,42 +66,55 @@ class BetaAdapter(HTTPAdapter):
         super().__init__(pool_connections, pool_maxsize, max_retries, pool_block)
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
-        """Send a copy of `request` carrying the merged `anthropic-beta` header."""
+        """Send `request` with the merged `anthropic-beta` header set on it."""
         rules = self.rules
         added = rules.added()
-        if added.names and (rules.hosts is None or self._applies(request.url)):
-            own = request.headers.get(HEADER)
-            if isinstance(own, bytes):  # requests allows bytes values; HTTP sends them as Latin-1
-                own = own.decode("latin-1")
-            value = rules.merged((own,), added) if own else added.joined
-            if value != own:
-                request = _copy_with(request, value)
-                if rules.drop_rejected:
-                    return self._send_dropping(request, own, args, kwargs)
-        return super().send(request, *args, **kwargs)
+        if not added.names or (rules.hosts is not None and not self._applies(request.url)):
+            return super().send(request, *args, **kwargs)
+        headers = request.headers
+        own = headers.get(HEADER)
+        value = sent(None if own is None else _text(own), added)
+        if value == own:
+            return super().send(request, *args, **kwargs)  # nothing new: left as it was
+        headers[HEADER] = value
+        body = request.body  # what it is before sending: sending may use it up
+        try:
+            response = super().send(request, *args, **kwargs)
+            if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
+                response = self._dropping(request, body, own, value, response, args, kwargs)
+        except BaseException:
+            _put_back(request, own)  # a caller who sends the request again sends what it set
+            raise
+        if 300 <= response.status_code < 400 and response.is_redirect:
+            # requests builds the next hop from `request`: it must carry only what the
+            # caller set; the redirect response keeps a copy of what was sent.
+            response.request = request.copy()
+            _put_back(request, own)
+        return response
 
-    def _send_dropping(
-        self, request: PreparedRequest, own: str | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+    def _dropping(
+        self,
+        request: PreparedRequest,
+        body: object,
+        own: str | bytes | None,
+        value: str,
+        response: Response,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> Response:
-        """Send `request`; on a rejection of names this adapter added, resend once without them."""
-        # bytes and str bodies can be sent again; generators and files are consumed by sending
-        replayable = isinstance(request.body, (bytes, str, type(None)))
-        response = super().send(request, *args, **kwargs)
-        if not _drop.is_rejection_status(response.status_code):
-            return response
-        sent = str(request.headers[HEADER])  # the value set above
-        mine = _drop.ours((sent,), (own,) if own else ())
+        """After a 4xx to `request` (sent with `value`): resend once without the rejected names."""
+        mine = _drop.ours((value,), (_text(own),) if own else ())
         take = _drop.learn(self.rules, rejection(response), mine)
-        if not take or not replayable:
+        # bytes and str bodies can be sent again; generators and files are consumed by sending
+        if not take or not isinstance(body, (bytes, str, type(None))):
             return response
-        retry = request.copy()
-        value = _drop.without((sent,), take)
-        if value is None:
-            del retry.headers[HEADER]
+        kept = _drop.without((value,), take)
+        if kept is None:
+            _put_back(request, own)
         else:
-            retry.headers[HEADER] = value
+            request.headers[HEADER] = kept
         response.close()
-        response = super().send(retry, *args, **kwargs)
+        response = super().send(request, *args, **kwargs)
         if _drop.is_rejection_status(response.status_code):
             _drop.learn(self.rules, rejection(response), mine)
         return response
@@ -117,36 +132,14 @@ class BetaAdapter(HTTPAdapter):
         return applies
 
 
-def _copy_with(request: PreparedRequest, value: str) -> PreparedRequest:
-    """A copy of `request` whose header is `value`: `request.copy()`, minus what costs.
-
-    The copy is what keeps the caller's request clean for the redirect hops requests
-    builds from it. `PreparedRequest.copy()` also copies the cookie jar and rebuilds the
-    headers one by one, which costs more than the rest of this adapter's work per
-    request. Neither is needed: the jar is never written through the sent request
-    (requests copies the original again for each redirect hop), so the copy shares it;
-    the headers' store is copied in one step. The fields are set one by one, as
-    `copy()` does (copying `__dict__` would make every later attribute read slower).
-    This reads the private `_store` of requests' `CaseInsensitiveDict` (tested), only
-    for the exact types requests builds; anything else gets `request.copy()`.
-    """
-    headers = request.headers
-    if type(request) is not PreparedRequest or type(headers) is not CaseInsensitiveDict:
-        sent = request.copy()
-        sent.headers[HEADER] = value
-        return sent
-    store = headers._store.copy()
-    store[_KEY] = (HEADER, value)  # what `headers[HEADER] = value` stores
-    sent = PreparedRequest.__new__(PreparedRequest)
-    sent.method = request.method
-    sent.url = request.url
-    sent.headers = CaseInsensitiveDict.__new__(CaseInsensitiveDict)
-    sent.headers._store = store
-    sent._cookies = request._cookies
-    sent.body = request.body
-    sent.hooks = request.hooks
-    sent._body_position = request._body_position
-    return sent
+def _text(own: str | bytes) -> str:
+    """A header value as text: requests allows bytes values, which HTTP sends as Latin-1."""
+    return own.decode("latin-1") if isinstance(own, bytes) else own
 
 
-_KEY = HEADER.lower()
+def _put_back(request: PreparedRequest, own: str | bytes | None) -> None:
+    """Give `request` back the `anthropic-beta` value the caller set (`None`: none)."""
+    if own is None:
+        request.headers.pop(HEADER, None)
+    else:
+        request.headers[HEADER] = own

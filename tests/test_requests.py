@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pickle
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -84,14 +85,40 @@ def test_bytes_header_value_from_the_caller_is_merged() -> None:
 
 
 @responses.activate
-def test_the_callers_prepared_request_is_not_modified() -> None:
+def test_the_header_is_set_on_the_request_sent() -> None:
+    # As HTTPAdapter.add_headers does: response.request is the request given, as sent.
     responses.get(API)
     session = session_with(BetaAdapter())
     prepared = session.prepare_request(requests.Request("GET", API, headers={HEADER: "own"}))
     with betas("ctx-1"):
         response = session.send(prepared)
-    assert prepared.headers[HEADER] == "own"
-    assert response.request.headers[HEADER] == "own,ctx-1"
+    assert response.request is prepared
+    assert prepared.headers[HEADER] == "own,ctx-1"
+
+
+@responses.activate
+def test_a_request_sent_again_merges_once() -> None:
+    responses.get(API)
+    session = session_with(BetaAdapter())
+    prepared = session.prepare_request(requests.Request("GET", API, headers={HEADER: "own"}))
+    with betas("ctx-1"):
+        session.send(prepared)
+        session.send(prepared)
+    assert [call.request.headers[HEADER] for call in responses.calls] == ["own,ctx-1"] * 2
+
+
+@pytest.mark.parametrize("own", [None, "own-1", b"own-1"])
+def test_the_callers_value_is_back_when_sending_raises(own: str | bytes | None) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    session = session_with(BetaAdapter(max_retries=0), "http://")
+    headers = {} if own is None else {HEADER: own}
+    prepared = session.prepare_request(requests.Request("GET", f"http://127.0.0.1:{port}/", headers=headers))
+    with betas("ctx-1"), pytest.raises(requests.ConnectionError) as info:
+        session.send(prepared)
+    assert info.value.request is prepared
+    assert prepared.headers.get(HEADER) == own  # as it was, type included
 
 
 @pytest.mark.parametrize(
@@ -173,6 +200,25 @@ def test_redirect_leaving_through_another_adapter(server: Server) -> None:
     with betas("ctx-1"):
         session.get(server.url_for(f"/redirect?to={target}"))
     assert server.betas == ["fixed-1,ctx-1", None]
+
+
+@pytest.mark.parametrize("own", [None, "own-1", b"own-1"])
+def test_a_redirect_gives_the_caller_its_value_back(server: Server, own: str | bytes | None) -> None:
+    session = session_with(BetaAdapter(), "http://")
+    headers = {} if own is None else {HEADER: own}
+    url = server.url_for(f"/redirect?to={server.url_for('/echo')}")
+    prepared = session.prepare_request(requests.Request("GET", url, headers=headers))
+    with betas("ctx-1"):
+        response = session.send(prepared, allow_redirects=False)
+    sent = "own-1,ctx-1" if own else "ctx-1"
+    assert response.is_redirect
+    assert response.request is not prepared  # a copy: requests builds the next hop from `prepared`
+    assert response.request.headers[HEADER] == sent
+    assert prepared.headers.get(HEADER) == own
+    with betas("ctx-2"):
+        followed = session.send(response.next) if response.next else None
+    assert followed is not None
+    assert server.betas == [sent, "own-1,ctx-2" if own else "ctx-2"]
 
 
 def test_redirect_within_the_hosts_keeps_the_betas(server: Server) -> None:
