@@ -49,7 +49,7 @@ class _Request(Protocol):
 
 def prepare(rules: Rules, request: _Request) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it)."""
-    added = rules.added()
+    value = rules.value()
     hosts = rules.hosts
     if hosts is not None and not hosts(request.url.host):  # `rules.applies_to`, inlined
         own: str | None = request.extensions.get(OWN)
@@ -58,11 +58,11 @@ def prepare(rules: Rules, request: _Request) -> None:
             del headers[HEADER]
             if own:
                 headers[HEADER] = own
-    elif added.names:
+    elif value:
         headers = request.headers
         current: str | None = headers.get(HEADER)
         request.extensions.setdefault(OWN, current or "")  # kept by a redirect hop, if any
-        headers[HEADER] = sent(current, added) if current else added.joined
+        headers[HEADER] = sent(current, rules.added()) if current else value
 
 
 class _Response(Protocol):

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from ._errors import InvalidBetaError
 from ._known import warn_unknown
 
-__all__ = ["TOKEN", "NameSet", "parse_names"]
+__all__ = ["TOKEN", "Merged", "NameSet", "parse_names"]
 
 # RFC 9110 token characters; the comma, space and CR/LF that could split or break
 # the header are all outside it.
@@ -73,15 +73,15 @@ class NameSet:
     only reads `joined`.
     """
 
-    __slots__ = ("after", "joined", "members", "memo", "names")
+    __slots__ = ("after", "joined", "members", "merged", "names")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
         self.members = frozenset(names)
         self.joined = ",".join(names)
-        # (fixed, dropped, what `Rules.added` made of these names with them) for the
-        # integration that read these names last: a cache, not part of the value.
-        self.memo: tuple[NameSet, frozenset[str], NameSet] | None = None
+        # What `Rules.added` made of these names for the rules that read them last
+        # (see `Rules.added`): a cache, not part of the value.
+        self.merged: Merged | None = None
         # A request's own header value -> the value sent with these names after it
         # (see `_header.sent`): a client mostly repeats its own values. A cache too.
         self.after: dict[str, str] | None = None
@@ -101,3 +101,18 @@ class NameSet:
 
     def __repr__(self) -> str:
         return f"NameSet({self.names!r})"
+
+
+class Merged(NameSet):
+    """Names an integration adds: its fixed betas and a context's, less what was dropped.
+
+    It records what it was made of, so that a context's names can hold it as their
+    `merged` cache and tell whether it is still right for the rules reading it.
+    """
+
+    __slots__ = ("dropped", "fixed")
+
+    def __init__(self, names: tuple[str, ...], fixed: NameSet, dropped: frozenset[str]) -> None:
+        super().__init__(names)
+        self.fixed = fixed
+        self.dropped = dropped

@@ -171,14 +171,16 @@ class BetaMiddleware(Middleware):
 
         The own value (`""` for none) is None when `request` is passed on untouched.
         """
-        added = self.rules.added()
-        if not added:
+        rules = self.rules
+        value = rules.value()
+        if not value:
             return request, None  # the pass-through path: nothing active, never touched
         own = _header_in(request.headers)
         if own is _ABSENT:
             own = _client_default(call_next)
         own = own if isinstance(own, str) else ""
-        value = sent(own, added)
+        if own:
+            value = sent(own, rules.added())
         if value == own:
             return request, None
         return _with_header(request, value), own

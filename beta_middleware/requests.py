@@ -68,12 +68,13 @@ class BetaAdapter(HTTPAdapter):
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         """Send `request` with the merged `anthropic-beta` header set on it."""
         rules = self.rules
-        added = rules.added()
-        if not added.names or (rules.hosts is not None and not self._applies(request.url)):
+        value = rules.value()
+        if not value or (rules.hosts is not None and not self._applies(request.url)):
             return super().send(request, *args, **kwargs)
         headers = request.headers
         own = headers.get(HEADER)
-        value = sent(None if own is None else _text(own), added)
+        if own:
+            value = sent(_text(own), rules.added())
         if value == own:
             return super().send(request, *args, **kwargs)  # nothing new: left as it was
         headers[HEADER] = value

@@ -65,3 +65,18 @@ def test_host_matcher_answers_alike_with_its_memo() -> None:
     for host in [*hosts, *hosts[::-1], *(h for h in hosts for _ in range(2))]:
         assert matcher(host) is HostMatcher(spec)(host), host
     assert [matcher(h) for h in hosts] == [False, True, True, False, True, False]
+
+
+def test_value_is_added_joined_for_every_kind_of_rules() -> None:
+    few, many = Rules(betas=["a-1", "f-1"]), Rules(betas=[f"f-{i}" for i in range(8)])
+    plain, dropping = Rules(), Rules(betas="f-1")
+    dropping.drop(["x-1"])
+    # names that are, contain, or are contained in the fixed names
+    contexts = [(), ("x-1",), ("a-1",), ("xa-1",), ("f-1", "y-1"), ("f-10", "b-1"), ("a-1-2",)]
+    for names in contexts:
+        with betas(*names):
+            for rules in (few, many, plain, dropping):
+                everything = dict.fromkeys((*rules.fixed.names, *names))
+                expected = ",".join(n for n in everything if n not in rules.dropped)
+                for _ in range(2):  # the second pass reads the caches
+                    assert rules.value() == rules.added().joined == expected, (names, rules)
