@@ -338,7 +338,7 @@ def measure(config: Config, log: Callable[[str], None] = lambda line: None) -> R
 def machine() -> str:
     """Where the run happened: cores, Python, stack versions."""
     stacks = []
-    for name in ("requests", "httpx", "httpx2"):
+    for name in ("requests", "httpx", "httpx2", "anthropic"):
         try:
             stacks.append(f"{name} {version(name)}")
         except Exception:

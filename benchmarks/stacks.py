@@ -8,10 +8,11 @@ Every stack is built three ways over the same stubbed network call:
   (the names the scenario makes the package add) to the request's `anthropic-beta`
   value: no validation, no merging, no host check, no context read.
 
-A request is one `Session.get` / `Client.get` call: the whole in-process cost of a
-request as an application pays it, minus the network. The stub below the middleware
-records the header it was handed, so the run can check that `package` and `hand` send
-the same value before timing them.
+A request is one `Session.get` / `Client.get` call, or for the anthropic SDK one
+`client.messages.create(...)`: the whole in-process cost of a request as an application
+pays it, minus the network. The stub below the middleware records the header it was
+handed, so the run can check that `package` and `hand` send the same value before
+timing them.
 
 Adding a stack or a scenario is one entry in `STACKS` or `SCENARIOS`.
 """
@@ -50,7 +51,9 @@ class Scenario:
     betas: tuple[str, ...] = ()
     """The integration's fixed `betas=`."""
     hosts: tuple[str, ...] | None = None
-    """The integration's `hosts=`."""
+    """The integration's `hosts=` (ignored by integrations that take none: see `Stack.hosts`)."""
+    drop_rejected: bool = False
+    """The integration's `drop_rejected=` (the stubs never reject, so only its cost shows)."""
 
     @property
     def added(self) -> str:
@@ -83,6 +86,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("32 in 1 scope", scopes=(tuple(_names(32, "deep")),)),
     Scenario("32 in 30 scopes", scopes=_nested(_names(32, "deep"), 30)),
     Scenario("hosts=", scopes=(tuple(_names(2, "ctx")),), hosts=(HOST,)),
+    # The "2 active + own" request with the option on, so the two cells differ by it alone.
+    Scenario("drop_rejected", scopes=(tuple(_names(2, "ctx")),), own="own-2025-01-01", drop_rejected=True),
 )
 """The scenarios; `PASS_THROUGH` must stay first-class (the +0.01 budget applies to it)."""
 
@@ -93,9 +98,13 @@ class Runner:
     sent: str | None = None
     """The `anthropic-beta` value the stub received last."""
 
-    def __init__(self, request: Callable[[], Any], close: Callable[[], Any]) -> None:
+    def __init__(
+        self, request: Callable[[], Any], close: Callable[[], Any], integration: object | None = None
+    ) -> None:
         self._request = request
         self._close = close
+        self.integration = integration
+        """The package's adapter, transport or middleware (`package` variant only), for the tests."""
 
     def run(self, n: int) -> float:
         """Make `n` requests; return the CPU seconds this thread spent on them."""
@@ -113,8 +122,10 @@ class Runner:
 class AsyncRunner(Runner):
     """A runner whose requests are coroutines, run on its own event loop."""
 
-    def __init__(self, request: Callable[[], Any], close: Callable[[], Any]) -> None:
-        super().__init__(request, close)
+    def __init__(
+        self, request: Callable[[], Any], close: Callable[[], Any], integration: object | None = None
+    ) -> None:
+        super().__init__(request, close, integration)
         self.loop = asyncio.new_event_loop()
 
     async def _batch(self, n: int) -> float:
@@ -173,7 +184,9 @@ class Stack:
     """The module it needs; a stack whose module is missing is skipped."""
     build: Callable[[Variant, Scenario], Runner]
     concurrent: bool = False
-    """Whether the concurrent-tasks measure runs on it (async stacks)."""
+    """Whether the concurrent-tasks measure runs on it (the httpx and httpx2 async stacks)."""
+    hosts: bool = True
+    """Whether its integration takes `hosts=`; where not, `Scenario.hosts` is not passed."""
 
     def available(self) -> bool:
         """Whether the stack's module is installed."""
@@ -223,7 +236,7 @@ def _requests(variant: Variant, scenario: Scenario) -> Runner:
     elif variant == "hand":
         adapter = Hand()
     else:
-        adapter = StubBeta(betas=scenario.betas, hosts=scenario.hosts)
+        adapter = StubBeta(betas=scenario.betas, hosts=scenario.hosts, drop_rejected=scenario.drop_rejected)
     session = requests.Session()
     session.trust_env = False  # no proxy look-ups from the environment: the leanest request
     session.mount("https://", adapter)
@@ -234,7 +247,7 @@ def _requests(variant: Variant, scenario: Scenario) -> Runner:
         get(URL, headers=headers)
         runner.sent = adapter.sent
 
-    runner = Runner(request, session.close)
+    runner = Runner(request, session.close, adapter if variant == "package" else None)
     return runner
 
 
@@ -280,10 +293,13 @@ def _httpx_like(module: str, is_async: bool) -> Callable[[Variant, Scenario], Ru
         transport: Any = stack.MockTransport(handler)
         if variant == "package":
             wrapper = package.AsyncBetaTransport if is_async else package.BetaTransport
-            transport = wrapper(transport, betas=scenario.betas, hosts=scenario.hosts)
+            transport = wrapper(
+                transport, betas=scenario.betas, hosts=scenario.hosts, drop_rejected=scenario.drop_rejected
+            )
         elif variant == "hand":
             transport = _hand_transport(transport, scenario.added, is_async)
         headers = {HEADER: scenario.own} if scenario.own else None
+        integration = transport if variant == "package" else None
         runner: Runner
         if is_async:
             client = stack.AsyncClient(transport=transport)
@@ -293,7 +309,7 @@ def _httpx_like(module: str, is_async: bool) -> Callable[[Variant, Scenario], Ru
                 await get(URL, headers=headers)
                 runner.sent = seen[0]
 
-            runner = AsyncRunner(arequest, client.aclose)
+            runner = AsyncRunner(arequest, client.aclose, integration)
         else:
             client = stack.Client(transport=transport)
             get = client.get
@@ -302,7 +318,109 @@ def _httpx_like(module: str, is_async: bool) -> Callable[[Variant, Scenario], Ru
                 get(URL, headers=headers)
                 runner.sent = seen[0]
 
-            runner = Runner(request, client.close)
+            runner = Runner(request, client.close, integration)
+        return runner
+
+    return build
+
+
+MESSAGE = (
+    b'{"id":"msg_1","type":"message","role":"assistant","model":"claude-test","content":[],'
+    b'"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":1}}'
+)
+"""A minimal Messages API response body: what the SDK stubs answer (the SDK parses it)."""
+
+
+def _hand_middleware(full: str) -> Any:
+    """The hand-written injector as an SDK middleware: the SDK's `Middleware` contract, no more.
+
+    An `APIRequest` is to be treated as immutable, so the header goes in through
+    `request.copy(headers=...)`, as `BetaMiddleware` does it.
+    """
+    from anthropic import APIRequest, APIResponse, AsyncAPIResponse, AsyncCallNext, CallNext, Middleware
+
+    tail = "," + full
+
+    def inject(request: APIRequest) -> APIRequest:
+        headers = request.headers
+        value = headers.get(HEADER)
+        return request.copy(headers={**headers, HEADER: value + tail if value else full})
+
+    class Hand(Middleware):
+        def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
+            return call_next(inject(request) if full else request)
+
+        async def handle_async(self, request: APIRequest, call_next: AsyncCallNext) -> AsyncAPIResponse[Any]:
+            return await call_next(inject(request) if full else request)
+
+    return Hand()
+
+
+def _anthropic(is_async: bool) -> Callable[[Variant, Scenario], Runner]:
+    """The anthropic SDK (>= 1.0, on httpx2) with `BetaMiddleware` in `middleware=[...]`.
+
+    A request is one `client.messages.create(...)` answered by `httpx2.MockTransport`
+    with `MESSAGE`; the SDK retries nothing (`max_retries=0`). A scenario's own value
+    goes in as SDK users pass it, `extra_headers={"anthropic-beta": own}`: that works on
+    `client.messages.create` itself, so every variant makes the same call and the value
+    reaches the middleware as the request's own header (`betas=[...]` would need
+    `client.beta.messages.create`, which the SDK turns into the same header).
+
+    `BetaMiddleware` takes no `hosts=`: a client sends to its one base URL, so choosing
+    the client to put the middleware on is the host choice. The `hosts=` scenario runs it
+    (and the hand-written injector) without: 2 betas active, no own value.
+    """
+
+    def build(variant: Variant, scenario: Scenario) -> Runner:
+        import anthropic
+        import httpx2
+
+        from beta_middleware.anthropic import BetaMiddleware
+
+        seen: list[str | None] = [None]
+
+        def handler(request: httpx2.Request) -> httpx2.Response:
+            seen[0] = request.headers.get(HEADER)
+            return httpx2.Response(200, content=MESSAGE, headers={"content-type": "application/json"})
+
+        middleware: list[Any] = []
+        if variant == "package":
+            middleware = [BetaMiddleware(betas=scenario.betas, drop_rejected=scenario.drop_rejected)]
+        elif variant == "hand":
+            middleware = [_hand_middleware(scenario.added)]
+        integration = middleware[0] if variant == "package" else None
+        options: dict[str, Any] = {
+            "api_key": "test",
+            "base_url": "https://api.anthropic.com",
+            "max_retries": 0,
+            "middleware": middleware,
+        }
+        ask: dict[str, Any] = {
+            "model": "claude-test",
+            "max_tokens": 8,
+            "messages": [{"role": "user", "content": "hi"}],
+            "extra_headers": {HEADER: scenario.own} if scenario.own else None,
+        }
+        transport = httpx2.MockTransport(handler)
+        runner: Runner
+        if is_async:
+            aclient = anthropic.AsyncAnthropic(http_client=httpx2.AsyncClient(transport=transport), **options)
+            acreate = aclient.messages.create
+
+            async def arequest() -> None:
+                await acreate(**ask)
+                runner.sent = seen[0]
+
+            runner = AsyncRunner(arequest, aclient.close, integration)
+        else:
+            client = anthropic.Anthropic(http_client=httpx2.Client(transport=transport), **options)
+            create = client.messages.create
+
+            def request() -> None:
+                create(**ask)
+                runner.sent = seen[0]
+
+            runner = Runner(request, client.close, integration)
         return runner
 
     return build
@@ -314,4 +432,7 @@ STACKS: tuple[Stack, ...] = (
     Stack("httpx AsyncBetaTransport", "httpx", _httpx_like("httpx", True), concurrent=True),
     Stack("httpx2 BetaTransport", "httpx2", _httpx_like("httpx2", False)),
     Stack("httpx2 AsyncBetaTransport", "httpx2", _httpx_like("httpx2", True), concurrent=True),
+    # SDK calls cost several times an httpx2 request: no 10,000-task run on top.
+    Stack("anthropic BetaMiddleware", "anthropic", _anthropic(False), hosts=False),
+    Stack("anthropic async BetaMiddleware", "anthropic", _anthropic(True), hosts=False),
 )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from benchmarks import run, stacks
 from beta_middleware import betas
+from beta_middleware._header import Rules
 
 
 def test_quick_run_measures_every_stack_and_scenario() -> None:
@@ -26,7 +29,7 @@ def test_quick_run_measures_every_stack_and_scenario() -> None:
         assert f"| {stack} | {scenario} |" in text
     checks = report.checks()
     # one per cell, one more per pass-through cell, one depth check per stack,
-    # one concurrency check per async stack, one memory check
+    # one concurrency check per stack with concurrent=True (not the SDK ones), one memory check
     assert len(checks) == len(expected) + 2 * len(stacks.STACKS) + len(report.concurrency) + 1
     assert text.endswith(("Budget holds.", "Budget does NOT hold."))
 
@@ -54,6 +57,34 @@ def test_package_and_hand_written_injector_send_the_same_header(
         finally:
             runner.close()
         assert runner.sent == (scenario.own if variant == "bare" else scenario.expected)
+
+
+@pytest.mark.parametrize("scenario", stacks.SCENARIOS, ids=lambda s: s.name)
+@pytest.mark.parametrize("stack", stacks.STACKS, ids=lambda s: s.name)
+def test_package_variant_is_built_with_the_scenarios_settings(
+    stack: stacks.Stack, scenario: stacks.Scenario
+) -> None:
+    # drop_rejected changes no header while nothing is rejected, so the check above
+    # cannot see whether it was passed; the integration's settings can.
+    runners = {variant: stack.build(variant, scenario) for variant in stacks.VARIANTS}
+    for runner in runners.values():
+        runner.close()
+    assert runners["bare"].integration is None
+    assert runners["hand"].integration is None
+    integration = runners["package"].integration
+    hosts = scenario.hosts if stack.hosts else None
+    assert getattr(integration, "rules", None) == Rules(scenario.betas, hosts, scenario.drop_rejected)
+
+
+def test_scenarios_include_drop_rejected_and_the_sdk_stacks() -> None:
+    drop = [s for s in stacks.SCENARIOS if s.drop_rejected]
+    assert [s.name for s in drop] == ["drop_rejected"]
+    # the "2 active + own" request with the option on: the two cells differ by it alone
+    two_active = next(s for s in stacks.SCENARIOS if s.name == "2 active + own")
+    assert drop[0] == dataclasses.replace(two_active, name="drop_rejected", drop_rejected=True)
+    sdk = [s for s in stacks.STACKS if s.requires == "anthropic"]
+    assert [s.name for s in sdk] == ["anthropic BetaMiddleware", "anthropic async BetaMiddleware"]
+    assert not any(s.hosts for s in sdk)
 
 
 def test_budget_checks_fail_on_a_gap() -> None:
