@@ -185,17 +185,23 @@ class BetaMiddleware(Middleware):
             return request, None
         return _with_header(request, value), own
 
-    def _dropping(self, request: APIRequest, call_next: object) -> Generator[tuple[str, Any], Any, Any]:
-        """drop_rejected=True: the attempt, as steps the sync and async drivers carry out.
+    def _rejected(self, result: object) -> httpx2.Response | None:
+        """The HTTP response in `result` if drop_rejected is on and it may be a rejection, else None."""
+        if not self.rules.drop_rejected:
+            return None
+        response = _http_response(result)
+        if response is None or not _drop.is_rejection_status(response.status_code):
+            return None
+        return response
+
+    def _dropping(
+        self, request: APIRequest, sending: APIRequest, own: str, result: object, response: httpx2.Response
+    ) -> Generator[tuple[str, Any], Any, Any]:
+        """drop_rejected=True, after a 4xx `response` to `sending`: the steps the drivers carry out.
 
         Yields ("send", request) for what `call_next` returns and ("read", httpx2 response)
         to have its body read (which also releases its connection); returns what to give back.
         """
-        sending, own = self._prepare(request, call_next)
-        result = yield SEND, sending
-        response = _http_response(result)
-        if own is None or response is None or not _drop.is_rejection_status(response.status_code):
-            return result
         sent = (str(sending.headers[HEADER]),)
         mine = _drop.ours(sent, (own,))
         yield READ, response  # what the SDK does with an error anyway; releases the connection
@@ -205,36 +211,40 @@ class BetaMiddleware(Middleware):
         value = _drop.without(sent, take)
         # With nothing left the call's own request goes, as it came (the SDK's own value applies).
         result = yield SEND, request if value is None else _with_header(request, value)
-        response = _http_response(result)
-        if response is not None and _drop.is_rejection_status(response.status_code):
-            yield READ, response
-            _drop.learn(self.rules, rejection(response), mine)
+        again = _http_response(result)
+        if again is not None and _drop.is_rejection_status(again.status_code):
+            yield READ, again
+            _drop.learn(self.rules, rejection(again), mine)
         return result
 
     def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
         """Send `request` on (sync clients) with the merged header."""
-        if not self.rules.drop_rejected:
-            return call_next(self._prepare(request, call_next)[0])
-        steps = self._dropping(request, call_next)
+        sending, own = self._prepare(request, call_next)
+        result = call_next(sending)
+        if own is None or (response := self._rejected(result)) is None:
+            return result  # nothing added, or nothing to learn from the response
+        steps = self._dropping(request, sending, own, result, response)
         value: Any = None
         try:
             while True:
                 step, arg = steps.send(value)
                 value = call_next(arg) if step is SEND else arg.read()
         except StopIteration as done:
-            response: APIResponse[Any] = done.value
-            return response
+            final: APIResponse[Any] = done.value
+            return final
 
     async def handle_async(self, request: APIRequest, call_next: AsyncCallNext) -> AsyncAPIResponse[Any]:
         """Send `request` on (async clients) with the merged header."""
-        if not self.rules.drop_rejected:
-            return await call_next(self._prepare(request, call_next)[0])
-        steps = self._dropping(request, call_next)
+        sending, own = self._prepare(request, call_next)
+        result = await call_next(sending)
+        if own is None or (response := self._rejected(result)) is None:
+            return result  # nothing added, or nothing to learn from the response
+        steps = self._dropping(request, sending, own, result, response)
         value: Any = None
         try:
             while True:
                 step, arg = steps.send(value)
                 value = await (call_next(arg) if step is SEND else arg.aread())
         except StopIteration as done:
-            response: AsyncAPIResponse[Any] = done.value
-            return response
+            final: AsyncAPIResponse[Any] = done.value
+            return final
