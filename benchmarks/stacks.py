@@ -187,6 +187,11 @@ class Stack:
     """Whether the concurrent-tasks measure runs on it (the httpx and httpx2 async stacks)."""
     hosts: bool = True
     """Whether its integration takes `hosts=`; where not, `Scenario.hosts` is not passed."""
+    chained: bool = False
+    """Whether the integration goes into the stack's own middleware chain (the SDK's
+    `middleware=[...]`). The stack runs that chain only once it holds a middleware, which
+    costs the same for any middleware: with nothing active the package is then held
+    against the hand-written middleware, which only forwards, instead of bare."""
 
     def available(self) -> bool:
         """Whether the stack's module is installed."""
@@ -433,6 +438,6 @@ STACKS: tuple[Stack, ...] = (
     Stack("httpx2 BetaTransport", "httpx2", _httpx_like("httpx2", False)),
     Stack("httpx2 AsyncBetaTransport", "httpx2", _httpx_like("httpx2", True), concurrent=True),
     # SDK calls cost several times an httpx2 request: no 10,000-task run on top.
-    Stack("anthropic BetaMiddleware", "anthropic", _anthropic(False), hosts=False),
-    Stack("anthropic async BetaMiddleware", "anthropic", _anthropic(True), hosts=False),
+    Stack("anthropic BetaMiddleware", "anthropic", _anthropic(False), hosts=False, chained=True),
+    Stack("anthropic async BetaMiddleware", "anthropic", _anthropic(True), hosts=False, chained=True),
 )

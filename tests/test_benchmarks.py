@@ -96,3 +96,13 @@ def test_budget_checks_fail_on_a_gap() -> None:
     assert worst.scenario == "x"
     report = run.Report(cells=[run.Cell("s", stacks.PASS_THROUGH, 1.005, 1.0)])
     assert report.holds()
+
+
+def test_a_chained_stack_idles_against_the_hand_written_middleware() -> None:
+    # The SDK runs its middleware chain only once it holds one: any middleware pays it.
+    chained = run.Report(cells=[run.Cell("sdk", stacks.PASS_THROUGH, 1.035, 1.03, chained=True)])
+    assert chained.holds()
+    assert "package <= hand + 0.01" in chained.checks()[0][0]
+    assert not run.Report(cells=[run.Cell("sdk", stacks.PASS_THROUGH, 1.045, 1.03, chained=True)]).holds()
+    assert not run.Report(cells=[run.Cell("plain", stacks.PASS_THROUGH, 1.035, 1.03)]).holds()
+    assert [s.chained for s in stacks.STACKS] == [s.requires == "anthropic" for s in stacks.STACKS]
