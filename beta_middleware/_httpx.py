@@ -47,9 +47,12 @@ class _Request(Protocol):
     def extensions(self) -> Any: ...
 
 
-def prepare(rules: Rules, request: _Request) -> None:
-    """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it)."""
-    value = rules.value()
+def prepare(rules: Rules, request: _Request, value: str) -> None:
+    """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
+
+    `value` is `rules.value()`, read by the caller (nothing to do when it is empty and
+    there are no hosts).
+    """
     hosts = rules.hosts
     if hosts is not None and not hosts(request.url.host):  # `rules.applies_to`, inlined
         own: str | None = request.extensions.get(OWN)
@@ -186,9 +189,11 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        prepare(rules, request)
+        value = rules.value()
+        if value or rules.hosts is not None:  # else the pass-through: nothing to do
+            prepare(rules, request, value)
         response = self._transport.handle_request(request)
-        if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
+        if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
             return self._drive(self._dropping(request, response))
         return response
 
@@ -231,9 +236,11 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
     async def handle_async_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        prepare(rules, request)
+        value = rules.value()
+        if value or rules.hosts is not None:  # else the pass-through: nothing to do
+            prepare(rules, request, value)
         response = await self._transport.handle_async_request(request)
-        if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
+        if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
             return await self._drive(self._dropping(request, response))
         return response
 

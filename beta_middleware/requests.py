@@ -65,24 +65,36 @@ class BetaAdapter(HTTPAdapter):
         self.rules = Rules(betas, hosts, drop_rejected)  # validates before anything is built
         super().__init__(pool_connections, pool_maxsize, max_retries, pool_block)
 
-    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
+    def send(
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> Response:
         """Send `request` with the merged `anthropic-beta` header set on it."""
+        # HTTPAdapter.send's own parameters (typed as each requests version types them),
+        # passed on by position: `**kwargs` would copy requests' keyword arguments into a
+        # new dict twice per request.
+        args: tuple[Any, ...] = (stream, timeout, verify, cert, proxies)
         rules = self.rules
         value = rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):
-            return super().send(request, *args, **kwargs)
+            return super().send(request, *args)
         headers = request.headers
         own = headers.get(HEADER)
         if own:
             value = sent(_text(own), rules.added())
         if value == own:
-            return super().send(request, *args, **kwargs)  # nothing new: left as it was
+            return super().send(request, *args)  # nothing new: left as it was
         headers[HEADER] = value
         body = request.body  # what it is before sending: sending may use it up
         try:
-            response = super().send(request, *args, **kwargs)
+            response = super().send(request, *args)
             if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
-                response = self._dropping(request, body, own, value, response, args, kwargs)
+                response = self._dropping(request, body, own, value, response, args)
         except BaseException:
             _put_back(request, own)  # a caller who sends the request again sends what it set
             raise
@@ -101,7 +113,6 @@ class BetaAdapter(HTTPAdapter):
         value: str,
         response: Response,
         args: tuple[Any, ...],
-        kwargs: dict[str, Any],
     ) -> Response:
         """After a 4xx to `request` (sent with `value`): resend once without the rejected names."""
         mine = _drop.ours((value,), (_text(own),) if own else ())
@@ -115,7 +126,7 @@ class BetaAdapter(HTTPAdapter):
         else:
             request.headers[HEADER] = kept
         response.close()
-        response = super().send(request, *args, **kwargs)
+        response = super().send(request, *args)
         if _drop.is_rejection_status(response.status_code):
             _drop.learn(self.rules, rejection(response), mine)
         return response
