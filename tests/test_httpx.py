@@ -87,6 +87,16 @@ def test_several_header_lines_are_merged_into_one(stack: Stack) -> None:
     assert seen[0].headers.get_list(HEADER) == ["a,b,c,ctx-1"]
 
 
+def test_nothing_active_leaves_a_request_to_the_hosts_as_it_was(stack: Stack) -> None:
+    seen: list[Any] = []
+    client = stack.http.Client(
+        transport=stack.beta.BetaTransport(stack.recording(seen), hosts="api.anthropic.com")
+    )
+    client.get(API, headers=[(HEADER, "own , x")])
+    assert seen[0].headers.get_list(HEADER) == ["own , x"]
+    assert "beta_middleware.own" not in seen[0].extensions
+
+
 def test_nothing_active_leaves_the_request_as_it_was(stack: Stack) -> None:
     seen: list[Any] = []
     client = stack.http.Client(transport=stack.beta.BetaTransport(stack.recording(seen)))
