@@ -47,21 +47,24 @@ class _Request(Protocol):
     def extensions(self) -> Any: ...
 
 
-def prepare(rules: Rules, request: _Request, value: str) -> None:
+def prepare(rules: Rules, request: _Request) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
 
-    `value` is `rules.value()`, read by the caller (nothing to do when it is empty and
-    there are no hosts).
+    One Python call per request: the context and the host are read inline.
     """
+    value = rules.value()
     hosts = rules.hosts
-    if hosts is not None and not hosts(request.url.host):  # `rules.applies_to`, inlined
-        own: str | None = request.extensions.get(OWN)
-        if own is not None:  # a redirect hop that left the hosts: give back what the caller set
-            headers = request.headers
-            del headers[HEADER]
-            if own:
-                headers[HEADER] = own
-    elif value:
+    if hosts is not None:
+        host = request.url.host
+        if host not in hosts.exact and not hosts(host):
+            own: str | None = request.extensions.get(OWN)
+            if own is not None:  # a redirect hop that left the hosts: give back what the caller set
+                headers = request.headers
+                del headers[HEADER]
+                if own:
+                    headers[HEADER] = own
+            return
+    if value:
         headers = request.headers
         current: str | None = headers.get(HEADER)
         request.extensions.setdefault(OWN, current or "")  # kept by a redirect hop, if any
@@ -189,9 +192,7 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        value = rules.value()
-        if value or rules.hosts is not None:  # else the pass-through: nothing to do
-            prepare(rules, request, value)
+        prepare(rules, request)
         response = self._transport.handle_request(request)
         if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
             return self._drive(self._dropping(request, response))
@@ -236,9 +237,7 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
     async def handle_async_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        value = rules.value()
-        if value or rules.hosts is not None:  # else the pass-through: nothing to do
-            prepare(rules, request, value)
+        prepare(rules, request)
         response = await self._transport.handle_async_request(request)
         if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
             return await self._drive(self._dropping(request, response))

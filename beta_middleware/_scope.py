@@ -41,6 +41,14 @@ class _Frame(NameSet):
 
 _ROOT = _Frame(None, None, ())
 _current: ContextVar[_Frame] = ContextVar("beta_middleware_betas", default=_ROOT)
+# The innermost frame's `joined`, set together with `_current`: a request with nothing
+# to merge then reads the header value with one C-level call and no Python frame.
+_joined: ContextVar[str] = ContextVar("beta_middleware_joined", default="")
+
+
+def _activate(frame: _Frame) -> None:
+    _current.set(frame)
+    _joined.set(frame.joined)
 
 
 def current_betas() -> tuple[str, ...]:
@@ -85,7 +93,7 @@ class BetaScope:
         return f"betas({args}{', replace=True' if self._replace else ''})"
 
     def __enter__(self) -> Self:
-        _current.set(_push(self, _current.get()))
+        _activate(_push(self, _current.get()))
         return self
 
     def __exit__(
@@ -111,7 +119,7 @@ class BetaScope:
         for entry in reversed(above):
             assert entry.scope is not None
             restored = _push(entry.scope, restored)
-        _current.set(restored)
+        _activate(restored)
 
     async def __aenter__(self) -> Self:
         return self.__enter__()

@@ -67,6 +67,18 @@ def test_host_matcher_answers_alike_with_its_memo() -> None:
     assert [matcher(h) for h in hosts] == [False, True, True, False, True, False]
 
 
+def test_the_exact_set_of_a_host_matcher_holds_only_hosts_it_matches() -> None:
+    # Integrations test `host in matcher.exact` before calling the matcher: a yes there
+    # must be a yes of the matcher, for every form of a host.
+    matcher = HostMatcher(["API.Example.com.", "*.b.example.com", "[::1]"])
+    assert matcher.exact == frozenset({"api.example.com", "::1"})
+    for host in matcher.exact:
+        assert matcher(host)
+    for host in ("API.example.com", "api.example.com.", "a.b.example.com"):
+        assert host not in matcher.exact
+        assert matcher(host)
+
+
 def test_value_is_added_joined_for_every_kind_of_rules() -> None:
     few, many = Rules(betas=["a-1", "f-1"]), Rules(betas=[f"f-{i}" for i in range(8)])
     plain, dropping = Rules(), Rules(betas="f-1")

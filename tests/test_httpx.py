@@ -115,6 +115,7 @@ def test_nothing_active_leaves_the_request_as_it_was(stack: Stack) -> None:
     [
         ("https://api.anthropic.com/x", True),
         ("https://API.Anthropic.com/x", True),
+        ("https://api.anthropic.com./x", True),  # not in the exact set as given: the full check
         ("https://a.example.com/x", True),
         ("https://a.b.example.com:8443/x", True),
         ("https://example.com/x", False),

@@ -139,6 +139,38 @@ def test_out_of_order_exit_rebuilds_replace_scopes_above() -> None:
         assert current_betas() == ("base",)
 
 
+def test_the_joined_names_follow_the_active_names_through_every_exit() -> None:
+    # Integrations read the header value from a context variable of its own: it must
+    # always be the active names joined, however scopes are entered and left.
+    from beta_middleware._scope import _joined
+
+    def check() -> None:
+        assert _joined.get() == ",".join(current_betas())
+
+    a, b, r = betas("a"), betas("b", "a"), betas("r", replace=True)
+    check()
+    a.__enter__()
+    b.__enter__()
+    r.__enter__()
+    check()
+    with betas("top"):
+        a.__exit__(None, None, None)  # out of order, under a replace scope
+        check()
+        betas("never-entered").__exit__(None, None, None)
+        check()
+    check()
+    r.__exit__(None, None, None)
+    check()
+    assert _joined.get() == "b,a"
+    b.__exit__(None, None, None)
+    check()
+    assert _joined.get() == ""
+    with pytest.raises(KeyError), betas("c"):
+        check()
+        raise KeyError
+    check()
+
+
 async def test_async_with() -> None:
     async with betas("a"):
         assert current_betas() == ("a",)
