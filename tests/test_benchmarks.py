@@ -106,3 +106,18 @@ def test_a_chained_stack_idles_against_the_hand_written_middleware() -> None:
     assert not run.Report(cells=[run.Cell("sdk", stacks.PASS_THROUGH, 1.045, 1.03, chained=True)]).holds()
     assert not run.Report(cells=[run.Cell("plain", stacks.PASS_THROUGH, 1.035, 1.03)]).holds()
     assert [s.chained for s in stacks.STACKS] == [s.requires == "anthropic" for s in stacks.STACKS]
+
+
+def test_the_variants_take_every_place_and_follow_each_other_equally_often() -> None:
+    # Turns run the orders one after another, each order repeated within a round.
+    places: dict[tuple[str, int], int] = {}
+    after: dict[tuple[str, str], int] = {}
+    for order in run.ORDERS:
+        for place, variant in enumerate(order):
+            places[variant, place] = places.get((variant, place), 0) + 1
+            before = order[place - 1]  # the turn before, wrapping round within the round
+            after[variant, before] = after.get((variant, before), 0) + 1
+    assert set(places) == {(v, p) for v in stacks.VARIANTS for p in range(len(stacks.VARIANTS))}
+    assert len(set(places.values())) == 1
+    assert set(after) == {(v, w) for v in stacks.VARIANTS for w in stacks.VARIANTS if v != w}
+    assert len(set(after.values())) == 1
