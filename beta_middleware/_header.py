@@ -40,19 +40,21 @@ _AFTER_MAX = 64  # own values remembered per set of names: a client repeats a fe
 def sent(own: str | None, added: NameSet) -> str:
     """The value to send: the request's own value `own` (None or "" for none), then `added`.
 
-    This runs on every request that gets betas, so the merge is remembered on `added`
-    (a scope's names live as long as the scope) for each own value it met.
+    This runs on every request that has a value of its own, so the merge is remembered
+    on `added` (a scope's names live as long as the scope) for each own value it met.
+    The hottest paths look it up themselves, `added.after.get(own)`, and call this
+    only when it is not there.
     """
     if not own:
         return added.joined
-    after = added.after
-    if after is None:
-        after = added.after = {}
-    value = after.get(own)
+    value = added.after.get(own)
     if value is None:
-        if len(after) >= _AFTER_MAX:
-            after.clear()  # own values that vary per request: not worth remembering
-        value = after[own] = merge((own,), added)
+        after = added.after
+        memo: dict[str, str] = after if isinstance(after, dict) else {}  # the first own value
+        if len(memo) >= _AFTER_MAX:
+            memo.clear()  # own values that vary per request: not worth remembering
+        value = memo[own] = merge((own,), added)
+        added.after = memo
     return value
 
 

@@ -29,6 +29,7 @@ SEND, READ = "send", "read"  # the steps of `_Wrapper._dropping`
 
 class _Headers(Protocol):
     def get(self, key: str, /) -> str | None: ...
+    def get_list(self, key: str, /) -> list[str]: ...
     def __setitem__(self, key: str, value: str) -> None: ...
     def __delitem__(self, key: str) -> None: ...
 
@@ -51,6 +52,7 @@ def prepare(rules: Rules, request: _Request) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
 
     One Python call per request: the context and the host are read inline.
+    Called only when something is active or `hosts=` is set.
     """
     value = rules.value()
     hosts = rules.hosts
@@ -66,9 +68,14 @@ def prepare(rules: Rules, request: _Request) -> None:
             return
     if value:
         headers = request.headers
-        current: str | None = headers.get(HEADER)
-        request.extensions.setdefault(OWN, current or "")  # kept by a redirect hop, if any
-        headers[HEADER] = sent(current, rules.added()) if current else value
+        # what `get` gives ("" for none), without the KeyError `get` raises and catches
+        # inside when the header is absent, the common case
+        current = ", ".join(headers.get_list(HEADER))
+        request.extensions.setdefault(OWN, current)  # kept by a redirect hop, if any
+        if current:
+            added = rules.added()
+            value = added.after.get(current) or sent(current, added)
+        headers[HEADER] = value
 
 
 class _Response(Protocol):
@@ -192,7 +199,8 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        prepare(rules, request)
+        if rules.value() or rules.hosts is not None:  # else the pass-through: nothing to do
+            prepare(rules, request)
         response = self._transport.handle_request(request)
         if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
             return self._drive(self._dropping(request, response))
@@ -237,7 +245,8 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
     async def handle_async_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        prepare(rules, request)
+        if rules.value() or rules.hosts is not None:  # else the pass-through: nothing to do
+            prepare(rules, request)
         response = await self._transport.handle_async_request(request)
         if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
             return await self._drive(self._dropping(request, response))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from ._errors import InvalidBetaError
 from ._known import warn_unknown
 
-__all__ = ["TOKEN", "Merged", "NameSet", "parse_names"]
+__all__ = ["NOTHING_YET", "TOKEN", "Merged", "NameSet", "parse_names"]
 
 # RFC 9110 token characters; the comma, space and CR/LF that could split or break
 # the header are all outside it.
@@ -66,6 +67,10 @@ def parse_names(args: Iterable[object]) -> tuple[str, ...]:
     return tuple(names)
 
 
+NOTHING_YET: Mapping[str, str] = MappingProxyType({})
+"""`NameSet.after` before any value was remembered."""
+
+
 class NameSet:
     """An immutable, ordered set of valid names with its header value precomputed.
 
@@ -83,8 +88,10 @@ class NameSet:
         # (see `Rules.added`): a cache, not part of the value.
         self.merged: Merged | None = None
         # A request's own header value -> the value sent with these names after it
-        # (see `_header.sent`): a client mostly repeats its own values. A cache too.
-        self.after: dict[str, str] | None = None
+        # (written by `_header.sent` only): a client mostly repeats its own values. A
+        # cache too, read with one `get` per request; until a first value it is a shared
+        # read-only empty mapping, so that a scope allocates nothing for it.
+        self.after: Mapping[str, str] = NOTHING_YET
 
     def extend(self, names: Iterable[str]) -> NameSet:
         """Return these names followed by the new ones in `names` (self if none is new)."""
