@@ -78,22 +78,22 @@ class BetaAdapter(HTTPAdapter):
         # HTTPAdapter.send's own parameters (typed as each requests version types them),
         # passed on by position: `**kwargs` would copy requests' keyword arguments into a
         # new dict twice per request.
-        args: tuple[Any, ...] = (stream, timeout, verify, cert, proxies)
         rules = self.rules
         value = rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):
-            return super().send(request, *args)
+            return super().send(request, stream, timeout, verify, cert, proxies)
         headers = request.headers
         own = headers.get(HEADER)
         if own:
             value = sent(_text(own), rules.added())
-        if value == own:
-            return super().send(request, *args)  # nothing new: left as it was
+        if value == own:  # nothing new: left as it was
+            return super().send(request, stream, timeout, verify, cert, proxies)
         headers[HEADER] = value
         body = request.body  # what it is before sending: sending may use it up
         try:
-            response = super().send(request, *args)
+            response = super().send(request, stream, timeout, verify, cert, proxies)
             if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
+                args = (stream, timeout, verify, cert, proxies)
                 response = self._dropping(request, body, own, value, response, args)
         except BaseException:
             _put_back(request, own)  # a caller who sends the request again sends what it set
