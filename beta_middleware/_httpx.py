@@ -29,7 +29,6 @@ SEND, READ = "send", "read"  # the steps of `_Wrapper._dropping`
 
 class _Headers(Protocol):
     def get(self, key: str, /) -> str | None: ...
-    def get_list(self, key: str, /) -> list[str]: ...
     def __setitem__(self, key: str, value: str) -> None: ...
     def __delitem__(self, key: str) -> None: ...
 
@@ -68,10 +67,10 @@ def prepare(rules: Rules, request: _Request) -> None:
             return
     if value:
         headers = request.headers
-        # what `get` gives ("" for none), without the KeyError `get` raises and catches
-        # inside when the header is absent, the common case
-        current = ", ".join(headers.get_list(HEADER))
-        request.extensions.setdefault(OWN, current)  # kept by a redirect hop, if any
+        # `get`, not `get_list`: it raises and catches a KeyError when the header is
+        # absent, yet measured in a request it costs less overall
+        current: str | None = headers.get(HEADER)
+        request.extensions.setdefault(OWN, current or "")  # kept by a redirect hop, if any
         if current:
             added = rules.added()
             value = added.after.get(current) or sent(current, added)
