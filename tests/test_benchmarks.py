@@ -88,23 +88,27 @@ def test_scenarios_include_drop_rejected_and_the_sdk_stacks() -> None:
 
 
 def test_budget_checks_fail_on_a_gap() -> None:
-    report = run.Report(cells=[run.Cell("s", stacks.PASS_THROUGH, 1.05, 1.0), run.Cell("s", "x", 1.5, 1.0)])
+    cells = [run.Cell("s", stacks.PASS_THROUGH, 1.05, 1.0, 0.05), run.Cell("s", "x", 1.5, 1.0, 0.5)]
+    report = run.Report(cells=cells)
     assert [ok for _, ok, _ in report.checks()] == [False, False, False]
     assert not report.holds()
     worst = report.worst_gap()
     assert worst is not None
     assert worst.scenario == "x"
-    report = run.Report(cells=[run.Cell("s", stacks.PASS_THROUGH, 1.005, 1.0)])
+    report = run.Report(cells=[run.Cell("s", stacks.PASS_THROUGH, 1.005, 1.0, 0.005)])
     assert report.holds()
+    # the gap is the cell's own figure (the median of per-round gaps), not package - hand
+    assert not run.Report(cells=[run.Cell("s", "x", 1.01, 1.0, 0.025)]).holds()
 
 
 def test_a_chained_stack_idles_against_the_hand_written_middleware() -> None:
     # The SDK runs its middleware chain only once it holds one: any middleware pays it.
-    chained = run.Report(cells=[run.Cell("sdk", stacks.PASS_THROUGH, 1.035, 1.03, chained=True)])
+    chained = run.Report(cells=[run.Cell("sdk", stacks.PASS_THROUGH, 1.035, 1.03, 0.005, chained=True)])
     assert chained.holds()
     assert "package <= hand + 0.01" in chained.checks()[0][0]
-    assert not run.Report(cells=[run.Cell("sdk", stacks.PASS_THROUGH, 1.045, 1.03, chained=True)]).holds()
-    assert not run.Report(cells=[run.Cell("plain", stacks.PASS_THROUGH, 1.035, 1.03)]).holds()
+    busy = run.Cell("sdk", stacks.PASS_THROUGH, 1.045, 1.03, 0.015, chained=True)
+    assert not run.Report(cells=[busy]).holds()
+    assert not run.Report(cells=[run.Cell("plain", stacks.PASS_THROUGH, 1.035, 1.03, 0.005)]).holds()
     assert [s.chained for s in stacks.STACKS] == [s.requires == "anthropic" for s in stacks.STACKS]
 
 

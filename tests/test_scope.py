@@ -165,9 +165,14 @@ def test_the_joined_names_follow_the_active_names_through_every_exit() -> None:
     b.__exit__(None, None, None)
     check()
     assert _joined.get() == ""
-    with pytest.raises(KeyError), betas("c"):
-        check()
-        raise KeyError
+
+    def fail_inside() -> None:
+        with betas("c"):
+            check()
+            raise KeyError
+
+    with pytest.raises(KeyError):
+        fail_inside()
     check()
 
 
