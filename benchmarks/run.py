@@ -172,7 +172,7 @@ class Report:
     def table(self) -> str:
         """The per-request table, as Markdown."""
         lines = [
-            "| stack | scenario | package / bare | hand-written / bare | package - hand |",
+            "| stack | scenario | package / bare | hand-written / bare | gap (median per round) |",
             "|---|---|---:|---:|---:|",
         ]
         for c in self.cells:

@@ -39,7 +39,7 @@ def test_main_prints_the_report_and_exits_by_the_budget(capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert status in (0, 1)
     assert ("Budget holds." in out) is (status == 0)
-    assert "| stack | scenario | package / bare | hand-written / bare | package - hand |" in out
+    assert "| stack | scenario | package / bare | hand-written / bare | gap (median per round) |" in out
 
 
 @pytest.mark.parametrize("scenario", stacks.SCENARIOS, ids=lambda s: s.name)
