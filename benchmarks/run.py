@@ -1,8 +1,8 @@
 """Measure the package's overhead and check the budget: `python -m benchmarks [--quick]`.
 
 Everything runs in one process. Each figure is the median, over rounds, of a ratio
-taken within one round, the variants alternating (in each of their orders in turn)
-round by round: on a shared, noisy machine only ratios between neighbouring measurements mean
+taken within one round, the variants alternating (in each of their orders in turn):
+on a shared, noisy machine only ratios between neighbouring measurements mean
 something. Exit status 1 when the budget does not hold.
 
 The budget:
@@ -84,9 +84,9 @@ class Cell:
     hand: float
     gap: float
     """How much more the package costs than the hand-written injector, in units of bare:
-    the median over rounds of each round's package / bare - hand-written / bare. Taken
-    within a round, where both variants ran side by side, it is steadier than the
-    difference of the two medians (which it need not equal)."""
+    the median over rounds of each round's package / bare - hand-written / bare, each
+    taken where both variants ran side by side. It need not equal the difference of
+    the two medians."""
     chained: bool = False
     """The stack's `Stack.chained`: its pass-through is held against the hand-written one."""
 
