@@ -47,13 +47,12 @@ class _Request(Protocol):
     def extensions(self) -> Any: ...
 
 
-def prepare(rules: Rules, request: _Request) -> None:
+def prepare(rules: Rules, request: _Request, value: str) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
 
-    One Python call per request: the context and the host are read inline.
-    Called only when something is active or `hosts=` is set.
+    `value` is `rules.value()`, read by the caller, which calls this only when it is
+    not empty or `hosts=` is set. One Python call per request: the host is read inline.
     """
-    value = rules.value()
     hosts = rules.hosts
     if hosts is not None:
         host = request.url.host
@@ -198,8 +197,9 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        if rules.value() or rules.hosts is not None:  # else the pass-through: nothing to do
-            prepare(rules, request)
+        value = rules.value()
+        if value or rules.hosts is not None:  # else the pass-through: nothing to do
+            prepare(rules, request, value)
         response = self._transport.handle_request(request)
         if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
             return self._drive(self._dropping(request, response))
@@ -244,8 +244,9 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
     async def handle_async_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        if rules.value() or rules.hosts is not None:  # else the pass-through: nothing to do
-            prepare(rules, request)
+        value = rules.value()
+        if value or rules.hosts is not None:  # else the pass-through: nothing to do
+            prepare(rules, request, value)
         response = await self._transport.handle_async_request(request)
         if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
             return await self._drive(self._dropping(request, response))
