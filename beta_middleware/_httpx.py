@@ -160,14 +160,14 @@ class _Wrapper:
         own: str | None = request.extensions.get(OWN)
         if own is None:
             return response  # nothing was added to this request
-        sent = (request.headers.get(HEADER),)
-        mine = _drop.ours(sent, (own,))
+        values = (request.headers.get(HEADER),)
+        mine = _drop.ours(values, (own,))
         if not mine:
             return response
         take = _drop.learn(self.rules, (yield from self._rejection(response)), mine)
         if not take or not isinstance(request.stream, self._stack.ByteStream):
             return response  # nothing to gain, or a streamed upload that cannot be replayed
-        value = _drop.without(sent, take)
+        value = _drop.without(values, take)
         del request.headers[HEADER]
         if value is not None:
             request.headers[HEADER] = value

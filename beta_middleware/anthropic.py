@@ -202,13 +202,13 @@ class BetaMiddleware(Middleware):
         Yields ("send", request) for what `call_next` returns and ("read", httpx2 response)
         to have its body read (which also releases its connection); returns what to give back.
         """
-        sent = (str(sending.headers[HEADER]),)
-        mine = _drop.ours(sent, (own,))
+        values = (str(sending.headers[HEADER]),)
+        mine = _drop.ours(values, (own,))
         yield READ, response  # what the SDK does with an error anyway; releases the connection
         take = _drop.learn(self.rules, rejection(response), mine)
         if not take or not _replayable(request.options):
             return result
-        value = _drop.without(sent, take)
+        value = _drop.without(values, take)
         # With nothing left the call's own request goes, as it came (the SDK's own value applies).
         result = yield SEND, request if value is None else _with_header(request, value)
         again = _http_response(result)
