@@ -6,7 +6,7 @@ stack's types; everything that runs lives here, once.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Coroutine, Generator, Iterable
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -200,8 +200,13 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
         value = rules.value()
         if value or rules.hosts is not None:  # else the pass-through: nothing to do
             prepare(rules, request, value)
+        if rules.drop_rejected:
+            return self._send_dropping(request)
+        return self._transport.handle_request(request)
+
+    def _send_dropping(self, request: Req) -> Resp:
         response = self._transport.handle_request(request)
-        if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
+        if 400 <= response.status_code < 500:  # _drop.is_rejection_status, inline
             return self._drive(self._dropping(request, response))
         return response
 
@@ -241,14 +246,24 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
 
     _transport: _AsyncInner[Req, Resp]
 
-    async def handle_async_request(self, request: Req) -> Resp:
-        """Add the merged `anthropic-beta` header and send through the wrapped transport."""
+    def handle_async_request(self, request: Req) -> Coroutine[Any, Any, Resp]:
+        """Add the merged `anthropic-beta` header and send through the wrapped transport.
+
+        Awaitable like `AsyncBaseTransport.handle_async_request`, but not itself a
+        coroutine: the header is set at the call, and the wrapped transport's coroutine
+        is handed back to be awaited, so a request costs no coroutine of this wrapper's.
+        """
         rules = self.rules
         value = rules.value()
         if value or rules.hosts is not None:  # else the pass-through: nothing to do
             prepare(rules, request, value)
+        if rules.drop_rejected:
+            return self._send_dropping(request)
+        return self._transport.handle_async_request(request)
+
+    async def _send_dropping(self, request: Req) -> Resp:
         response = await self._transport.handle_async_request(request)
-        if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
+        if 400 <= response.status_code < 500:  # _drop.is_rejection_status, inline
             return await self._drive(self._dropping(request, response))
         return response
 

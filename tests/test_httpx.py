@@ -70,6 +70,23 @@ async def test_async_merge_and_response_request(stack: Stack) -> None:
     assert response.request.headers[HEADER] == "own-1,fixed-1,ctx-1"
 
 
+async def test_async_transport_sets_the_header_when_called_and_hands_back_the_inner_awaitable(
+    stack: Stack,
+) -> None:
+    # Not a coroutine of its own, to save one per request: the header is set by the call,
+    # in the caller's context, and the wrapped transport's awaitable is what gets awaited.
+    seen: list[Any] = []
+    transport = stack.beta.AsyncBetaTransport(stack.recording(seen))
+    request = stack.http.Request("GET", API)
+    with betas("ctx-1"):
+        pending = transport.handle_async_request(request)
+    assert request.headers[HEADER] == "ctx-1"
+    assert seen == []
+    response = await pending
+    assert seen == [request]
+    assert response.json() == {HEADER: "ctx-1"}
+
+
 def test_a_wrapper_inside_another_adds_nothing_again(stack: Stack) -> None:
     # The inner wrapper has nothing of its own to add: it passes on what the outer one set.
     seen: list[Any] = []
