@@ -48,6 +48,10 @@ class Config:
     """How much to measure. The defaults take 8 to 10 minutes on two shared cores."""
 
     rounds: int = 108  # a multiple of the 6 orders of the variants
+    pass_through_factor: int = 4
+    """Pass-through cells take this many times `rounds`. Their limit (+0.01 of bare) has
+    half the slack of the gap's (+0.02), and a median's noise falls as 1/sqrt(rounds):
+    four times the rounds give the same confidence for half the slack."""
     requests: int = 150
     chunk: int = 10
     scope_rounds: int = 15
@@ -58,9 +62,14 @@ class Config:
     task_rounds: int = 3
     solo_requests: int = 2_000
 
+    def rounds_for(self, scenario: Scenario) -> int:
+        """The rounds a cell of `scenario` takes."""
+        return self.rounds * (self.pass_through_factor if scenario.name == PASS_THROUGH else 1)
+
 
 QUICK = Config(
     rounds=2,
+    pass_through_factor=1,
     requests=4,
     chunk=2,
     scope_rounds=2,
@@ -214,7 +223,7 @@ def measure_cell(stack: Stack, scenario: Scenario, config: Config) -> Cell:
                     )
             package: list[float] = []
             hand: list[float] = []
-            for i in range(config.rounds):
+            for i in range(config.rounds_for(scenario)):
                 # Variants take turns every `chunk` requests, so a burst of load from
                 # elsewhere falls on all of them alike.
                 times: dict[Variant, float] = dict.fromkeys(VARIANTS, 0.0)
@@ -396,7 +405,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the report; 0 when the budget holds, 1 when it does not."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tiny run that checks the code paths only")
-    parser.add_argument("--rounds", type=int, help=f"rounds per stack and scenario (default {Config.rounds})")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help=f"rounds per stack and scenario (default {Config.rounds}; pass-through takes "
+        f"{Config.pass_through_factor} times as many)",
+    )
     parser.add_argument(
         "--requests", type=int, help=f"requests per variant per round (default {Config.requests})"
     )

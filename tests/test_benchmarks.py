@@ -125,3 +125,23 @@ def test_the_variants_take_every_place_and_follow_each_other_equally_often() -> 
     assert len(set(places.values())) == 1
     assert set(after) == {(v, w) for v in stacks.VARIANTS for w in stacks.VARIANTS if v != w}
     assert len(set(after.values())) == 1
+
+
+@pytest.mark.parametrize(("scenario", "rounds"), [(stacks.SCENARIOS[0], 24), (stacks.SCENARIOS[1], 6)])
+def test_pass_through_cells_take_more_rounds(scenario: stacks.Scenario, rounds: int) -> None:
+    # Half the slack of the gap needs four times the rounds for the same confidence.
+    made: dict[str, int] = {}
+
+    def build(variant: stacks.Variant, scenario: stacks.Scenario) -> stacks.Runner:
+        def request() -> None:
+            made[variant] = made.get(variant, 0) + 1
+
+        runner = stacks.Runner(request, lambda: None)
+        runner.sent = scenario.own if variant == "bare" else scenario.expected
+        return runner
+
+    config = run.Config(rounds=6, pass_through_factor=4, requests=10, chunk=10)
+    assert config.rounds_for(scenario) == rounds
+    run.measure_cell(stacks.Stack("fake", "fake", build), scenario, config)
+    warm_up = 10 // 3
+    assert made == dict.fromkeys(stacks.VARIANTS, warm_up + rounds * 10)
