@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -31,5 +32,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise AssertionError(args.command)  # pragma: no cover - argparse refuses unknown commands
 
 
+def run() -> int:
+    """`main()` for a process of its own: a reader that stops early (`| head`) ends it quietly."""
+    try:
+        status = main()
+        sys.stdout.flush()  # a closed pipe shows here, not at shutdown
+    except BrokenPipeError:
+        # As the Python docs advise for SIGPIPE: point stdout at devnull, so that the
+        # flush at shutdown does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return status
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -103,3 +103,16 @@ def test_python_dash_m() -> None:
     assert done.returncode == 1
     assert done.stdout == "unknown  files-api-2025-04-41: did you mean 'files-api-2025-04-14'?\n"
     assert done.stderr == ""
+
+
+def test_a_reader_that_stops_early_ends_it_quietly() -> None:
+    # `known | head -1`: the pipe is closed before the output is written
+    with subprocess.Popen(
+        [sys.executable, "-m", "beta_middleware", "known"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        proc.stdout.close()
+        stderr = proc.stderr.read()
+        assert proc.wait(timeout=60) == 1
+    assert stderr == b""
