@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 import sys
 from typing import Any, TypeVar
 
@@ -21,38 +22,105 @@ from ._names import TOKEN
 
 __all__ = ["parse", "raise_for_betas", "rejected_betas", "rejection"]
 
-_UNSUPPORTED = re.compile(r"unsupported beta headers?\s*:\s*(?P<names>[^\r\n]*)", re.IGNORECASE)
-_UNEXPECTED = re.compile(
-    r"unexpected values?(?:\(s\))?\s+(?P<names>.*?)\s+for the\s+`?anthropic-beta`?\s+header",
-    re.IGNORECASE | re.DOTALL,
-)
-_UNNAMED = re.compile(r"invalid beta flag", re.IGNORECASE)
-_QUOTED = re.compile(r"`([^`]*)`")
+# Every look at a message goes through `_find` and `_skip`, each a single forward scan,
+# and each character is scanned a bounded number of times: parsing is linear in the
+# message (tests/test_rejected.py counts the characters). Backtracking regexes such as
+# `\s+(.*?)\s+for the` took cubic time on a run of spaces.
+_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # keeps every index
+_SPACE = re.compile(r"\s*")  # one greedy run with nothing after it: it never backtracks
+_LINE = re.compile(r"[^\r\n]*")
+_QUOTED = re.compile(r"`([^`]*)`")  # a run that only its closing character ends
 _EDGES = "'\"`.;:()[] \t"
+
+
+def _find(text: str, marker: str, start: int) -> int:
+    """`text.find(marker, start)`; one of the two ways the parser looks at a message."""
+    return text.find(marker, start)
+
+
+def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """The end of `pattern`'s (never backtracking) run at `pos`; the other way."""
+    match = pattern.match(text, pos)
+    assert match is not None  # both patterns match the empty string
+    return match.end()
 
 
 def _names(pieces: list[str]) -> tuple[str, ...]:
     names: dict[str, None] = {}
     for piece in pieces:
-        words = piece.split()
+        words = piece.split(None, 1)
         name = words[0].strip(_EDGES) if words else ""
         if TOKEN.fullmatch(name):
             names[name] = None
     return tuple(names)
 
 
-def parse(message: str) -> tuple[str, ...] | None:
-    """The names `message` rejects; `()` when it names none; None when it is no rejection."""
-    match = _UNSUPPORTED.search(message)
-    if match is not None:
-        return _names(match["names"].split(","))
-    match = _UNEXPECTED.search(message)
-    if match is not None:
-        quoted = _QUOTED.findall(match["names"])
-        return _names(quoted if quoted else match["names"].split(","))
-    if _UNNAMED.search(message) is not None:
-        return ()
+def _unsupported(message: str, low: str) -> tuple[str, ...] | None:
+    """`Unsupported beta header(s): a, b` up to the end of the line."""
+    marker = "unsupported beta header"
+    at = _find(low, marker, 0)
+    while at >= 0:
+        end = at + len(marker)
+        end = _skip(_SPACE, message, end + (low[end : end + 1] == "s"))
+        if message[end : end + 1] == ":":
+            start = _skip(_SPACE, message, end + 1)  # blanks after the colon, line breaks too
+            names = message[start : _skip(_LINE, message, start)]
+            return _names(names.split(","))
+        at = _find(low, marker, end)  # the marker cannot overlap itself
     return None
+
+
+def _unexpected(message: str, low: str) -> tuple[str, ...] | None:
+    """``Unexpected value(s) `a`, `b` for the `anthropic-beta` header``: backticks optional."""
+    marker = "unexpected value"
+    at = _find(low, marker, 0)
+    while at >= 0:
+        start = at + len(marker)
+        start += low[start : start + 1] == "s"
+        start += 3 * (low[start : start + 3] == "(s)")
+        if message[start : start + 1].isspace():
+            break
+        at = _find(low, marker, start)
+    else:
+        return None
+    # The names end at the first `for the anthropic-beta header` after the first such
+    # start; a later start has no other end, so one search from here decides.
+    end = _find(low, "for the", start + 1)
+    while end >= 0:
+        if end - 1 > start and message[end - 1].isspace() and _header_follows(message, low, end + 7):
+            names = message[start:end]
+            quoted = _QUOTED.findall(names)
+            return _names(quoted if quoted else names.split(","))
+        end = _find(low, "for the", end + 7)  # the marker cannot overlap itself
+    return None
+
+
+def _header_follows(message: str, low: str, pos: int) -> bool:
+    """Whether blanks, `anthropic-beta` (backticks optional), blanks and `header` start at `pos`."""
+    at = _skip(_SPACE, message, pos)
+    if at == pos:
+        return False
+    at += low[at : at + 1] == "`"
+    if low[at : at + 14] != "anthropic-beta":
+        return False
+    at += 14
+    at += low[at : at + 1] == "`"
+    after = _skip(_SPACE, message, at)
+    return after > at and low[after : after + 6] == "header"
+
+
+def parse(message: str) -> tuple[str, ...] | None:
+    """The names `message` rejects; `()` when it names none; None when it is no rejection.
+
+    Markers are matched ASCII case-insensitively; time is linear in `len(message)`.
+    """
+    low = message.translate(_LOWER)
+    names = _unsupported(message, low)
+    if names is None:
+        names = _unexpected(message, low)
+    if names is None and _find(low, "invalid beta flag", 0) >= 0:
+        return ()
+    return names
 
 
 def _message(body: object) -> str | None:
@@ -62,6 +130,8 @@ def _message(body: object) -> str | None:
     if isinstance(body, str):
         try:
             parsed: object = json.loads(body)
+        except RecursionError:
+            return None  # nested deeper than the stack allows: no error object is
         except ValueError:
             return body
         if isinstance(parsed, str):

@@ -24,9 +24,10 @@ import responses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from beta_middleware import InvalidBetaError, betas, current_betas
+from beta_middleware import InvalidBetaError, betas, current_betas, rejected_betas
 from beta_middleware import httpx as bm_httpx
 from beta_middleware import httpx2 as bm_httpx2
+from beta_middleware._rejected import parse
 from beta_middleware.requests import BetaAdapter
 
 HEADER = "anthropic-beta"
@@ -198,3 +199,141 @@ def test_forbidden_characters_are_refused_before_sending(
             build()
         assert repr(bad) in str(caught.value)
     assert network.sent == {}
+
+
+# The rejection parser: a linear scanner that finds what the original regexes found.
+
+_REF_UNSUPPORTED = re.compile(r"unsupported beta headers?\s*:\s*(?P<names>[^\r\n]*)", re.IGNORECASE)
+_REF_UNEXPECTED = re.compile(
+    r"unexpected values?(?:\(s\))?\s+(?P<names>.*?)\s+for the\s+`?anthropic-beta`?\s+header",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def reference_parse(message: str) -> tuple[str, ...] | None:
+    """The parser as it was, with backtracking regexes: the specification, for short messages."""
+
+    def names_in(pieces: list[str]) -> tuple[str, ...]:
+        found: dict[str, None] = {}
+        for piece in pieces:
+            words = piece.split()
+            name = words[0].strip("'\"`.;:()[] \t") if words else ""
+            if re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name):
+                found[name] = None
+        return tuple(found)
+
+    match = _REF_UNSUPPORTED.search(message)
+    if match is not None:
+        return names_in(match["names"].split(","))
+    match = _REF_UNEXPECTED.search(message)
+    if match is not None:
+        quoted = re.findall(r"`([^`]*)`", match["names"])
+        return names_in(quoted if quoted else match["names"].split(","))
+    if re.search("invalid beta flag", message, re.IGNORECASE):
+        return ()
+    return None
+
+
+# The words of the three shapes, in any case, with names, junk, blank runs and quotes between.
+_WORDS = [
+    "Unsupported beta header",
+    "unsupported beta headers",
+    "UNSUPPORTED BETA HEADER",
+    "Unexpected value(s)",
+    "unexpected value",
+    "Unexpected values",
+    "for the",
+    "FOR THE",
+    "`anthropic-beta`",
+    "anthropic-beta",
+    "`anthropic-beta",
+    "header",
+    "Header.",
+    "invalid beta flag",
+    ":",
+    ",",
+    ", ",
+    "`",
+    "(s)",
+    ".",
+    "'",
+    '"',
+]
+_blanks = st.text(alphabet=" \t\r\n\x0b\x0c\u00a0\u2003", min_size=1, max_size=4)
+_pieces = st.one_of(st.sampled_from(_WORDS), names, _blanks, st.text(max_size=4))
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> str:
+    """One of the three shapes, word by word, then a few words dropped, changed or added."""
+    listed = draw(st.lists(st.one_of(names, st.sampled_from(["`a`", "`b", "a`", "``", "`c`."])), max_size=4))
+    sep = draw(st.sampled_from([", ", ",", " ", "` `", "`,`"]))
+    blank = draw(_blanks)
+    template = draw(
+        st.sampled_from(
+            [
+                ["Unsupported beta header", blank, ":", blank, sep.join(listed)],
+                [
+                    "Unexpected value(s)",
+                    blank,
+                    sep.join(f"`{n}`" for n in listed),
+                    blank,
+                    "for the",
+                    blank,
+                    "`anthropic-beta`",
+                    blank,
+                    "header",
+                ],
+                [
+                    "unexpected values",
+                    " ",
+                    sep.join(listed),
+                    " ",
+                    "for the",
+                    " ",
+                    "anthropic-beta",
+                    " ",
+                    "header",
+                ],
+                ["An error occurred (ValidationException): ", "invalid beta flag"],
+            ]
+        )
+    )
+    words = list(template)
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(words)))
+        action = draw(st.sampled_from(["drop", "change", "add"]))
+        piece = draw(_pieces)
+        if action == "add" or at == len(words):
+            words.insert(at, piece)
+        elif action == "drop":
+            del words[at]
+        else:
+            words[at] = piece
+    return "".join(words)
+
+
+@PROPERTY
+@given(message=messages())
+def test_rejection_parser_matches_the_regexes(message: str) -> None:
+    assert parse(message) == reference_parse(message)
+
+
+@PROPERTY
+@given(
+    shape=st.sampled_from(["unsupported", "unexpected", "bedrock"]),
+    listed=name_lists,
+    junk=st.text(max_size=8),
+)
+def test_each_shape_names_what_it_lists(shape: str, listed: list[str], junk: str) -> None:
+    # names as the API writes them: no quote, dot or bracket at their edges, no backtick
+    unique = [n for n in dict.fromkeys(listed) if n.strip("'`.") == n and "`" not in n]
+    message = {
+        "unsupported": "Unsupported beta header: " + ", ".join(unique),
+        "unexpected": "Unexpected value(s) "
+        + ", ".join(f"`{n}`" for n in unique)
+        + " for the `anthropic-beta` header.",
+        "bedrock": "ValidationException: invalid beta flag",
+    }[shape]
+    body = {"type": "error", "error": {"type": "invalid_request_error", "message": junk + " " + message}}
+    assert rejected_betas(body) == (() if shape == "bedrock" else tuple(unique))

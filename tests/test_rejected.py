@@ -12,7 +12,7 @@ import pytest
 import requests
 import responses
 
-from beta_middleware import HEADER, UnsupportedBetaError, raise_for_betas, rejected_betas
+from beta_middleware import HEADER, UnsupportedBetaError, _rejected, raise_for_betas, rejected_betas
 from beta_middleware._rejected import parse
 
 from .server import REJECTIONS, Server
@@ -247,3 +247,88 @@ def test_anthropic_api_response_in_a_middleware(server: Server) -> None:
             extra_query={"betas": A},
         )
     assert seen == [(A,)]
+
+
+# Hostile bodies: parsing is linear in the message, and deep nesting is no rejection.
+
+
+class Work:
+    """Counts the characters the parser scans: every look at a message goes through two helpers."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.scanned = 0
+        find, skip = _rejected._find, _rejected._skip
+
+        def counted_find(text: str, marker: str, start: int) -> int:
+            found = find(text, marker, start)
+            self.scanned += (found + len(marker) if found >= 0 else len(text)) - start
+            return found
+
+        def counted_skip(pattern: Any, text: str, pos: int) -> int:
+            end = skip(pattern, text, pos)
+            self.scanned += end - pos + 1
+            return end
+
+        monkeypatch.setattr(_rejected, "_find", counted_find)
+        monkeypatch.setattr(_rejected, "_skip", counted_skip)
+
+    def of(self, message: str) -> int:
+        self.scanned = 0
+        parse(message)
+        return self.scanned
+
+
+# Messages that made the backtracking regexes take quadratic or cubic time; `n` is a size.
+HOSTILE: dict[str, Callable[[int], str]] = {
+    "issue": lambda n: "unexpected value " + " " * n + "x",
+    "blank runs": lambda n: "Unexpected value(s) " + " \t\n" * n + "for the" + " " * n + "x",
+    "many starts": lambda n: "unexpected value x " * n,
+    "many ends": lambda n: "unexpected values " + "for the  anthropic-beta " * n,
+    "ends without header": lambda n: "Unexpected value(s) `a` " + "for the `anthropic-beta`   " * n,
+    "unterminated backtick": lambda n: "unexpected value `" + "a" * n + " for the anthropic-beta header",
+    "backticks": lambda n: "unexpected value " + "`" * n + " for the `anthropic-beta` header",
+    "no colon": lambda n: "Unsupported beta header" + " " * n + "x",
+    "many headers": lambda n: "unsupported beta headers " * n,
+    "long list": lambda n: "Unsupported beta header: " + "a, " * n,
+    "commas": lambda n: "unexpected value " + "," * n + " for the anthropic-beta header",
+}
+
+
+@pytest.mark.parametrize("shape", HOSTILE)
+def test_parsing_work_is_linear(shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = Work(monkeypatch)
+    make = HOSTILE[shape]
+    small, large = make(2_000), make(20_000)
+    assert work.of(large) <= 4 * len(large) + 100  # each character scanned a bounded number of times
+    assert work.of(large) <= 11 * work.of(small)  # 10x the input: about 10x the work
+
+
+@pytest.mark.parametrize("shape", HOSTILE)
+def test_hostile_messages_at_the_read_limit(shape: str) -> None:
+    # 64 KiB, the most a response is read for: the old regexes would not finish
+    message = HOSTILE[shape](1 << 16)[: 1 << 16]
+    assert parse(message) in (None, ("a",), ())
+    body = json.dumps(error_body(message)).encode()
+    names = parse(message)
+    expected = None if names is None else UnsupportedBetaError(message, betas=names, status_code=400)
+    got = UnsupportedBetaError.from_response(httpx.Response(400, content=body))
+    assert repr(got) == repr(expected)
+
+
+DEEP = 100_000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * DEEP + "]" * DEEP,
+        '{"error":' * DEEP + '"x"' + "}" * DEEP,
+        '{"error": {"message": "Unsupported beta header: a", "x": ' + "[" * DEEP + "]" * DEEP + "}}",
+        "[" * DEEP,  # not even closed
+    ],
+    ids=["lists", "objects", "deep-in-a-rejection", "unclosed"],
+)
+def test_deeply_nested_bodies_are_no_rejection(body: str) -> None:
+    for form in (body, body.encode(), httpx.Response(400, text=body), httpx2.Response(400, text=body)):
+        assert rejected_betas(form) == ()
+        assert UnsupportedBetaError.from_response(form) is None
