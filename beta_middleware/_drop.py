@@ -5,7 +5,7 @@ The steps, shared by all stacks (each integration only sends, reads and replays)
 2. on a 4xx, `take = learn(rules, rejection, mine)` - the rejected names among them are
    left off every later request of that integration (one WARNING each), and `take` says
    what to take off a resend: empty when a resend cannot help (the rejection names
-   nothing, or names something the caller set);
+   nothing of ours, or a sent name the caller set);
 3. resend once with `without(header values, take)` - if the body can be replayed - and
    `learn` from that response too, without resending again.
 """
@@ -33,11 +33,15 @@ def is_rejection_status(status: int) -> bool:
     return 400 <= status < 500
 
 
-def learn(rules: Rules, error: UnsupportedBetaError | None, mine: frozenset[str]) -> frozenset[str]:
+def learn(
+    rules: Rules, error: UnsupportedBetaError | None, mine: frozenset[str], sent: Sequence[str]
+) -> frozenset[str]:
     """Leave the rejected names in `mine` off later requests; return what a resend must lack.
 
-    Returns an empty set when a resend cannot succeed: no rejection, a rejection naming
-    nothing (Bedrock), or one naming a name the integration did not add.
+    `sent` are the header values the request carried. Returns an empty set when a resend
+    cannot succeed: no rejection, a rejection naming nothing (Bedrock), none of `mine`,
+    or a name that was sent and the caller set. Rejected names that were not sent at all
+    (the API may list several) change nothing.
     """
     if error is None or not error.betas:
         return frozenset()
@@ -49,7 +53,8 @@ def learn(rules: Rules, error: UnsupportedBetaError | None, mine: frozenset[str]
             error.message,
             rules,
         )
-    return frozenset(taken) if len(taken) == len(error.betas) else frozenset()
+    callers = frozenset(split(sent)).difference(mine)
+    return frozenset() if callers.intersection(error.betas) else frozenset(taken)
 
 
 def without(values: Sequence[str], names: frozenset[str]) -> str | None:

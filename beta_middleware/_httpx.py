@@ -164,7 +164,7 @@ class _Wrapper:
         mine = _drop.ours(values, (own,))
         if not mine:
             return response
-        take = _drop.learn(self.rules, (yield from self._rejection(response)), mine)
+        take = _drop.learn(self.rules, (yield from self._rejection(response)), mine, values)
         if not take or not isinstance(request.stream, self._stack.ByteStream):
             return response  # nothing to gain, or a streamed upload that cannot be replayed
         value = _drop.without(values, take)
@@ -173,7 +173,7 @@ class _Wrapper:
             request.headers[HEADER] = value
         response = yield SEND, request
         if _drop.is_rejection_status(response.status_code):
-            _drop.learn(self.rules, (yield from self._rejection(response)), mine)
+            _drop.learn(self.rules, (yield from self._rejection(response)), mine, values)
         return response
 
     def _rejection(self, response: Any) -> Generator[tuple[str, Any], Any, Any]:

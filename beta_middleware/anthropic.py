@@ -205,7 +205,7 @@ class BetaMiddleware(Middleware):
         values = (str(sending.headers[HEADER]),)
         mine = _drop.ours(values, (own,))
         yield READ, response  # what the SDK does with an error anyway; releases the connection
-        take = _drop.learn(self.rules, rejection(response), mine)
+        take = _drop.learn(self.rules, rejection(response), mine, values)
         if not take or not _replayable(request.options):
             return result
         value = _drop.without(values, take)
@@ -214,7 +214,7 @@ class BetaMiddleware(Middleware):
         again = _http_response(result)
         if again is not None and _drop.is_rejection_status(again.status_code):
             yield READ, again
-            _drop.learn(self.rules, rejection(again), mine)
+            _drop.learn(self.rules, rejection(again), mine, values)
         return result
 
     def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:

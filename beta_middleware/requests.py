@@ -116,7 +116,7 @@ class BetaAdapter(HTTPAdapter):
     ) -> Response:
         """After a 4xx to `request` (sent with `value`): resend once without the rejected names."""
         mine = _drop.ours((value,), (_text(own),) if own else ())
-        take = _drop.learn(self.rules, rejection(response), mine)
+        take = _drop.learn(self.rules, rejection(response), mine, (value,))
         # bytes and str bodies can be sent again; generators and files are consumed by sending
         if not take or not isinstance(body, (bytes, str, type(None))):
             return response
@@ -128,7 +128,7 @@ class BetaAdapter(HTTPAdapter):
         response.close()
         response = super().send(request, *args)
         if _drop.is_rejection_status(response.status_code):
-            _drop.learn(self.rules, rejection(response), mine)
+            _drop.learn(self.rules, rejection(response), mine, (value,))
         return response
 
     # The last URL's answer to `hosts`: parsing a URL costs more than the rest of `send`,

@@ -7,7 +7,7 @@ Routes (any method):
 - `/stream`: sends one chunk, then waits (at most 10 s) for `release` before the rest.
 - `/reject/SHAPE?betas=a,b`: answers 400 with a beta rejection when the request carries
   any of the listed betas (SHAPE: `unsupported` names the first, `unexpected` all of
-  them, `bedrock` none), else echoes.
+  them, `bedrock` none), else echoes; `&also=c,d` adds names to it that were not sent.
 - `/v1/...`: a stand-in for the API: answers 400 `Unsupported beta header` when the request
   carries a name of `API_REFUSED`, else echoes.
 """
@@ -108,7 +108,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._echo(body)
         elif segments[0] == "reject" and (hit := _rejected(beta_lines, query.get("betas", ""))):
-            self._reply(400, *REJECTIONS[segments[1]](hit))
+            also = [name for name in query.get("also", "").split(",") if name]  # named, never sent
+            self._reply(400, *REJECTIONS[segments[1]](hit + also))
         elif segments[0] == "v1" and (hit := _rejected(beta_lines, ",".join(API_REFUSED))):
             self._reply(400, *REJECTIONS["unsupported"](hit))
         elif segments[0] == "stream":

@@ -59,9 +59,10 @@ def sent_names(request: httpx2.Request) -> list[str]:
 class Api:
     """A MockTransport handler: refuses `refused` names in the shape of tests/server.py."""
 
-    def __init__(self, *refused: str, shape: str = "unsupported") -> None:
+    def __init__(self, *refused: str, shape: str = "unsupported", also: tuple[str, ...] = ()) -> None:
         self.refused = refused
         self.shape = shape
+        self.also = list(also)  # named in each rejection, though never sent
         self.requests: list[httpx2.Request] = []
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
@@ -71,7 +72,7 @@ class Api:
             return httpx2.Response(400, json=INVALID)  # a 4xx that is no beta rejection
         hit = [name for name in sent_names(request) if name in self.refused]
         if hit:
-            body, *headers = REJECTIONS[self.shape](hit)
+            body, *headers = REJECTIONS[self.shape](hit + self.also)
             return httpx2.Response(400, json=body, headers=headers[0] if headers else None)
         return httpx2.Response(200, json=FILE if request.url.path.endswith("/files") else MESSAGE)
 
@@ -205,6 +206,20 @@ async def test_a_rejection_of_added_and_caller_set_names_is_not_resent(kind: str
     with pytest.raises(anthropic.BadRequestError):
         await caller.create(betas=[OWN])
     assert api.sent[1:] == [OWN]  # but the added name is learnt
+
+
+async def test_names_never_sent_do_not_prevent_the_resend(kind: str) -> None:
+    api = Api(FIXED, shape="unexpected", also=("never-sent-2025-01-01",))
+    middleware = BetaMiddleware(betas=FIXED, drop_rejected=True)
+    caller = Caller(kind, api, middleware)
+    assert (await caller.create(betas=[OWN])).content[0].text == "ok"
+    assert api.sent == [f"{OWN},{FIXED}", OWN]
+    assert middleware.rules.dropped == {FIXED}
+    api = Api(FIXED, OWN, shape="unexpected", also=("never-sent-2025-01-01",))
+    caller = Caller(kind, api, BetaMiddleware(betas=OTHER, drop_rejected=True))
+    with pytest.raises(anthropic.BadRequestError):
+        await caller.create(betas=[OWN])
+    assert api.sent == [f"{OWN},{OTHER}"]  # the caller's own name was sent and refused
 
 
 async def test_never_more_than_one_resend(kind: str, logged: Logged) -> None:

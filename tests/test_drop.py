@@ -16,7 +16,7 @@ import pytest
 import requests
 import responses
 
-from beta_middleware import HEADER, betas
+from beta_middleware import HEADER, UnsupportedBetaError, _drop, betas
 from beta_middleware import httpx as bm_httpx
 from beta_middleware import httpx2 as bm_httpx2
 from beta_middleware._header import Rules
@@ -28,6 +28,7 @@ FIXED = "files-api-2025-04-14"  # the integration's betas=
 CONTEXT = "context-1m-2025-08-07"  # from `with betas(...)`
 OWN = "token-efficient-tools-2025-02-19"  # set by the caller on the request
 OTHER = "skills-2025-10-02"
+UNSENT = "never-sent-2025-01-01"  # named by a rejection, carried by no request
 
 KINDS = ["requests", "httpx", "httpx async", "httpx2", "httpx2 async"]
 
@@ -162,6 +163,44 @@ async def test_a_rejection_of_added_and_caller_set_names_is_not_resent(server: S
     assert server.betas == [f"{OWN},{FIXED}"]  # a resend would fail on the caller's name anyway
     assert (await client.send(url, own=OWN)).status_code == 400
     assert server.betas[1:] == [OWN]  # but the added name is learnt
+
+
+async def test_names_never_sent_do_not_prevent_the_resend(server: Server, make: Any) -> None:
+    # "Unexpected value(s)" may list names the request did not carry: only the caller's stop a resend
+    client = make()
+    with betas(CONTEXT):
+        response = await client.send(reject(server, FIXED, shape="unexpected") + f"&also={UNSENT}", own=OWN)
+    assert response.status_code == 200
+    assert server.betas == [f"{OWN},{FIXED},{CONTEXT}", f"{OWN},{CONTEXT}"]
+    assert client.adapter.rules.dropped == {FIXED}
+
+
+async def test_a_sent_caller_name_still_prevents_it_among_unsent_ones(server: Server, make: Any) -> None:
+    client = make()
+    url = reject(server, FIXED, OWN, shape="unexpected") + f"&also={UNSENT}"
+    assert (await client.send(url, own=OWN)).status_code == 400
+    assert server.betas == [f"{OWN},{FIXED}"]
+    assert client.adapter.rules.dropped == {FIXED}
+
+
+@pytest.mark.parametrize(
+    ("rejected", "take"),
+    [
+        ((FIXED, UNSENT), {FIXED}),
+        ((UNSENT, FIXED, CONTEXT), {FIXED, CONTEXT}),
+        ((UNSENT,), set()),  # nothing of ours: a resend would change nothing
+        ((FIXED, OWN), set()),  # the caller's own name: a resend would fail too
+        ((OWN, UNSENT), set()),
+        ((), set()),
+    ],
+)
+def test_learn_takes_what_a_resend_must_lack(rejected: tuple[str, ...], take: set[str]) -> None:
+    rules = Rules([FIXED, CONTEXT], drop_rejected=True)
+    error = UnsupportedBetaError("refused", betas=rejected, status_code=400)
+    mine = frozenset({FIXED, CONTEXT})
+    assert _drop.learn(rules, error, mine, (f"{OWN}, {FIXED},{CONTEXT}",)) == take
+    assert rules.dropped == mine.intersection(rejected)
+    assert _drop.learn(rules, None, mine, (OWN,)) == frozenset()
 
 
 async def test_a_streamed_upload_is_not_replayed(server: Server, make: Any) -> None:
