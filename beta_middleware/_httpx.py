@@ -167,11 +167,20 @@ class _Wrapper:
         take = _drop.learn(self.rules, (yield from self._rejection(response)), mine, values)
         if not take or not isinstance(request.stream, self._stack.ByteStream):
             return response  # nothing to gain, or a streamed upload that cannot be replayed
+        # A new request: what recorded the first send (the wrapped transport, an event hook)
+        # keeps what it carried.
+        resend = self._stack.Request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            stream=request.stream,
+            extensions=dict(request.extensions),
+        )
         value = _drop.without(values, take)
-        del request.headers[HEADER]
+        del resend.headers[HEADER]
         if value is not None:
-            request.headers[HEADER] = value
-        response = yield SEND, request
+            resend.headers[HEADER] = value
+        response = yield SEND, resend
         if _drop.is_rejection_status(response.status_code):
             _drop.learn(self.rules, (yield from self._rejection(response)), mine, values)
         return response

@@ -120,13 +120,16 @@ class BetaAdapter(HTTPAdapter):
         # bytes and str bodies can be sent again; generators and files are consumed by sending
         if not take or not isinstance(body, (bytes, str, type(None))):
             return response
+        # A copy: the first send's `response.request` (and what `responses` recorded) keep
+        # what that send carried.
+        resend = request.copy()
         kept = _drop.without((value,), take)
         if kept is None:
-            _put_back(request, own)
+            _put_back(resend, own)
         else:
-            request.headers[HEADER] = kept
+            resend.headers[HEADER] = kept
         response.close()
-        response = super().send(request, *args)
+        response = super().send(resend, *args)
         if _drop.is_rejection_status(response.status_code):
             _drop.learn(self.rules, rejection(response), mine, (value,))
         return response

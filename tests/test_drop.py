@@ -374,7 +374,8 @@ def test_httpx_compressed_rejections_are_read(stack: Any) -> None:
         response = client.post("https://api.anthropic.com/v1/messages", json={})
     assert response.json() == {"ok": True}
     assert sent == [FIXED, None]
-    assert response.request.headers.get(HEADER) is None  # what the resend carried
+    # httpx sets `response.request` to the request it was given: the first send, as it went
+    assert response.request.headers.get(HEADER) == FIXED
 
 
 @responses.activate
@@ -410,3 +411,64 @@ async def test_a_context_name_the_caller_also_set_is_never_dropped(server: Serve
     assert response.status_code == 400
     assert server.betas == [OWN]
     assert client.adapter.rules.dropped == frozenset()
+
+
+# Every send is recorded as it was sent: a resend is a new request object.
+
+
+@responses.activate
+@pytest.mark.parametrize("stream", [False, True])
+def test_requests_the_resend_is_a_copy(stream: bool) -> None:
+    url = "https://api.anthropic.com/v1/messages"
+    rejected = {"error": {"message": f"Unsupported beta header: {FIXED}"}}
+    responses.post(url, json=rejected, status=400)
+    responses.post(url, json={"ok": True}, status=200)
+    with requests.Session() as session, betas(CONTEXT):
+        session.mount("https://", BetaAdapter(betas=FIXED, drop_rejected=True))
+        response = session.post(url, json={}, stream=stream, headers={HEADER: OWN})
+        assert response.json() == {"ok": True}
+    first, second = responses.calls
+    assert first.request is not second.request
+    assert first.request.headers[HEADER] == f"{OWN},{FIXED},{CONTEXT}"  # as the first send carried it
+    assert isinstance(first.response, requests.Response)
+    assert first.response.request.headers[HEADER] == f"{OWN},{FIXED},{CONTEXT}"
+    assert second.request.headers[HEADER] == f"{OWN},{CONTEXT}"
+    assert response.request is second.request
+
+
+@pytest.mark.parametrize("stack", [(httpx, bm_httpx), (httpx2, bm_httpx2)])
+async def test_httpx_the_resend_is_a_new_request(stack: Any) -> None:
+    base, module = stack
+    seen: list[Any] = []  # the request objects the wrapped transport was given
+    hooked: list[Any] = []  # and the one the client's request hook saw
+
+    def handler(request: Any) -> Any:
+        seen.append(request)
+        if FIXED in (request.headers.get(HEADER) or ""):
+            return base.Response(400, json={"error": {"message": f"Unsupported beta header: {FIXED}"}})
+        return base.Response(200, json={"ok": True})
+
+    async def ahandler(request: Any) -> Any:
+        return handler(request)
+
+    hooks = {"request": [hooked.append]}
+    wrapped = module.BetaTransport(base.MockTransport(handler), betas=FIXED, drop_rejected=True)
+    with base.Client(transport=wrapped, event_hooks=hooks) as client, betas(CONTEXT):
+        assert client.post("https://api.anthropic.com/v1/messages", content=b"{}").json() == {"ok": True}
+
+    async def ahook(request: Any) -> None:
+        hooked.append(request)
+
+    awrapped = module.AsyncBetaTransport(base.MockTransport(ahandler), betas=FIXED, drop_rejected=True)
+    async with base.AsyncClient(transport=awrapped, event_hooks={"request": [ahook]}) as aclient:
+        with betas(CONTEXT):
+            response = await aclient.post("https://api.anthropic.com/v1/messages", content=b"{}")
+        assert response.json() == {"ok": True}
+    for first, second, hook in (seen[:2] + hooked[:1], seen[2:] + hooked[1:]):
+        assert first is hook
+        assert second is not first
+        assert first.headers[HEADER] == f"{FIXED},{CONTEXT}"  # as the first send carried it
+        assert second.headers[HEADER] == CONTEXT
+        assert (first.method, first.url, first.content) == (second.method, second.url, second.content)
+        assert first.extensions == second.extensions
+        assert first.extensions is not second.extensions
