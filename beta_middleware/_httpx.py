@@ -6,13 +6,14 @@ stack's types; everything that runs lives here, once.
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Generator, Iterable
+import functools
+from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Iterator
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from . import _drop
 from ._header import HEADER, Rules, sent
-from ._rejected import from_body
+from ._rejected import LIMIT, PIECE, from_body
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -154,8 +155,8 @@ class _Wrapper:
     def _dropping(self, request: Any, response: Any) -> Generator[tuple[str, Any], Any, Any]:
         """drop_rejected=True, after a 4xx `response`: what to do, as steps the drivers carry out.
 
-        Yields ("send", request) for a response and ("read", response) for its raw body
-        (the driver consumes and closes the stream); returns the response to give back.
+        Yields ("send", request) for a response, and the reading steps of `read_rejection`;
+        returns the response to give back.
         """
         own: str | None = request.extensions.get(OWN)
         if own is None:
@@ -186,22 +187,129 @@ class _Wrapper:
         return response
 
     def _rejection(self, response: Any) -> Generator[tuple[str, Any], Any, Any]:
-        """Read `response`'s body and look for a beta rejection in it.
+        """Look for a beta rejection in `response`; the client then gets its body whole, unread."""
+        return (yield from read_rejection(self._stack, response, self._replay))
 
-        The raw stream is read and put back as bytes, so the client still gets an unread
-        response; a throwaway response decodes any content encoding.
-        """
-        stack = self._stack
-        raw = yield READ, response
-        response.stream = stack.ByteStream(raw)
-        probe = stack.Response(response.status_code, headers=response.headers, stream=stack.ByteStream(raw))
-        return from_body(response.status_code, probe.read())
+    _replay: Any  # (chunks, rest, stream) -> a stream yielding the chunks read, then the rest
+
+
+OPEN, CLOSE = "open", "close"  # with READ: the steps of `read_rejection`
+
+
+def read_rejection(stack: ModuleType, response: Any, replay: Any) -> Generator[tuple[str, Any], Any, Any]:
+    """The rejection in `response`'s first `LIMIT` bytes, as steps `sync_step`/`async_step` carry out.
+
+    The raw stream is read chunk by chunk, up to `LIMIT` bytes or its end. A body that ends
+    there is decoded (at most `LIMIT` bytes of it) and looked at, its connection released,
+    and put back as bytes; a longer one is no rejection, and its stream is replaced by
+    `replay(chunks read, rest of the stream, stream)`: the client reads it whole, from the start.
+    A body already read (`response.content`) is looked at if it is short enough.
+    """
+    if response.is_stream_consumed:
+        content = response.content
+        return None if len(content) > LIMIT else from_body(response.status_code, content)
+    stream = response.stream
+    rest = yield OPEN, stream
+    chunks: list[bytes] = []
+    size = 0
+    while size <= LIMIT:
+        chunk = yield READ, rest
+        if chunk is None:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    else:
+        response.stream = replay(chunks, rest, stream)
+        return None
+    yield CLOSE, stream
+    raw = b"".join(chunks)
+    response.stream = stack.ByteStream(raw)
+    body = _decoded(stack, response, raw)
+    return None if body is None else from_body(response.status_code, body)
+
+
+def _decoded(stack: ModuleType, response: Any, raw: bytes) -> bytes | None:
+    """`raw` decoded by the stack's own decoders as the client would; None past `LIMIT` or on an error."""
+    if response.headers.get("content-encoding") is None:
+        return raw
+    pieces = (raw[at : at + PIECE] for at in range(0, len(raw), PIECE))
+    probe = stack.Response(response.status_code, headers=response.headers, content=pieces)
+    decoded: list[bytes] = []
+    size = 0
+    try:
+        for chunk in probe.iter_bytes():
+            size += len(chunk)
+            if size > LIMIT:
+                return None
+            decoded.append(chunk)
+    except stack.DecodingError:
+        return None  # the client meets the error when it reads the body
+    return b"".join(decoded)
+
+
+def sync_step(step: str, arg: Any) -> Any:
+    """Carry out a reading step of `read_rejection` on a sync stream."""
+    if step is OPEN:
+        return iter(arg)
+    if step is READ:
+        return next(arg, None)
+    arg.close()
+    return None
+
+
+async def async_step(step: str, arg: Any) -> Any:
+    """Carry out a reading step of `read_rejection` on an async stream."""
+    if step is OPEN:
+        return arg.__aiter__()
+    if step is READ:
+        try:
+            return await arg.__anext__()
+        except StopAsyncIteration:
+            return None
+    await arg.aclose()
+    return None
+
+
+@functools.cache
+def replay_streams(stack: ModuleType) -> tuple[type, type]:
+    """The stack's sync and async streams that give the chunks read, then the rest."""
+
+    class Replay(stack.SyncByteStream):  # type: ignore[misc,name-defined]
+        def __init__(self, chunks: list[bytes], rest: Iterator[bytes], stream: Any) -> None:
+            self._chunks, self._rest, self._stream = chunks, rest, stream
+
+        def __iter__(self) -> Iterator[bytes]:
+            chunks, self._chunks = self._chunks, []
+            yield from chunks
+            yield from self._rest
+
+        def close(self) -> None:
+            self._stream.close()
+
+    class AsyncReplay(stack.AsyncByteStream):  # type: ignore[misc,name-defined]
+        def __init__(self, chunks: list[bytes], rest: AsyncIterator[bytes], stream: Any) -> None:
+            self._chunks, self._rest, self._stream = chunks, rest, stream
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            chunks, self._chunks = self._chunks, []
+            for chunk in chunks:
+                yield chunk
+            async for chunk in self._rest:
+                yield chunk
+
+        async def aclose(self) -> None:
+            await self._stream.aclose()
+
+    return Replay, AsyncReplay
 
 
 class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     """A sync transport that adds the active betas, then hands the request to the wrapped one."""
 
     _transport: _SyncInner[Req, Resp]
+
+    def _replay(self, chunks: list[bytes], rest: Iterator[bytes], stream: Any) -> Any:
+        return replay_streams(self._stack)[0](chunks, rest, stream)
 
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
@@ -224,11 +332,7 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
         try:
             while True:
                 step, arg = steps.send(value)
-                if step is SEND:
-                    value = self._transport.handle_request(arg)
-                else:
-                    value = b"".join(arg.stream)
-                    arg.stream.close()
+                value = self._transport.handle_request(arg) if step is SEND else sync_step(step, arg)
         except StopIteration as done:
             result: Resp = done.value
             return result
@@ -254,6 +358,9 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
     """An async transport that adds the active betas, then hands the request to the wrapped one."""
 
     _transport: _AsyncInner[Req, Resp]
+
+    def _replay(self, chunks: list[bytes], rest: AsyncIterator[bytes], stream: Any) -> Any:
+        return replay_streams(self._stack)[1](chunks, rest, stream)
 
     def handle_async_request(self, request: Req) -> Coroutine[Any, Any, Resp]:
         """Add the merged `anthropic-beta` header and send through the wrapped transport.
@@ -284,8 +391,7 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
                 if step is SEND:
                     value = await self._transport.handle_async_request(arg)
                 else:
-                    value = b"".join([chunk async for chunk in arg.stream])
-                    await arg.stream.aclose()
+                    value = await async_step(step, arg)
         except StopIteration as done:
             result: Resp = done.value
             return result

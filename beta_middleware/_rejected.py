@@ -20,7 +20,12 @@ from typing import Any, TypeVar
 from ._errors import UnsupportedBetaError
 from ._names import TOKEN
 
-__all__ = ["parse", "raise_for_betas", "rejected_betas", "rejection"]
+__all__ = ["LIMIT", "PIECE", "parse", "raise_for_betas", "rejected_betas", "rejection"]
+
+# The most of a response body read and decoded to look for a rejection: one is a few
+# hundred bytes, and a body that does not end within this is no rejection.
+LIMIT = 64 * 1024
+PIECE = 64  # compressed bytes decoded at a time: a bomb expands one piece, never the body
 
 # Every look at a message goes through `_find` and `_skip`, each a single forward scan,
 # and each character is scanned a bounded number of times: parsing is linear in the

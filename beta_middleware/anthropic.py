@@ -31,7 +31,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 
 from . import _drop
 from ._header import HEADER, Rules, sent
-from ._rejected import rejection
+from ._httpx import CLOSE, async_step, read_rejection, replay_streams, sync_step
 
 if TYPE_CHECKING:
     from anthropic._models import FinalRequestOptions
@@ -45,7 +45,7 @@ _defaults: weakref.WeakKeyDictionary[object, str | None] = weakref.WeakKeyDictio
 
 _MAX_CHAIN = 1000  # bounds the walk down a chain of that many middleware
 
-SEND, READ = "send", "read"  # the steps of `BetaMiddleware._dropping`
+SEND = "send"  # with the reading steps of `read_rejection`: the steps of `BetaMiddleware._dropping`
 
 
 def _header_in(headers: Mapping[str, object]) -> object:
@@ -195,26 +195,32 @@ class BetaMiddleware(Middleware):
         return response
 
     def _dropping(
-        self, request: APIRequest, sending: APIRequest, own: str, result: object, response: httpx2.Response
+        self,
+        request: APIRequest,
+        sending: APIRequest,
+        own: str,
+        result: object,
+        response: httpx2.Response,
+        replay: type,
     ) -> Generator[tuple[str, Any], Any, Any]:
         """drop_rejected=True, after a 4xx `response` to `sending`: the steps the drivers carry out.
 
-        Yields ("send", request) for what `call_next` returns and ("read", httpx2 response)
-        to have its body read (which also releases its connection); returns what to give back.
+        Yields ("send", request) for what `call_next` returns, and the reading steps of
+        `read_rejection` (at most 64 KiB of a streamed body, put back in front of the rest
+        by a `replay` stream); returns what to give back.
         """
         values = (str(sending.headers[HEADER]),)
         mine = _drop.ours(values, (own,))
-        yield READ, response  # what the SDK does with an error anyway; releases the connection
-        take = _drop.learn(self.rules, rejection(response), mine, values)
+        take = _drop.learn(self.rules, (yield from read_rejection(httpx2, response, replay)), mine, values)
         if not take or not _replayable(request.options):
             return result
+        yield CLOSE, response  # read to its end: this releases its connection before the resend
         value = _drop.without(values, take)
         # With nothing left the call's own request goes, as it came (the SDK's own value applies).
         result = yield SEND, request if value is None else _with_header(request, value)
         again = _http_response(result)
         if again is not None and _drop.is_rejection_status(again.status_code):
-            yield READ, again
-            _drop.learn(self.rules, rejection(again), mine, values)
+            _drop.learn(self.rules, (yield from read_rejection(httpx2, again, replay)), mine, values)
         return result
 
     def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
@@ -223,12 +229,12 @@ class BetaMiddleware(Middleware):
         result = call_next(sending)
         if own is None or (response := self._rejected(result)) is None:
             return result  # nothing added, or nothing to learn from the response
-        steps = self._dropping(request, sending, own, result, response)
+        steps = self._dropping(request, sending, own, result, response, replay_streams(httpx2)[0])
         value: Any = None
         try:
             while True:
                 step, arg = steps.send(value)
-                value = call_next(arg) if step is SEND else arg.read()
+                value = call_next(arg) if step is SEND else sync_step(step, arg)
         except StopIteration as done:
             final: APIResponse[Any] = done.value
             return final
@@ -239,12 +245,12 @@ class BetaMiddleware(Middleware):
         result = await call_next(sending)
         if own is None or (response := self._rejected(result)) is None:
             return result  # nothing added, or nothing to learn from the response
-        steps = self._dropping(request, sending, own, result, response)
+        steps = self._dropping(request, sending, own, result, response, replay_streams(httpx2)[1])
         value: Any = None
         try:
             while True:
                 step, arg = steps.send(value)
-                value = await (call_next(arg) if step is SEND else arg.aread())
+                value = await (call_next(arg) if step is SEND else async_step(step, arg))
         except StopIteration as done:
             final: AsyncAPIResponse[Any] = done.value
             return final

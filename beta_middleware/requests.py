@@ -8,6 +8,7 @@ session.mount("https://api.anthropic.com", BetaAdapter())
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,13 +18,16 @@ from ._compat import missing_stack
 try:
     from requests import PreparedRequest, Response
     from requests.adapters import DEFAULT_POOLBLOCK, DEFAULT_POOLSIZE, DEFAULT_RETRIES, HTTPAdapter
+    from urllib3.exceptions import DecodeError
+    from urllib3.response import HTTPResponse
     from urllib3.util.retry import Retry
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without requests
     raise ImportError(missing_stack("requests", "requests")) from exc
 
 from . import _drop
+from ._errors import UnsupportedBetaError
 from ._header import HEADER, Rules, sent
-from ._rejected import rejection
+from ._rejected import LIMIT, PIECE, from_body
 
 __all__ = ["BetaAdapter"]
 
@@ -116,7 +120,7 @@ class BetaAdapter(HTTPAdapter):
     ) -> Response:
         """After a 4xx to `request` (sent with `value`): resend once without the rejected names."""
         mine = _drop.ours((value,), (_text(own),) if own else ())
-        take = _drop.learn(self.rules, rejection(response), mine, (value,))
+        take = _drop.learn(self.rules, _rejection(response, request.method), mine, (value,))
         # bytes and str bodies can be sent again; generators and files are consumed by sending
         if not take or not isinstance(body, (bytes, str, type(None))):
             return response
@@ -131,7 +135,7 @@ class BetaAdapter(HTTPAdapter):
         response.close()
         response = super().send(resend, *args)
         if _drop.is_rejection_status(response.status_code):
-            _drop.learn(self.rules, rejection(response), mine, (value,))
+            _drop.learn(self.rules, _rejection(response, resend.method), mine, (value,))
         return response
 
     # The last URL's answer to `hosts`: parsing a URL costs more than the rest of `send`,
@@ -158,3 +162,87 @@ def _put_back(request: PreparedRequest, own: str | bytes | None) -> None:
         request.headers.pop(HEADER, None)
     else:
         request.headers[HEADER] = own
+
+
+def _rejection(response: Response, method: str | None) -> UnsupportedBetaError | None:
+    """The rejection in at most 64 KiB of `response`'s body; the caller then gets it whole, unread.
+
+    The raw bytes are read from `response.raw` up to the limit or the end; a body that ends
+    there is decoded by urllib3 a piece at a time (at most 64 KiB of it) and looked at.
+    Either way `response.raw` becomes a response that gives the bytes read, then the rest,
+    so `stream=True`, `iter_content` and `raw.read()` see the body as sent.
+    """
+    source: HTTPResponse = response.raw
+    raw = source.read(LIMIT + 1, decode_content=False)  # less only at the end of the body
+    response.raw = _Replayed(source, raw, method)
+    if len(raw) > LIMIT:
+        return None
+    if source.headers.get("content-encoding") is None:
+        return from_body(response.status_code, raw)
+    probe = HTTPResponse(io.BytesIO(raw), headers=source.headers, preload_content=False, decode_content=True)
+    decoded: list[bytes] = []
+    size = 0
+    try:
+        for chunk in probe.stream(PIECE, decode_content=True):
+            size += len(chunk)
+            if size > LIMIT:
+                return None
+            decoded.append(chunk)
+    except DecodeError:
+        return None  # the caller meets the error when it reads the body
+    return from_body(response.status_code, b"".join(decoded))
+
+
+class _Chain(io.RawIOBase):
+    """The raw bytes read, then the rest of `source`'s raw body."""
+
+    def __init__(self, head: bytes, source: HTTPResponse) -> None:
+        self._head = io.BytesIO(head)
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, amt: int | None = -1) -> bytes:
+        whole = amt is None or amt < 0
+        data = self._head.read(-1 if whole else amt)
+        if whole:
+            return data + self._source.read(decode_content=False)
+        return data or self._source.read(amt, decode_content=False)
+
+    def close(self) -> None:
+        self._source.close()
+        super().close()
+
+
+class _Replayed(HTTPResponse):
+    """`source` again from the start: urllib3 decodes the bytes read and the rest as one body.
+
+    It hands `source`'s connection back to the pool, and keeps `source`'s http.client
+    response, from which requests reads cookies; no public name gives it.
+    """
+
+    def __init__(self, source: HTTPResponse, head: bytes, method: str | None) -> None:
+        self._source = source
+        extra: dict[str, Any] = (
+            {"version_string": source.version_string} if hasattr(source, "version_string") else {}
+        )
+        super().__init__(
+            _Chain(head, source),
+            headers=source.headers,
+            status=source.status,
+            version=source.version,
+            reason=source.reason,
+            preload_content=False,
+            decode_content=source.decode_content,
+            original_response=getattr(source, "_original_response", None),
+            msg=getattr(source, "msg", None),
+            retries=source.retries,
+            enforce_content_length=source.enforce_content_length,
+            request_method=method,
+            request_url=getattr(source, "url", None),
+            **extra,
+        )
+
+    def release_conn(self) -> None:
+        self._source.release_conn()
