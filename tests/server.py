@@ -8,14 +8,20 @@ Routes (any method):
 - `/reject/SHAPE?betas=a,b`: answers 400 with a beta rejection when the request carries
   any of the listed betas (SHAPE: `unsupported` names the first, `unexpected` all of
   them, `bedrock` none), else echoes; `&also=c,d` adds names to it that were not sent.
+- `/hostile/KIND?betas=a&size=N`: a 400 whose body starts with a rejection of `a` but is no
+  rejection: `huge` (N blanks follow), `endless` (chunked: a MiB, then the rest of N bytes
+  only after `release`), `gzip` (N blanks, gzip-compressed) or `deep` (lists nested N deep,
+  no rejection at all).
 - `/v1/...`: a stand-in for the API: answers 400 `Unsupported beta header` when the request
   carries a name of `API_REFUSED`, else echoes.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +49,7 @@ class Server:
     attempts: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     release: threading.Event = field(default_factory=threading.Event)
     stream_finished: threading.Event = field(default_factory=threading.Event)
+    closed_early: threading.Event = field(default_factory=threading.Event)
 
     def url_for(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -112,6 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(400, *REJECTIONS[segments[1]](hit + also))
         elif segments[0] == "v1" and (hit := _rejected(beta_lines, ",".join(API_REFUSED))):
             self._reply(400, *REJECTIONS["unsupported"](hit))
+        elif segments[0] == "hostile":
+            self._hostile(segments[1], query)
         elif segments[0] == "stream":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
@@ -123,6 +132,47 @@ class _Handler(BaseHTTPRequestHandler):
             state.stream_finished.set()
         else:
             self._echo(body)
+
+    def _hostile(self, kind: str, query: dict[str, str]) -> None:
+        """A 4xx body that is no rejection, though one starts it; see HOSTILE."""
+        state: Server = self.server.state
+        size = int(query.get("size", 1 << 20))
+        rejection = json.dumps(_error(f"Unsupported beta header: {query.get('betas', '')}")).encode()
+        headers: dict[str, str] = {"Content-Type": "application/json"}
+        if kind == "deep":
+            body: bytes | None = b"[" * size + b"]" * size
+        elif kind == "gzip":
+            body, headers["Content-Encoding"] = gzip_bomb(rejection, size), "gzip"
+        else:
+            body = None  # written a MiB at a time: `huge` with a length, `endless` chunked
+        self.send_response(400)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if body is not None:
+            self.send_header("Content-Length", str(len(body)))
+        elif kind == "huge":
+            self.send_header("Content-Length", str(len(rejection) + size))
+        else:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            if body is not None:
+                self.wfile.write(body)
+            elif kind == "huge":
+                self.wfile.write(rejection)
+                for at in range(0, size, len(_MIB)):
+                    self.wfile.write(_MIB[: size - at])
+            else:
+                self._chunk(rejection)
+                for sent in range(0, size, len(_MIB)):
+                    if sent == len(_MIB):  # the first MiB, then only when the test says so
+                        state.release.wait(10)
+                    self._chunk(_MIB)
+                self._chunk(b"")
+            self.wfile.flush()
+        except OSError:  # the client closed the connection: it read what it wanted
+            state.closed_early.set()
+        state.stream_finished.set()
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -141,6 +191,18 @@ API_REFUSED = ("retired-beta-2024-01-01", "files-api-2025-04-41")
 def _rejected(lines: list[str], listed: str) -> list[str]:
     sent = [name.strip() for line in lines for name in line.split(",")]
     return [name for name in sent if name and name in listed.split(",")]
+
+
+_MIB = b" " * (1 << 20)  # made once: writing it allocates nothing that memory checks would see
+
+
+@functools.cache
+def gzip_bomb(head: bytes, size: int) -> bytes:
+    """`head` then `size` blanks, gzip-compressed (about 1,000 to 1)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [compressor.compress(head)]
+    parts.extend(compressor.compress(_MIB) for _ in range(size >> 20))
+    return b"".join([*parts, compressor.flush()])
 
 
 def _error(message: str) -> dict[str, Any]:

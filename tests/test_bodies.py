@@ -8,6 +8,8 @@ For each stack, over real sockets and with betas active (so the middleware does 
 
 from __future__ import annotations
 
+import json
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -188,3 +190,126 @@ async def test_error_responses_pass_through_untouched(
     assert through[0] == status
     assert through == plain
     assert messages_api.betas == [None, FILES]
+
+
+# drop_rejected on hostile 4xx bodies: at most 64 KiB is read to look for a rejection, and
+# the caller gets the whole body, unread, as the server sent it - never an exception of ours.
+
+MIB = 1 << 20
+
+
+class Caller:
+    """One stack with `drop_rejected=True`: sends, and reads the body as its caller would."""
+
+    def __init__(self, stack: str) -> None:
+        self.name, _, mode = stack.partition(" ")
+        self.is_async = bool(mode)
+        if self.name == "requests":
+            self.client: Any = requests.Session()
+            self.client.mount("http://", BetaAdapter(betas=FILES, drop_rejected=True))
+        else:
+            module, integration = HTTPX[self.name]
+            if self.is_async:
+                transport = integration.AsyncBetaTransport(betas=FILES, drop_rejected=True)
+                self.client = module.AsyncClient(transport=transport, timeout=30)
+            else:
+                self.client = module.Client(
+                    transport=integration.BetaTransport(betas=FILES, drop_rejected=True), timeout=30
+                )
+
+    async def send(self, url: str, stream: bool) -> Any:
+        if self.name == "requests":
+            return self.client.post(url, data=b"{}", stream=stream, timeout=30)
+        request = self.client.build_request("POST", url, content=b"{}")
+        if self.is_async:
+            return await self.client.send(request, stream=stream)
+        return self.client.send(request, stream=stream)
+
+    async def body(self, response: Any) -> bytes:
+        """The decoded body, read in small chunks as a streaming caller would."""
+        if self.name == "requests":
+            return b"".join(response.iter_content(4096))
+        if self.is_async:
+            return b"".join([chunk async for chunk in response.aiter_bytes(4096)])
+        return b"".join(response.iter_bytes(4096))
+
+    async def close(self, response: Any) -> None:
+        if self.is_async:
+            await response.aclose()
+            await self.client.aclose()
+        else:
+            response.close()
+            self.client.close()
+
+
+def rejection_of(name: str) -> bytes:
+    message = f"Unsupported beta header: {name}"
+    return json.dumps(
+        {"type": "error", "error": {"type": "invalid_request_error", "message": message}}
+    ).encode()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["read", "stream"])
+@pytest.mark.parametrize(
+    ("kind", "size", "expected"),
+    [
+        ("huge", 64 * MIB, lambda: rejection_of(FILES) + b" " * (64 * MIB)),
+        ("gzip", 64 * MIB, lambda: rejection_of(FILES) + b" " * (64 * MIB)),
+        ("deep", 30_000, lambda: b"[" * 30_000 + b"]" * 30_000),  # within 64 KiB: json.loads recurses
+        ("deep", 100_000, lambda: b"[" * 100_000 + b"]" * 100_000),
+    ],
+    ids=["huge", "gzip-bomb", "deep", "deeper"],
+)
+@pytest.mark.parametrize("stack", STACKS)
+async def test_hostile_rejections_are_handed_back_whole(
+    server: Server, stack: str, kind: str, size: int, expected: Any, stream: bool
+) -> None:
+    # Each body starts with a rejection of the name sent: reading all of it would resend.
+    caller = Caller(stack)
+    url = server.url_for(f"/hostile/{kind}?betas={FILES}&size={size}")
+    tracemalloc.start()
+    try:
+        response = await caller.send(url, stream)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    try:
+        assert response.status_code == 400
+        if stream:
+            assert peak < 4 * MIB  # what the middleware read to look: not the 64 MiB body
+        assert await caller.body(response) == expected()
+    finally:
+        await caller.close(response)
+    assert server.betas == [FILES]  # not resent: no rejection within 64 KiB
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["read", "stream"])
+@pytest.mark.parametrize("stack", STACKS)
+async def test_an_endless_rejection_returns_before_its_end(server: Server, stack: str, stream: bool) -> None:
+    # /hostile/endless sends a MiB, then waits for `release` before the rest: the response
+    # comes back while the server still holds it (it would wait 10 s otherwise).
+    caller = Caller(stack)
+    url = server.url_for(f"/hostile/endless?betas={FILES}&size={16 * MIB}")
+    if not stream:
+        server.release.set()  # the caller itself reads it all
+    response = await caller.send(url, stream)
+    try:
+        assert response.status_code == 400
+        if stream:
+            assert not server.stream_finished.is_set()
+            server.release.set()
+        assert await caller.body(response) == rejection_of(FILES) + b" " * (16 * MIB)
+    finally:
+        await caller.close(response)
+    assert server.betas == [FILES]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+async def test_a_streamed_hostile_body_closed_unread_releases_the_server(server: Server, stack: str) -> None:
+    caller = Caller(stack)
+    response = await caller.send(server.url_for(f"/hostile/endless?betas={FILES}&size={64 * MIB}"), True)
+    assert response.status_code == 400
+    await caller.close(response)  # never read: the connection is closed, the server stops
+    server.release.set()
+    assert server.stream_finished.wait(10)
+    assert server.closed_early.is_set()
