@@ -8,10 +8,11 @@ Routes (any method):
 - `/reject/SHAPE?betas=a,b`: answers 400 with a beta rejection when the request carries
   any of the listed betas (SHAPE: `unsupported` names the first, `unexpected` all of
   them, `bedrock` none), else echoes; `&also=c,d` adds names to it that were not sent.
-- `/hostile/KIND?betas=a&size=N`: a 400 whose body starts with a rejection of `a` but is no
-  rejection: `huge` (N blanks follow), `endless` (chunked: a MiB, then the rest of N bytes
-  only after `release`), `gzip` (N blanks, gzip-compressed) or `deep` (lists nested N deep,
-  no rejection at all).
+- `/hostile/KIND?betas=a&size=N`: to a request carrying `a` (else echoes), a 400 whose
+  body starts with a rejection of `a` but is no rejection: `huge` (N blanks follow),
+  `endless` (chunked: a MiB, then the rest of N bytes only after `release`), `gzip` (N
+  blanks, gzip-compressed) or `deep` (lists nested N deep, no rejection at all);
+  `&cookie=1` sets a cookie. With N small, `huge` and `gzip` are rejections.
 - `/v1/...`: a stand-in for the API: answers 400 `Unsupported beta header` when the request
   carries a name of `API_REFUSED`, else echoes.
 """
@@ -119,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(400, *REJECTIONS[segments[1]](hit + also))
         elif segments[0] == "v1" and (hit := _rejected(beta_lines, ",".join(API_REFUSED))):
             self._reply(400, *REJECTIONS["unsupported"](hit))
-        elif segments[0] == "hostile":
+        elif segments[0] == "hostile" and _rejected(beta_lines, query.get("betas", "")):
             self._hostile(segments[1], query)
         elif segments[0] == "stream":
             self.send_response(200)
@@ -145,6 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
             body, headers["Content-Encoding"] = gzip_bomb(rejection, size), "gzip"
         else:
             body = None  # written a MiB at a time: `huge` with a length, `endless` chunked
+        if query.get("cookie"):
+            headers["Set-Cookie"] = f"seen={kind}; Path=/"
         self.send_response(400)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -201,7 +204,7 @@ def gzip_bomb(head: bytes, size: int) -> bytes:
     """`head` then `size` blanks, gzip-compressed (about 1,000 to 1)."""
     compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
     parts = [compressor.compress(head)]
-    parts.extend(compressor.compress(_MIB) for _ in range(size >> 20))
+    parts.extend(compressor.compress(_MIB[: size - at]) for at in range(0, size, len(_MIB)))
     return b"".join([*parts, compressor.flush()])
 
 

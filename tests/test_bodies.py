@@ -313,3 +313,41 @@ async def test_a_streamed_hostile_body_closed_unread_releases_the_server(server:
     server.release.set()
     assert server.stream_finished.wait(10)
     assert server.closed_early.is_set()
+
+
+LIMIT = 64 * 1024
+
+
+@pytest.mark.parametrize(
+    ("kind", "blanks", "resent"),
+    [
+        ("huge", 0, True),
+        ("huge", LIMIT - len(rejection_of(FILES)), True),  # the whole body within 64 KiB: read
+        ("huge", LIMIT - len(rejection_of(FILES)) + 1, False),  # one byte more: no rejection
+        ("gzip", 0, True),  # decoded, a small piece at a time
+        ("gzip", LIMIT - len(rejection_of(FILES)), True),
+        ("gzip", LIMIT - len(rejection_of(FILES)) + 1, False),  # 64 KiB + 1 decoded: no rejection
+    ],
+    ids=["small", "at-the-limit", "over-the-limit", "gzip", "gzip-at-the-limit", "gzip-over-the-limit"],
+)
+@pytest.mark.parametrize("stream", [False, True], ids=["read", "stream"])
+@pytest.mark.parametrize("stack", STACKS)
+async def test_a_rejection_is_read_from_at_most_64_kib(
+    server: Server, stack: str, stream: bool, kind: str, blanks: int, resent: bool
+) -> None:
+    caller = Caller(stack)
+    response = await caller.send(
+        server.url_for(f"/hostile/{kind}?betas={FILES}&size={blanks}&cookie=1"), stream
+    )
+    try:
+        if resent:
+            assert response.status_code == 200  # the echo of the resend
+            assert json.loads(await caller.body(response))["anthropic-beta"] is None
+        else:
+            assert response.status_code == 400
+            assert await caller.body(response) == rejection_of(FILES) + b" " * blanks
+        if caller.name == "requests" and not resent:  # the 4xx's cookie reached the session
+            assert caller.client.cookies["seen"] == kind
+    finally:
+        await caller.close(response)
+    assert server.betas == ([FILES, None] if resent else [FILES])
