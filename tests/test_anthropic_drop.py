@@ -501,3 +501,89 @@ async def test_loopback_streamed_rejection_is_read_and_released(server: Server, 
     first, second = inner.seen
     assert (first.status_code, first.is_closed) == (400, True)
     assert second.status_code == 200
+
+
+# Hostile 4xx bodies: the middleware reads at most 64 KiB of a streamed one, never resends,
+# and the SDK gets the whole body to make its error from - never an exception of ours.
+
+
+class Released(Middleware):
+    """Placed before BetaMiddleware: notes whether the server was still holding the body back
+    when the middleware returned, then lets the server send the rest."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.held: list[bool] = []
+
+    def _returned(self) -> None:
+        self.held.append(not self.server.stream_finished.is_set())
+        self.server.release.set()
+
+    def handle(self, request: APIRequest, call_next: Any) -> Any:
+        result = call_next(request)
+        self._returned()
+        return result
+
+    async def handle_async(self, request: APIRequest, call_next: Any) -> Any:
+        result = await call_next(request)
+        self._returned()
+        return result
+
+
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["read", "streamed"])
+@pytest.mark.parametrize(
+    ("kind", "size"),
+    [("huge", 64 * MIB), ("gzip", 64 * MIB), ("deep", 30_000), ("endless", 16 * MIB)],
+)
+async def test_hostile_rejections_reach_the_sdk_whole(
+    server: Server, kind: str, size: int, streaming: bool, logged: Logged
+) -> None:
+    released = Released(server)
+    options: dict[str, Any] = {
+        "api_key": "test-key",
+        "base_url": server.url_for(f"/hostile/{kind}"),
+        "default_query": {"betas": FIXED, "size": str(size)},
+        "middleware": [released, BetaMiddleware(betas=FIXED, drop_rejected=True)],
+        "max_retries": 0,
+    }
+    if not streaming:
+        server.release.set()  # the SDK reads a body it does not stream before the middleware sees it
+    client = anthropic.Anthropic(**options)
+
+    def call() -> None:
+        if streaming:
+            with client.messages.with_streaming_response.create(**ASK):
+                pass
+        else:
+            client.messages.create(**ASK)
+
+    with client, pytest.raises(anthropic.BadRequestError) as caught:
+        call()
+    assert caught.value.status_code == 400
+    assert len(caught.value.response.content) > (30_000 if kind == "deep" else size)
+    if streaming and kind == "endless":
+        assert released.held == [True]  # the middleware returned while the server held the rest
+    assert server.betas == [FIXED]  # no rejection within 64 KiB: not resent
+    assert logged() == []
+
+
+@pytest.mark.parametrize("kind", ["huge", "endless"])
+async def test_hostile_rejections_reach_the_async_sdk_whole(server: Server, kind: str) -> None:
+    released = Released(server)
+    client = AsyncAnthropic(
+        api_key="test-key",
+        base_url=server.url_for(f"/hostile/{kind}"),
+        default_query={"betas": FIXED, "size": str(16 * MIB)},
+        middleware=[released, BetaMiddleware(betas=FIXED, drop_rejected=True)],
+        max_retries=0,
+    )
+    async with client:
+        with pytest.raises(anthropic.BadRequestError) as caught:
+            await client.messages.with_streaming_response.create(**ASK).__aenter__()
+    assert len(caught.value.response.content) > 16 * MIB
+    if kind == "endless":
+        assert released.held == [True]
+    assert server.betas == [FIXED]
