@@ -184,17 +184,22 @@ def _httpx_body(response: Any) -> bytes:
     return content
 
 
+def _within_limit(content: bytes) -> bytes | None:
+    """A response body, or None (no rejection) past `LIMIT`, as with drop_rejected."""
+    return content if len(content) <= LIMIT else None
+
+
 def _source(obj: object) -> tuple[int | None, object]:
     """The status (None: unknown) and body of `obj`."""
     if isinstance(obj, (str, bytes, bytearray, memoryview, dict, list)):
         return None, obj
     requests = sys.modules.get("requests")
     if requests is not None and isinstance(obj, requests.Response):
-        return obj.status_code, obj.content
+        return obj.status_code, _within_limit(obj.content)
     for name in ("httpx", "httpx2"):
         stack = sys.modules.get(name)
         if stack is not None and isinstance(obj, stack.Response):
-            return obj.status_code, _httpx_body(obj)
+            return obj.status_code, _within_limit(_httpx_body(obj))
     anthropic = sys.modules.get("anthropic")
     if anthropic is not None:
         if isinstance(obj, anthropic.APIStatusError):

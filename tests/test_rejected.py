@@ -332,3 +332,23 @@ def test_deeply_nested_bodies_are_no_rejection(body: str) -> None:
     for form in (body, body.encode(), httpx.Response(400, text=body), httpx2.Response(400, text=body)):
         assert rejected_betas(form) == ()
         assert UnsupportedBetaError.from_response(form) is None
+
+
+LIMIT = 64 * 1024
+
+
+@pytest.mark.parametrize(
+    ("blanks", "found"), [(0, True), (None, True), (1, False)], ids=["small", "at", "over"]
+)
+@responses.activate
+def test_a_response_body_over_64_kib_is_no_rejection(blanks: int | None, found: bool) -> None:
+    head = json.dumps(DOCUMENTED).encode()
+    body = head + b" " * (LIMIT - len(head) + (blanks or 0) if blanks != 0 else 0)
+    assert (len(body) <= LIMIT) is found
+    responses.post("https://api.anthropic.com/v1/messages", body=body, status=400)
+    names = (A,) if found else ()
+    assert rejected_betas(requests.post("https://api.anthropic.com/v1/messages", timeout=5)) == names
+    for stack in (httpx, httpx2):
+        assert rejected_betas(stack.Response(400, content=body)) == names
+        assert (UnsupportedBetaError.from_response(stack.Response(400, content=body)) is None) is not found
+    assert rejected_betas(body) == (A,)  # a body given as such is parsed whole: it is what the caller has
