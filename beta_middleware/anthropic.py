@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 import weakref
 from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -121,6 +122,14 @@ def _http_response(result: object) -> httpx2.Response | None:
     return result if isinstance(result, httpx2.Response) else None
 
 
+def _read_rejection(response: Any, mode: int) -> Generator[tuple[str, Any], Any, Any]:
+    """`read_rejection` on `response`, with the streams of its own stack (httpx2, or httpx for 0.x)."""
+    stack = next(
+        s for s in map(sys.modules.get, ("httpx2", "httpx")) if s and isinstance(response, s.Response)
+    )
+    return (yield from read_rejection(stack, response, replay_streams(stack)[mode]))
+
+
 def _replayable(options: FinalRequestOptions) -> bool:
     """Whether the request body can be sent again.
 
@@ -201,17 +210,17 @@ class BetaMiddleware(Middleware):
         own: str,
         result: object,
         response: httpx2.Response,
-        replay: type,
+        mode: int,
     ) -> Generator[tuple[str, Any], Any, Any]:
         """drop_rejected=True, after a 4xx `response` to `sending`: the steps the drivers carry out.
 
         Yields ("send", request) for what `call_next` returns, and the reading steps of
         `read_rejection` (at most 64 KiB of a streamed body, put back in front of the rest
-        by a `replay` stream); returns what to give back.
+        by the sync (`mode` 0) or async (1) replay stream); returns what to give back.
         """
         values = (str(sending.headers[HEADER]),)
         mine = _drop.ours(values, (own,))
-        take = _drop.learn(self.rules, (yield from read_rejection(httpx2, response, replay)), mine, values)
+        take = _drop.learn(self.rules, (yield from _read_rejection(response, mode)), mine, values)
         if not take or not _replayable(request.options):
             return result
         yield CLOSE, response  # read to its end: this releases its connection before the resend
@@ -220,7 +229,7 @@ class BetaMiddleware(Middleware):
         result = yield SEND, request if value is None else _with_header(request, value)
         again = _http_response(result)
         if again is not None and _drop.is_rejection_status(again.status_code):
-            _drop.learn(self.rules, (yield from read_rejection(httpx2, again, replay)), mine, values)
+            _drop.learn(self.rules, (yield from _read_rejection(again, mode)), mine, values)
         return result
 
     def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
@@ -229,7 +238,7 @@ class BetaMiddleware(Middleware):
         result = call_next(sending)
         if own is None or (response := self._rejected(result)) is None:
             return result  # nothing added, or nothing to learn from the response
-        steps = self._dropping(request, sending, own, result, response, replay_streams(httpx2)[0])
+        steps = self._dropping(request, sending, own, result, response, 0)
         value: Any = None
         try:
             while True:
@@ -245,7 +254,7 @@ class BetaMiddleware(Middleware):
         result = await call_next(sending)
         if own is None or (response := self._rejected(result)) is None:
             return result  # nothing added, or nothing to learn from the response
-        steps = self._dropping(request, sending, own, result, response, replay_streams(httpx2)[1])
+        steps = self._dropping(request, sending, own, result, response, 1)
         value: Any = None
         try:
             while True:

@@ -200,9 +200,6 @@ class _Chain(io.RawIOBase):
         self._head = io.BytesIO(head)
         self._source = source
 
-    def readable(self) -> bool:
-        return True
-
     def read(self, amt: int | None = -1) -> bytes:
         whole = amt is None or amt < 0
         data = self._head.read(-1 if whole else amt)

@@ -11,7 +11,8 @@ Routes (any method):
 - `/hostile/KIND?betas=a&size=N`: to a request carrying `a` (else echoes), a 400 whose
   body starts with a rejection of `a` but is no rejection: `huge` (N blanks follow),
   `endless` (chunked: a MiB, then the rest of N bytes only after `release`), `gzip` (N
-  blanks, gzip-compressed) or `deep` (lists nested N deep, no rejection at all);
+  blanks, gzip-compressed), `not-gzip` (said to be, but plain) or `deep` (lists nested N
+  deep, no rejection at all);
   `&cookie=1` sets a cookie. With N small, `huge` and `gzip` are rejections.
 - `/v1/...`: a stand-in for the API: answers 400 `Unsupported beta header` when the request
   carries a name of `API_REFUSED`, else echoes.
@@ -144,6 +145,8 @@ class _Handler(BaseHTTPRequestHandler):
             body: bytes | None = b"[" * size + b"]" * size
         elif kind == "gzip":
             body, headers["Content-Encoding"] = gzip_bomb(rejection, size), "gzip"
+        elif kind == "not-gzip":
+            body, headers["Content-Encoding"] = rejection, "gzip"
         else:
             body = None  # written a MiB at a time: `huge` with a length, `endless` chunked
         if query.get("cookie"):

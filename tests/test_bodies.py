@@ -24,7 +24,7 @@ from beta_middleware import httpx2 as bm_httpx2
 from beta_middleware.requests import BetaAdapter
 
 from .messages_server import MessagesServer
-from .server import Server
+from .server import Server, gzip_bomb
 
 FILES = "files-api-2025-04-14"
 CHUNKS = [b"x" * 65536, b"y" * 1000, b"z" * 70000]
@@ -233,12 +233,14 @@ class Caller:
             return b"".join([chunk async for chunk in response.aiter_bytes(4096)])
         return b"".join(response.iter_bytes(4096))
 
-    async def close(self, response: Any) -> None:
+    async def close(self, response: Any = None) -> None:
         if self.is_async:
-            await response.aclose()
+            if response is not None:
+                await response.aclose()
             await self.client.aclose()
         else:
-            response.close()
+            if response is not None:
+                response.close()
             self.client.close()
 
 
@@ -351,3 +353,37 @@ async def test_a_rejection_is_read_from_at_most_64_kib(
     finally:
         await caller.close(response)
     assert server.betas == ([FILES, None] if resent else [FILES])
+
+
+def test_requests_raw_reads_see_the_body_as_sent(server: Server) -> None:
+    # `response.raw.read()` gives the undecoded bytes, as without the middleware
+    with requests.Session() as session:
+        session.mount("http://", BetaAdapter(betas=FILES, drop_rejected=True))
+        url = server.url_for(f"/hostile/gzip?betas={FILES}&size={4 * MIB}")
+        with session.post(url, data=b"{}", stream=True, timeout=30) as response:
+            assert response.raw.read(10) == gzip_bomb(rejection_of(FILES), 4 * MIB)[:10]
+            assert response.raw.read() == gzip_bomb(rejection_of(FILES), 4 * MIB)[10:]
+        with session.post(url, data=b"{}", stream=True, timeout=30) as response:
+            response.raw.decode_content = True
+            assert response.raw.read() == rejection_of(FILES) + b" " * (4 * MIB)
+    assert server.betas == [FILES, FILES]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["read", "stream"])
+@pytest.mark.parametrize("stack", STACKS)
+async def test_a_body_that_does_not_decode_is_handed_back(server: Server, stack: str, stream: bool) -> None:
+    # said to be gzip, but plain: no rejection, and the caller meets the stack's own error
+    caller = Caller(stack)
+    url = server.url_for(f"/hostile/not-gzip?betas={FILES}")
+    errors = (requests.exceptions.ContentDecodingError, httpx.DecodingError, httpx2.DecodingError)
+    if stream:
+        response = await caller.send(url, stream)
+        assert response.status_code == 400
+        with pytest.raises(errors):
+            await caller.body(response)
+        await caller.close(response)
+    else:
+        with pytest.raises(errors):
+            await caller.send(url, stream)  # the client reads the body: the same error as without us
+        await caller.close()
+    assert server.betas == [FILES]
