@@ -124,9 +124,7 @@ def _http_response(result: object) -> httpx2.Response | None:
 
 def _read_rejection(response: Any, mode: int) -> Generator[tuple[str, Any], Any, Any]:
     """`read_rejection` on `response`, with the streams of its own stack (httpx2, or httpx for 0.x)."""
-    stack = next(
-        s for s in map(sys.modules.get, ("httpx2", "httpx")) if s and isinstance(response, s.Response)
-    )
+    stack = sys.modules.get(type(response).__module__.partition(".")[0], httpx2)
     return (yield from read_rejection(stack, response, replay_streams(stack)[mode]))
 
 
