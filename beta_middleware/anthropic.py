@@ -26,7 +26,10 @@ from collections.abc import Generator, Iterable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from . import _drop
 from ._compat import missing_stack
+from ._header import HEADER, Rules, sent, split
+from ._rejected import rejection
 
 MIDDLEWARE_SINCE = "0.108"  # the first anthropic release with `middleware=[...]`
 
@@ -62,10 +65,6 @@ try:
     from anthropic import APIRequest, APIResponse, AsyncAPIResponse, AsyncCallNext, CallNext, Middleware
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess (tests/test_anthropic.py)
     raise ImportError(_no_middleware(anthropic, exc)) from exc
-
-from . import _drop
-from ._header import HEADER, Rules, sent, split
-from ._rejected import rejection
 
 
 def _stack_of(sdk: ModuleType) -> ModuleType:

@@ -1,7 +1,9 @@
 """BetaMiddleware with the anthropic SDK's real client classes.
 
-Unit tests send through `httpx2.MockTransport` with fake credentials (nothing leaves
-the process); the loopback tests send to the real server of tests/server.py.
+Unit tests send through the `MockTransport` of the SDK's stack (httpx2, or httpx on
+0.x) with fake credentials (nothing leaves the process); the loopback tests send to the
+real server of tests/server.py. Every test runs on the installed SDK line (see
+`sdk_cases.STACK`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from collections.abc import Callable
 from typing import Any
 
 import anthropic
-import httpx2
 import pytest
 from anthropic import APIRequest, AsyncAnthropic, AsyncAnthropicBedrock, AsyncAnthropicVertex, Middleware
 from anthropic._models import FinalRequestOptions  # to build an APIRequest outside a client
@@ -27,9 +28,11 @@ import beta_middleware.anthropic as anthropic_integration
 from beta_middleware import HEADER, InvalidBetaError, betas
 from beta_middleware._demo import main
 from beta_middleware.anthropic import BetaMiddleware
-from beta_middleware.httpx2 import BetaTransport
 
+from .sdk_cases import INTEGRATION, LINE_MARKS, STACK
 from .server import Server
+
+pytestmark = LINE_MARKS
 
 MESSAGE = {
     "id": "msg_1",
@@ -52,15 +55,15 @@ class Recorder:
     """A MockTransport handler that records every request and answers a Message."""
 
     def __init__(self, fail_first: int = 0) -> None:
-        self.requests: list[httpx2.Request] = []
+        self.requests: list[STACK.Request] = []
         self.fail_first = fail_first
 
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+    def __call__(self, request: STACK.Request) -> STACK.Response:
         request.read()
         self.requests.append(request)
         if len(self.requests) <= self.fail_first:
-            return httpx2.Response(529, json={"type": "error"}, headers={"retry-after-ms": "1"})
-        return httpx2.Response(200, json=MESSAGE)
+            return STACK.Response(529, json={"type": "error"}, headers={"retry-after-ms": "1"})
+        return STACK.Response(200, json=MESSAGE)
 
     @property
     def sent(self) -> list[str | None]:
@@ -72,7 +75,7 @@ class Recorder:
 
 
 class AsyncRecorder(Recorder):
-    async def handle(self, request: httpx2.Request) -> httpx2.Response:
+    async def handle(self, request: STACK.Request) -> STACK.Response:
         await asyncio.sleep(0)  # lets the other tasks run between receiving and answering
         return self(request)
 
@@ -81,7 +84,7 @@ def sync_client(recorder: Recorder, *middleware: Any, **kwargs: Any) -> anthropi
     return anthropic.Anthropic(
         api_key="test-key",
         base_url="https://api.anthropic.test",
-        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)),
+        http_client=STACK.Client(transport=STACK.MockTransport(recorder)),
         middleware=list(middleware),
         **kwargs,
     )
@@ -91,7 +94,7 @@ def async_client(recorder: AsyncRecorder, *middleware: Any, **kwargs: Any) -> As
     return AsyncAnthropic(
         api_key="test-key",
         base_url="https://api.anthropic.test",
-        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(recorder.handle)),
+        http_client=STACK.AsyncClient(transport=STACK.MockTransport(recorder.handle)),
         middleware=list(middleware),
         **kwargs,
     )
@@ -327,7 +330,7 @@ BEDROCK: dict[str, Any] = {
 }
 
 
-def sigv4_signed(request: httpx2.Request) -> tuple[list[str], bool]:
+def sigv4_signed(request: STACK.Request) -> tuple[list[str], bool]:
     """The headers a SigV4 signature names, and whether it matches what was sent."""
     authorization = request.headers["authorization"]
     assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDTEST/")
@@ -345,7 +348,7 @@ def sigv4_signed(request: httpx2.Request) -> tuple[list[str], bool]:
     return signed, fields["Signature"] == expected
 
 
-def assert_sigv4_valid(request: httpx2.Request) -> None:
+def assert_sigv4_valid(request: STACK.Request) -> None:
     """The request's SigV4 signature covers the headers and body that were sent."""
     signed, matches = sigv4_signed(request)
     assert "content-type" in signed
@@ -358,7 +361,7 @@ def test_bedrock_betas_land_in_the_signed_body() -> None:
     # Any: the SDK's annotations reject `beta.messages.create` on this client, which it serves.
     client: Any = anthropic.AnthropicBedrock(
         **BEDROCK,
-        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)),
+        http_client=STACK.Client(transport=STACK.MockTransport(recorder)),
         middleware=[BetaMiddleware(betas="f")],
     )
     with betas("c", "a"):
@@ -377,7 +380,7 @@ async def test_bedrock_async_betas_land_in_the_signed_body() -> None:
     recorder = AsyncRecorder()
     client = AsyncAnthropicBedrock(
         **BEDROCK,
-        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(recorder.handle)),
+        http_client=STACK.AsyncClient(transport=STACK.MockTransport(recorder.handle)),
         middleware=[BetaMiddleware()],
     )
     async with betas("c", "a"):
@@ -396,7 +399,7 @@ def test_bedrock_default_header_joins_the_body() -> None:
     client = anthropic.AnthropicBedrock(
         **BEDROCK,
         default_headers={HEADER: "d"},
-        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)),
+        http_client=STACK.Client(transport=STACK.MockTransport(recorder)),
         middleware=[BetaMiddleware()],
     )
     with betas("a"):
@@ -410,7 +413,7 @@ def test_a_transport_cannot_serve_bedrock() -> None:
     # Why docs/anthropic.md sends Bedrock users to the middleware: a transport runs after
     # the signature, so the body keeps the call's own betas and a changed header breaks it.
     recorder = Recorder()
-    http_client = httpx2.Client(transport=BetaTransport(httpx2.MockTransport(recorder)))
+    http_client = STACK.Client(transport=INTEGRATION.BetaTransport(STACK.MockTransport(recorder)))
     client: Any = anthropic.AnthropicBedrock(**BEDROCK, http_client=http_client)
     with betas("a"):
         client.beta.messages.create(**ASK, betas=["x"])
@@ -432,7 +435,7 @@ def test_vertex_betas_in_the_header() -> None:
     # Any: the SDK's annotations reject `beta.messages.create` on this client, which it serves.
     client: Any = anthropic.AnthropicVertex(
         **VERTEX,
-        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)),
+        http_client=STACK.Client(transport=STACK.MockTransport(recorder)),
         middleware=[BetaMiddleware(betas="f")],
     )
     with betas("a"):
@@ -448,7 +451,7 @@ async def test_vertex_async_betas_in_the_header() -> None:
     recorder = AsyncRecorder()
     client = AsyncAnthropicVertex(
         **VERTEX,
-        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(recorder.handle)),
+        http_client=STACK.AsyncClient(transport=STACK.MockTransport(recorder.handle)),
         middleware=[BetaMiddleware()],
     )
     async with betas("a", "b"):
@@ -510,10 +513,10 @@ def test_loopback_sync(server: Server) -> None:
     with client:
         with betas("a"):
             own: anthropic.RequestOptions = {"headers": {HEADER: "own"}}
-            response = client.post("/echo", cast_to=httpx2.Response, body={}, options=own)
+            response = client.post("/echo", cast_to=STACK.Response, body={}, options=own)
         assert response.json()[HEADER] == "own,f,a"
         assert response.request.headers[HEADER] == "own,f,a"
-        client.post("/echo", cast_to=httpx2.Response, body={})
+        client.post("/echo", cast_to=STACK.Response, body={})
     assert server.betas == ["own,f,a", "f"]
 
 
@@ -522,7 +525,7 @@ async def test_loopback_async(server: Server) -> None:
 
     async def call(i: int) -> str:
         async with betas(f"task-{i}"):
-            response = await client.post("/echo", cast_to=httpx2.Response, body={})
+            response = await client.post("/echo", cast_to=STACK.Response, body={})
             value: str = response.json()[HEADER]
             return value
 
