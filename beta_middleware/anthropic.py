@@ -45,11 +45,11 @@ def _import_failed(error: ImportError) -> str:
     )
 
 
-def _no_middleware(sdk: ModuleType, error: ImportError) -> str:
+def _no_middleware(sdk: ModuleType) -> str:
     """What to tell the user when the installed SDK lacks the middleware API."""
-    version = getattr(sdk, "__version__", "(version unknown)")
+    version = getattr(sdk, "__version__", "(of unknown version)")
     return (
-        f"anthropic {version} has no middleware API ({error}); beta_middleware.anthropic needs "
+        f"anthropic {version} has no middleware API; beta_middleware.anthropic needs "
         f"anthropic >= {MIDDLEWARE_SINCE}: pip install 'anthropic>={MIDDLEWARE_SINCE}' - or, keeping "
         f"this SDK, use beta_middleware.httpx on its http_client: "
         f"anthropic.Anthropic(http_client=beta_middleware.httpx.instrument(anthropic.DefaultHttpxClient()))"
@@ -58,13 +58,13 @@ def _no_middleware(sdk: ModuleType, error: ImportError) -> str:
 
 try:
     import anthropic
-    from anthropic._base_client import BaseClient  # the one private name: see _chain_client
+    from anthropic._base_client import BaseClient  # private: see _chain_client (and _Layers.http)
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess (tests/test_anthropic.py)
     raise ImportError(_import_failed(exc)) from exc
 try:
     from anthropic import APIRequest, APIResponse, AsyncAPIResponse, AsyncCallNext, CallNext, Middleware
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess (tests/test_anthropic.py)
-    raise ImportError(_no_middleware(anthropic, exc)) from exc
+    raise ImportError(_no_middleware(anthropic)) from exc
 
 
 def _stack_of(sdk: ModuleType) -> ModuleType:
@@ -176,31 +176,41 @@ def _chain_client(call_next: object) -> BaseClient[Any, Any] | None:
 
 
 def _body_betas(request: APIRequest) -> list[str] | None:
-    """The `anthropic_beta` names the caller put in `extra_body`, or None.
+    """The `anthropic_beta` names the caller put in the body (`extra_body`), or None.
 
-    Bedrock moves the header into the body's `anthropic_beta`, but a value from
-    `extra_body` wins over it: the names must join that one. Anything but a list of
-    names there is the caller's own business, handed on as it is.
+    Bedrock moves the header into the body's `anthropic_beta`, but one already in the
+    body wins over it: the names must join that one. anthropic 0.x holds `extra_body`
+    apart until it builds the HTTP request (and lays it over the body); 1.x has merged
+    it into the body before the middleware runs. Anything but a list of names there
+    is the caller's own business, handed on as it is.
     """
-    extra = request.options.extra_json
-    names = extra.get("anthropic_beta") if isinstance(extra, Mapping) else None
-    if isinstance(names, (list, tuple)) and all(isinstance(name, str) for name in names):
-        return list(names)
+    for data in (request.options.extra_json, request.json):
+        if isinstance(data, Mapping) and "anthropic_beta" in data:
+            names = data["anthropic_beta"]
+            if isinstance(names, (list, tuple)) and all(isinstance(name, str) for name in names):
+                return list(names)
+            return None
     return None
 
 
 def _with_header(request: APIRequest, value: str) -> APIRequest:
     """A copy of `request` whose `anthropic-beta` header is `value` (any spelling replaced).
 
-    A caller's `extra_body={"anthropic_beta": [...]}` gets the names of `value` after
-    its own, each once.
+    A body `anthropic_beta` of the caller's (see `_body_betas`) gets the names of `value`
+    after its own, each once.
     """
     headers: dict[str, Any] = {name: v for name, v in request.headers.items() if name.lower() != HEADER}
     headers[HEADER] = value
     copy = request.copy(headers=headers)
     body = _body_betas(request)
-    if body is not None:  # copy() gave the new request its own copy of extra_json
-        copy.options.extra_json = {**copy.options.extra_json, "anthropic_beta": list(split((*body, value)))}  # type: ignore[dict-item]
+    if body is not None:
+        names = list(split((*body, value)))
+        options = copy.options  # copy() gave the new request its own copies of both
+        extra = options.extra_json
+        if isinstance(extra, Mapping) and "anthropic_beta" in extra:
+            options.extra_json = {**extra, "anthropic_beta": names}
+        else:
+            options.json_data = {**options.json_data, "anthropic_beta": names}  # type: ignore[dict-item]
     return copy
 
 

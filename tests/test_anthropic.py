@@ -26,10 +26,11 @@ from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
 import beta_middleware.anthropic as anthropic_integration
 from beta_middleware import HEADER, InvalidBetaError, betas
+from beta_middleware._header import split
 from beta_middleware._demo import main
 from beta_middleware.anthropic import BetaMiddleware
 
-from .sdk_cases import INTEGRATION, LINE_MARKS, STACK
+from .sdk_cases import INTEGRATION, LINE_MARKS, STACK, resolve
 from .server import Server
 
 pytestmark = LINE_MARKS
@@ -80,21 +81,25 @@ class AsyncRecorder(Recorder):
         return self(request)
 
 
-def sync_client(recorder: Recorder, *middleware: Any, **kwargs: Any) -> anthropic.Anthropic:
+def sync_client(
+    recorder: Recorder, *middleware: Any, http_headers: dict[str, str] | None = None, **kwargs: Any
+) -> anthropic.Anthropic:
     return anthropic.Anthropic(
         api_key="test-key",
         base_url="https://api.anthropic.test",
-        http_client=STACK.Client(transport=STACK.MockTransport(recorder)),
+        http_client=STACK.Client(headers=http_headers, transport=STACK.MockTransport(recorder)),
         middleware=list(middleware),
         **kwargs,
     )
 
 
-def async_client(recorder: AsyncRecorder, *middleware: Any, **kwargs: Any) -> AsyncAnthropic:
+def async_client(
+    recorder: AsyncRecorder, *middleware: Any, http_headers: dict[str, str] | None = None, **kwargs: Any
+) -> AsyncAnthropic:
     return AsyncAnthropic(
         api_key="test-key",
         base_url="https://api.anthropic.test",
-        http_client=STACK.AsyncClient(transport=STACK.MockTransport(recorder.handle)),
+        http_client=STACK.AsyncClient(headers=http_headers, transport=STACK.MockTransport(recorder.handle)),
         middleware=list(middleware),
         **kwargs,
     )
@@ -137,6 +142,69 @@ async def test_merge_order_async(
     async with betas(context):
         await client.beta.messages.create(**ASK, **call)
     assert recorder.lines == [[expected]]
+
+
+# Every layer the SDK sends: the call's header, the client's default_headers (or
+# ANTHROPIC_CUSTOM_HEADERS), the headers of the http_client it was given. Whatever the SDK
+# alone sends for a combination, the middleware sends that, then its names.
+
+OMITTED = "<omit>"
+HTTP_LAYER = [None, "h1, h2"]
+DEFAULT_LAYER = [None, "d", "<env>", OMITTED]
+CALL_LAYER = [None, "c", OMITTED]
+
+
+def layer(value: str | None) -> dict[str, Any]:
+    if value is None or value == "<env>":
+        return {}
+    return {HEADER: anthropic.omit if value == OMITTED else value}
+
+
+@pytest.fixture(params=["sync", "async"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def send_through_layers(
+    kind: str, http: str | None, default: str | None, call: str | None, *middleware: Any
+) -> list[list[str]]:
+    recorder = AsyncRecorder()
+    make: Any = sync_client if kind == "sync" else async_client
+    client = make(recorder, *middleware, http_headers=layer(http), default_headers=layer(default))
+    await resolve(client.messages.create(**ASK, extra_headers=layer(call)))
+    return recorder.lines
+
+
+@pytest.mark.parametrize("call", CALL_LAYER)
+@pytest.mark.parametrize("default", DEFAULT_LAYER)
+@pytest.mark.parametrize("http", HTTP_LAYER)
+async def test_merges_with_every_layer_the_sdk_sends(
+    kind: str, http: str | None, default: str | None, call: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if default == "<env>":
+        monkeypatch.setenv("ANTHROPIC_CUSTOM_HEADERS", f"{HEADER}: env\nx-other: 1")
+    (alone,) = await send_through_layers(kind, http, default, call)
+    with betas("b", "h2"):
+        (merged,) = await send_through_layers(kind, http, default, call, BetaMiddleware(betas="f"))
+    assert merged == [",".join(split((*alone, "f,b,h2")))]
+    # What the SDK alone sends: the call's value, else the client's, else the http_client's.
+    own = call if call not in (None, OMITTED) else default if call is None and default != OMITTED else None
+    own = "env" if own == "<env>" else own or http
+    assert alone == ([] if own is None else [own])
+
+
+async def test_the_http_clients_header_read_at_each_request(kind: str) -> None:
+    # httpx merges the http_client's headers into each request: a change to them applies.
+    recorder = AsyncRecorder()
+    make: Any = sync_client if kind == "sync" else async_client
+    client = make(recorder, BetaMiddleware(), http_headers={HEADER: "h"})
+    with betas("b"):
+        await resolve(client.messages.create(**ASK))
+        client._client.headers[HEADER] = "h2"  # the attribute the middleware reads
+        await resolve(client.messages.create(**ASK))
+        del client._client.headers[HEADER]
+        await resolve(client.messages.create(**ASK))
+    assert recorder.sent == ["h,b", "h2,b", "b"]
 
 
 def test_the_sdk_alone_sends_the_calls_value_over_the_default() -> None:
@@ -408,6 +476,64 @@ def test_bedrock_default_header_joins_the_body() -> None:
     assert_sigv4_valid(recorder.requests[0])
 
 
+def bedrock_client(kind: str, recorder: AsyncRecorder, *middleware: Any, **options: Any) -> Any:
+    if kind == "sync":
+        http: Any = STACK.Client(transport=STACK.MockTransport(recorder))
+        return anthropic.AnthropicBedrock(**BEDROCK, http_client=http, middleware=list(middleware), **options)
+    http = STACK.AsyncClient(transport=STACK.MockTransport(recorder.handle))
+    return AsyncAnthropicBedrock(**BEDROCK, http_client=http, middleware=list(middleware), **options)
+
+
+# Each case: the call's arguments, the context, the body's anthropic_beta sent.
+EXTRA_BODY_CASES = [
+    pytest.param({"extra_body": {"anthropic_beta": ["y"]}}, ("a",), ["y", "a"], id="extra-then-context"),
+    pytest.param(
+        {"betas": ["x"], "extra_body": {"anthropic_beta": ["y"]}}, ("a",), ["y", "x", "a"], id="with-call-betas"
+    ),
+    pytest.param({"extra_body": {"anthropic_beta": ["y", "a"]}}, ("a", "b"), ["y", "a", "b"], id="each-once"),
+    pytest.param(
+        {"betas": ["a"], "extra_body": {"anthropic_beta": ["y"]}}, ("a",), ["y", "a"], id="header-has-it-all"
+    ),
+    pytest.param({"extra_body": {"anthropic_beta": ("y",)}}, ("a",), ["y", "a"], id="a-tuple"),
+    pytest.param({"extra_body": {"anthropic_beta": ["y"]}}, (), ["y"], id="nothing-active"),
+    pytest.param({"extra_body": {"anthropic_beta": "y"}}, ("a",), "y", id="not-a-list-untouched"),
+    pytest.param({"extra_body": {"other": 1}}, ("a",), ["a"], id="other-extra-body"),
+]
+
+
+@pytest.mark.usefixtures("aws_env")
+@pytest.mark.parametrize(("call", "context", "body"), EXTRA_BODY_CASES)
+async def test_bedrock_merges_with_extra_body(kind: str, call: dict[str, Any], context: Any, body: Any) -> None:
+    recorder = AsyncRecorder()
+    client = bedrock_client(kind, recorder, BetaMiddleware())
+    with betas(context):
+        await resolve(client.beta.messages.create(**ASK, **call))
+    (request,) = recorder.requests
+    assert json.loads(request.content)["anthropic_beta"] == body
+    assert_sigv4_valid(request)
+    assert call["extra_body"].get("anthropic_beta", ["y"])[0] == "y"  # the caller's own value is unchanged
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_bedrock_alone_sends_extra_body_over_the_header() -> None:
+    # Why the middleware merges into extra_body: its value wins over the header's names.
+    recorder = AsyncRecorder()
+    client = bedrock_client("sync", recorder)
+    client.beta.messages.create(**ASK, betas=["x"], extra_body={"anthropic_beta": ["y"]})
+    assert json.loads(recorder.requests[0].content)["anthropic_beta"] == ["y"]
+
+
+def test_extra_body_names_merged_on_any_client() -> None:
+    # The body field is Bedrock's, but a gateway behind base_url may read it: it stays in
+    # step with the header wherever the caller put it.
+    recorder = Recorder()
+    client = sync_client(recorder, BetaMiddleware())
+    with betas("a"):
+        client.messages.create(**ASK, extra_body={"anthropic_beta": ["y"]})
+    assert json.loads(recorder.requests[0].content)["anthropic_beta"] == ["y", "a"]
+    assert recorder.sent == ["a"]
+
+
 @pytest.mark.usefixtures("aws_env")
 def test_a_transport_cannot_serve_bedrock() -> None:
     # Why docs/anthropic.md sends Bedrock users to the middleware: a transport runs after
@@ -546,6 +672,37 @@ def test_loopback_bedrock(server: Server) -> None:
     assert received.path == "/model/claude-test/invoke"
     assert json.loads(received.body)["anthropic_beta"] == ["a", "b"]
     assert received.beta == "a,b"
+
+
+@pytest.mark.usefixtures("aws_env")
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_loopback_bedrock_extra_body(server: Server, kind: str) -> None:
+    # A real Bedrock client over a socket: the event hook sees the request as signed and
+    # sent, the server what arrived.
+    sent: list[Any] = []
+
+    def record(request: Any) -> None:
+        sent.append(request)
+
+    async def arecord(request: Any) -> None:
+        sent.append(request)
+
+    options: dict[str, Any] = {**BEDROCK, "base_url": server.url, "middleware": [BetaMiddleware(betas="f")]}
+    call: dict[str, Any] = {**ASK, "betas": ["x"], "extra_body": {"anthropic_beta": ["y"]}}
+    if kind == "sync":
+        http: Any = STACK.Client(event_hooks={"request": [record]})
+        with anthropic.AnthropicBedrock(**options, http_client=http) as client, betas("a"):
+            client.beta.messages.create(**call)
+    else:
+        http = STACK.AsyncClient(event_hooks={"request": [arecord]})
+        async with AsyncAnthropicBedrock(**options, http_client=http) as aclient, betas("a"):
+            await aclient.beta.messages.create(**call)
+    (received,) = server.received
+    assert received.path == "/model/claude-test/invoke"
+    assert json.loads(received.body)["anthropic_beta"] == ["y", "x", "f", "a"]
+    (request,) = sent
+    assert request.content == received.body
+    assert_sigv4_valid(request)
 
 
 def test_the_demo_shows_the_middleware() -> None:
