@@ -26,8 +26,8 @@ from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
 import beta_middleware.anthropic as anthropic_integration
 from beta_middleware import HEADER, InvalidBetaError, betas
-from beta_middleware._header import split
 from beta_middleware._demo import main
+from beta_middleware._header import split
 from beta_middleware.anthropic import BetaMiddleware
 
 from .sdk_cases import INTEGRATION, LINE_MARKS, STACK, resolve
@@ -488,7 +488,10 @@ def bedrock_client(kind: str, recorder: AsyncRecorder, *middleware: Any, **optio
 EXTRA_BODY_CASES = [
     pytest.param({"extra_body": {"anthropic_beta": ["y"]}}, ("a",), ["y", "a"], id="extra-then-context"),
     pytest.param(
-        {"betas": ["x"], "extra_body": {"anthropic_beta": ["y"]}}, ("a",), ["y", "x", "a"], id="with-call-betas"
+        {"betas": ["x"], "extra_body": {"anthropic_beta": ["y"]}},
+        ("a",),
+        ["y", "x", "a"],
+        id="with-call-betas",
     ),
     pytest.param({"extra_body": {"anthropic_beta": ["y", "a"]}}, ("a", "b"), ["y", "a", "b"], id="each-once"),
     pytest.param(
@@ -503,7 +506,9 @@ EXTRA_BODY_CASES = [
 
 @pytest.mark.usefixtures("aws_env")
 @pytest.mark.parametrize(("call", "context", "body"), EXTRA_BODY_CASES)
-async def test_bedrock_merges_with_extra_body(kind: str, call: dict[str, Any], context: Any, body: Any) -> None:
+async def test_bedrock_merges_with_extra_body(
+    kind: str, call: dict[str, Any], context: tuple[str, ...], body: object
+) -> None:
     recorder = AsyncRecorder()
     client = bedrock_client(kind, recorder, BetaMiddleware())
     with betas(context):
@@ -691,11 +696,14 @@ async def test_loopback_bedrock_extra_body(server: Server, kind: str) -> None:
     call: dict[str, Any] = {**ASK, "betas": ["x"], "extra_body": {"anthropic_beta": ["y"]}}
     if kind == "sync":
         http: Any = STACK.Client(event_hooks={"request": [record]})
-        with anthropic.AnthropicBedrock(**options, http_client=http) as client, betas("a"):
+        # Any: the SDK's annotations reject `beta.messages.create` on this client, which it serves.
+        client: Any = anthropic.AnthropicBedrock(**options, http_client=http)
+        with client, betas("a"):
             client.beta.messages.create(**call)
     else:
         http = STACK.AsyncClient(event_hooks={"request": [arecord]})
-        async with AsyncAnthropicBedrock(**options, http_client=http) as aclient, betas("a"):
+        aclient: Any = AsyncAnthropicBedrock(**options, http_client=http)
+        async with aclient, betas("a"):
             await aclient.beta.messages.create(**call)
     (received,) = server.received
     assert received.path == "/model/claude-test/invoke"
