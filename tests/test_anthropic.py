@@ -13,6 +13,7 @@ import io
 import json
 import subprocess
 import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -622,17 +623,103 @@ def test_repr_and_validation_against_the_sdk() -> None:
     async_client(AsyncRecorder(), middleware)
 
 
-def test_import_without_the_sdk_names_the_extra() -> None:
-    code = (
-        "import sys; sys.modules['anthropic'] = None\n"
-        "try:\n"
-        "    import beta_middleware.anthropic\n"
-        "except ImportError as exc:\n"
-        "    print(exc)\n"
+# Importing beta_middleware.anthropic: the ImportError names the real cause.
+
+BLOCK = """
+import sys, types
+
+class Block:  # as if these modules were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+
+sys.meta_path.insert(0, Block())
+"""
+# An SDK from before the middleware API (0.107 and older): no APIRequest, no Middleware.
+OLD_SDK = """
+import sys, types
+sdk = types.ModuleType("anthropic")
+sdk.__path__, sdk.__version__ = [], "0.100.0"
+base = types.ModuleType("anthropic._base_client")
+base.BaseClient = object
+sys.modules.update({"anthropic": sdk, "anthropic._base_client": base})
+"""
+IMPORT = """
+try:
+    import beta_middleware.anthropic
+except ImportError as exc:
+    print(exc)
+else:
+    print("imported")
+"""
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        pytest.param(
+            BLOCK.format(blocked={"anthropic"}),
+            "beta_middleware.anthropic needs the 'anthropic' package, which is not installed; "
+            "install it with: pip install 'beta-middleware[anthropic]'",
+            id="not-installed",
+        ),
+        pytest.param(
+            "import sys; sys.modules['anthropic'] = None",
+            "beta_middleware.anthropic needs the 'anthropic' package, which is not installed; "
+            "install it with: pip install 'beta-middleware[anthropic]'",
+            id="blocked",
+        ),
+        pytest.param(
+            BLOCK.format(blocked={STACK.__name__}),
+            "beta_middleware.anthropic could not import the anthropic SDK, which is installed: "
+            f"No module named '{STACK.__name__}' (a broken installation or a missing dependency of the SDK; "
+            "reinstall it with: pip install --force-reinstall 'anthropic>=0.108')",
+            id="dependency-missing",
+        ),
+        pytest.param(
+            OLD_SDK,
+            "anthropic 0.100.0 has no middleware API; beta_middleware.anthropic needs anthropic >= 0.108: "
+            "pip install 'anthropic>=0.108' - or, keeping this SDK, use beta_middleware.httpx on its "
+            "http_client: anthropic.Anthropic(http_client=beta_middleware.httpx.instrument("
+            "anthropic.DefaultHttpxClient()))",
+            id="sdk-too-old",
+        ),
+    ],
+)
+def test_the_import_error_names_its_cause(setup: str, expected: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", setup + IMPORT], capture_output=True, text=True, timeout=60, check=True
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert "pip install 'beta-middleware[anthropic]'" in out.stdout
-    assert "'anthropic' package" in out.stdout
+    assert done.stdout.strip() == expected
+
+
+def test_the_import_error_messages() -> None:
+    # The same messages, built in this process (the subprocesses above raise them).
+    missing = ModuleNotFoundError("No module named 'anthropic'", name="anthropic")
+    assert "pip install 'beta-middleware[anthropic]'" in anthropic_integration._import_failed(missing)
+    broken = ImportError("cannot import name 'X' from 'anthropic._types'", name="anthropic._types")
+    assert "which is installed: cannot import name 'X'" in anthropic_integration._import_failed(broken)
+    old = types.ModuleType("anthropic")
+    assert "anthropic (of unknown version) has no middleware API" in anthropic_integration._no_middleware(old)
+
+
+def test_the_stack_is_the_one_the_sdk_uses() -> None:
+    # Told from the SDK's own DefaultHttpxClient; the other stack is never imported.
+    assert anthropic_integration.STACK is STACK
+    assert issubclass(anthropic.DefaultHttpxClient, STACK.Client)
+    other = "httpx" if STACK.__name__ == "httpx2" else "httpx2"
+    code = f"import sys, beta_middleware.anthropic; print({other!r} in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False"
+    fake = types.ModuleType("anthropic")
+    fake.__version__ = "0.0.0"
+    fake.DefaultHttpxClient = type("DefaultHttpxClient", (), {})  # type: ignore[attr-defined]
+    with pytest.raises(
+        ImportError, match=r"anthropic 0\.0\.0: its DefaultHttpxClient is built on no HTTP Client"
+    ):
+        anthropic_integration._stack_of(fake)
 
 
 # Through the real loopback server

@@ -20,7 +20,7 @@ from anthropic import APIRequest, AsyncAnthropic, AsyncAnthropicBedrock, Middlew
 from beta_middleware import HEADER, betas
 from beta_middleware.anthropic import BetaMiddleware
 
-from .sdk_cases import FILES, LINE0, LINE_MARKS, STACK
+from .sdk_cases import FILES, LINE0, LINE_MARKS, STACK, resolve
 from .server import REJECTIONS, Server
 from .test_anthropic import (
     ASK,
@@ -379,6 +379,40 @@ async def test_bedrock_named_rejection_resends_a_signed_body(kind: str) -> None:
             await aclient.messages.create(**ASK)
             await aclient.messages.create(**ASK)
     assert api.sent == [f"{FIXED},{CONTEXT}", FIXED, FIXED]
+    for request in api.requests:
+        assert_sigv4_valid(request)
+
+
+@pytest.mark.usefixtures("aws_env")
+@pytest.mark.parametrize(
+    ("refused", "sent"),
+    [
+        pytest.param(CONTEXT, [f"{OWN},{FIXED},{CONTEXT}", f"{OWN},{FIXED}"], id="added-name-dropped"),
+        pytest.param(OWN, [f"{OWN},{FIXED},{CONTEXT}"], id="extra-body-name-kept"),
+    ],
+)
+async def test_bedrock_extra_body_names_are_the_callers(kind: str, refused: str, sent: list[str]) -> None:
+    # A name the caller put in extra_body's anthropic_beta is never dropped; a resend keeps it.
+    api = Api(refused)
+    middleware = BetaMiddleware(betas=FIXED, drop_rejected=True)
+    options: dict[str, Any] = {**BEDROCK, "max_retries": 0, "middleware": [middleware]}
+    client: Any
+    if kind == "sync":
+        client = anthropic.AnthropicBedrock(
+            **options, http_client=STACK.Client(transport=STACK.MockTransport(api))
+        )
+    else:
+        http = STACK.AsyncClient(transport=STACK.MockTransport(api.handle))
+        client = AsyncAnthropicBedrock(**options, http_client=http)
+    call = {**ASK, "extra_body": {"anthropic_beta": [OWN]}}
+    with betas(CONTEXT):
+        if refused == OWN:
+            with pytest.raises(anthropic.BadRequestError):
+                await resolve(client.messages.create(**call))
+        else:
+            await resolve(client.messages.create(**call))
+    assert api.sent == sent
+    assert middleware.rules.dropped == (frozenset() if refused == OWN else {CONTEXT})
     for request in api.requests:
         assert_sigv4_valid(request)
 
