@@ -714,7 +714,7 @@ def test_the_stack_is_the_one_the_sdk_uses() -> None:
     )
     assert done.stdout.strip() == "False"
     fake = types.ModuleType("anthropic")
-    fake.__version__ = "0.0.0"
+    fake.__version__ = "0.0.0"  # type: ignore[attr-defined]
     fake.DefaultHttpxClient = type("DefaultHttpxClient", (), {})  # type: ignore[attr-defined]
     with pytest.raises(
         ImportError, match=r"anthropic 0\.0\.0: its DefaultHttpxClient is built on no HTTP Client"
