@@ -362,6 +362,49 @@ def test_handle_outside_a_client_chain() -> None:
     assert dict(request.headers) == {"x-other": "1"}
 
 
+@pytest.mark.parametrize("where", ["extra_json", "json_data"])
+@pytest.mark.parametrize(
+    ("header", "body", "context", "expected"),
+    [
+        pytest.param({}, ["y"], ("a",), ("a", ["y", "a"]), id="added"),
+        pytest.param({HEADER: "a"}, ["y"], ("a",), ("a", ["y", "a"]), id="only-the-body-lacks-it"),
+        pytest.param({HEADER: "a"}, ["a", "y"], ("a",), None, id="nothing-to-add"),
+        pytest.param({}, "y", ("a",), ("a", "y"), id="not-a-list"),
+    ],
+)
+def test_body_betas_where_each_sdk_line_holds_them(
+    where: str, header: dict[str, str], body: object, context: tuple[str, ...], expected: Any
+) -> None:
+    # anthropic 0.x hands the middleware extra_body apart (extra_json); 1.x has merged it
+    # into the body (json_data) by then. Both are the caller's own anthropic_beta.
+    data = {"anthropic_beta": body}
+    options = FinalRequestOptions(
+        method="post",
+        url="/v1/messages",
+        headers=header,
+        json_data=data if where == "json_data" else {"model": "m"},
+        extra_json=data if where == "extra_json" else None,
+    )
+    request = APIRequest(options=options, cast_to=dict)
+    seen: list[APIRequest] = []
+
+    def call_next(req: APIRequest) -> Any:
+        seen.append(req)
+        return "response"
+
+    with betas(context):
+        BetaMiddleware().handle(request, call_next)
+    (sending,) = seen
+    if expected is None:
+        assert sending is request
+        return
+    sent_body: Any = (
+        sending.options.extra_json if where == "extra_json" else sending.options.json_data
+    ) or {}
+    assert (sending.headers[HEADER], sent_body["anthropic_beta"]) == expected
+    assert data == {"anthropic_beta": body}  # the caller's own value is unchanged
+
+
 def test_handle_with_a_call_next_that_takes_no_weak_reference() -> None:
     # Such a step cannot be remembered per chain: it is looked at on each call, and is no SDK chain.
     options = FinalRequestOptions(method="post", url="/v1/messages", json_data={})
