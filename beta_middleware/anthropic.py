@@ -84,7 +84,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BetaMiddleware"]
 
-_ABSENT = object()  # the request does not mention the header: the client's default applies
+_ABSENT = object()  # the request does not mention the header: the client's layers apply
 
 _MAX_CHAIN = 1000  # bounds the walk down a chain of that many middleware
 
@@ -156,8 +156,9 @@ def _chain_client(call_next: object) -> BaseClient[Any, Any] | None:
     """The client whose middleware chain `call_next` belongs to, or None.
 
     The SDK builds the chain as closures: each step holds the next one as `call_next`,
-    and the last one holds the client. This walk over them is the one place that
-    relies on the SDK's internals; the tests pin it to the installed SDK.
+    and the last one holds the client. This walk over them, and the client's `_client`
+    (`_Layers`), are where this module relies on the SDK's internals; the tests pin both
+    to the installed SDK, on each line.
     """
     step: Any = call_next
     for _ in range(_MAX_CHAIN):
@@ -309,7 +310,7 @@ class BetaMiddleware(Middleware):
     ) -> Generator[tuple[str, Any], Any, Any]:
         """drop_rejected=True, after a 4xx `response` to `sending`: the steps the drivers carry out.
 
-        Yields ("send", request) for what `call_next` returns and ("read", httpx2 response)
+        Yields ("send", request) for what `call_next` returns and ("read", the HTTP response)
         to have its body read (which also releases its connection); returns what to give back.
         """
         values = (str(sending.headers[HEADER]),)
