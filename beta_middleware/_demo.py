@@ -151,13 +151,12 @@ def _sync_senders(url: str) -> Iterator[list[tuple[str, SyncSend]]]:
             senders.append(("sdk transport", sdk_get))
         with contextlib.suppress(ImportError):
             import anthropic
-            import httpx2
 
-            from .anthropic import BetaMiddleware
+            from .anthropic import STACK, BetaMiddleware  # the SDK's own stack: httpx2, or httpx on 0.x
 
             sdk = anthropic.Anthropic(api_key="demo", base_url=url, middleware=[BetaMiddleware()])
             stack.enter_context(sdk)
-            senders.append(("sdk middleware", _sdk_get(sdk, httpx2.Response)))
+            senders.append(("sdk middleware", _sdk_get(sdk, STACK.Response)))
         yield senders
 
 
@@ -185,13 +184,12 @@ async def _async_senders(url: str) -> AsyncIterator[list[tuple[str, AsyncSend]]]
             senders.append(("sdk transport async", asdk_get))
         with contextlib.suppress(ImportError):
             import anthropic
-            import httpx2
 
-            from .anthropic import BetaMiddleware
+            from .anthropic import STACK, BetaMiddleware  # the SDK's own stack: httpx2, or httpx on 0.x
 
             sdk_async = anthropic.AsyncAnthropic(api_key="demo", base_url=url, middleware=[BetaMiddleware()])
             await stack.enter_async_context(sdk_async)
-            senders.append(("sdk middleware async", _sdk_get(sdk_async, httpx2.Response)))
+            senders.append(("sdk middleware async", _sdk_get(sdk_async, STACK.Response)))
         yield senders
 
 

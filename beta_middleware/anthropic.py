@@ -10,6 +10,10 @@ request, so the same middleware serves `Anthropic`, `AnthropicBedrock` (which mo
 the header into the signed body's `anthropic_beta`) and `AnthropicVertex`, sync and
 async alike. With `drop_rejected=True` a rejected attempt is sent once more through
 the rest of the chain, so a resend is built and signed like any attempt.
+
+It serves every SDK release with the `middleware=[...]` option: 0.108 and later, on
+the HTTP stack that release is built on (httpx below 1.0, httpx2 from 1.0). The stack
+is the one the installed SDK imported; this module imports no other.
 """
 
 from __future__ import annotations
@@ -19,30 +23,68 @@ import io
 import sys
 import weakref
 from collections.abc import Generator, Iterable, Mapping
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from ._compat import missing_stack
-
-try:
-    import httpx2
-    from anthropic import APIRequest, APIResponse, AsyncAPIResponse, AsyncCallNext, CallNext, Middleware
-    from anthropic._base_client import BaseClient  # the one private name: see _chain_client
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess without the SDK
-    raise ImportError(missing_stack("anthropic", "anthropic")) from exc
-
 from . import _drop
-from ._header import HEADER, Rules, sent
+from ._compat import missing_stack
+from ._header import HEADER, Rules, sent, split
 from ._httpx import CLOSE, async_step, read_rejection, replay_streams, sync_step
 
+MIDDLEWARE_SINCE = "0.108"  # the first anthropic release with `middleware=[...]`
+
+
+def _import_failed(error: ImportError) -> str:
+    """What to tell the user when `import anthropic` itself fails."""
+    if error.name == "anthropic":  # not found (or blocked): nothing by that name to import
+        return missing_stack("anthropic", "anthropic")
+    return (
+        f"beta_middleware.anthropic could not import the anthropic SDK, which is installed: {error} "
+        f"(a broken installation or a missing dependency of the SDK; reinstall it with: "
+        f"pip install --force-reinstall 'anthropic>={MIDDLEWARE_SINCE}')"
+    )
+
+
+def _no_middleware(sdk: ModuleType) -> str:
+    """What to tell the user when the installed SDK lacks the middleware API."""
+    version = getattr(sdk, "__version__", "(of unknown version)")
+    return (
+        f"anthropic {version} has no middleware API; beta_middleware.anthropic needs "
+        f"anthropic >= {MIDDLEWARE_SINCE}: pip install 'anthropic>={MIDDLEWARE_SINCE}' - or, keeping "
+        f"this SDK, use beta_middleware.httpx on its http_client: "
+        f"anthropic.Anthropic(http_client=beta_middleware.httpx.instrument(anthropic.DefaultHttpxClient()))"
+    )
+
+
+try:
+    import anthropic
+    from anthropic._base_client import BaseClient  # private: see _chain_client (and _Layers.http)
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess (tests/test_anthropic.py)
+    raise ImportError(_import_failed(exc)) from exc
+try:
+    from anthropic import APIRequest, APIResponse, AsyncAPIResponse, AsyncCallNext, CallNext, Middleware
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess (tests/test_anthropic.py)
+    raise ImportError(_no_middleware(anthropic)) from exc
+
+
+def _stack_of(sdk: ModuleType) -> ModuleType:
+    """The HTTP stack the SDK is built on (httpx or httpx2): the module of its `Client` base."""
+    for base in sdk.DefaultHttpxClient.__mro__:
+        if base.__name__ == "Client":
+            return sys.modules[base.__module__.partition(".")[0]]
+    raise ImportError(f"anthropic {sdk.__version__}: its DefaultHttpxClient is built on no HTTP Client")
+
+
+STACK = _stack_of(anthropic)
+_Response: type[Any] = STACK.Response
+
 if TYPE_CHECKING:
+    import httpx2  # for the annotations: the SDK line that type checks here
     from anthropic._models import FinalRequestOptions
 
 __all__ = ["BetaMiddleware"]
 
-_ABSENT = object()  # the request does not mention the header: the client's default applies
-
-# The chain's next step -> the `anthropic-beta` value of the client that built it.
-_defaults: weakref.WeakKeyDictionary[object, str | None] = weakref.WeakKeyDictionary()
+_ABSENT = object()  # the request does not mention the header: the client's layers apply
 
 _MAX_CHAIN = 1000  # bounds the walk down a chain of that many middleware
 
@@ -58,35 +100,65 @@ def _header_in(headers: Mapping[str, object]) -> object:
     return found
 
 
-def _client_default(call_next: object) -> str | None:
-    """The `anthropic-beta` value the client running this chain sends by default.
+class _Layers:
+    """What the client running a chain lays under a request's own headers, found once per chain.
 
-    An `APIRequest` holds only the call's own headers; the SDK lays the client's
-    `default_headers` under them after the middleware ran. No public API names the
-    client to a middleware, so `_chain_client` finds it once per chain, and the
-    client's public `default_headers` say what it sends.
+    An `APIRequest` holds only the call's own headers. After the middleware ran the SDK
+    lays the client's `default_headers` under them, and the SDK's HTTP client lays its
+    own headers under what the SDK built (httpx's merge). No public API names the
+    client to a middleware, so `_chain_client` finds it; its public `default_headers`
+    and its HTTP client's headers say what it sends.
     """
+
+    __slots__ = ("default", "http")
+
+    def __init__(self, client: BaseClient[Any, Any] | None) -> None:
+        value = None if client is None else _header_in(client.default_headers)
+        # An omitted or empty default sends nothing of its own: the HTTP client's value applies.
+        self.default = value if isinstance(value, str) and value else None
+        # `_client` is the HTTP client the SDK sends with (its own or the one it was given);
+        # its headers are read per request, as httpx merges them per request.
+        self.http: Any = None if client is None else getattr(client, "_client", None)
+
+    def under(self, own: object) -> str:
+        """The value the SDK would send for a request whose own header is `own`."""
+        if isinstance(own, str):
+            return own
+        if own is _ABSENT and self.default is not None:
+            return self.default
+        # No value, or the call omitted the header: the SDK's headers have none, so the
+        # HTTP client's own header (if any) is what goes.
+        headers = getattr(self.http, "headers", None)
+        value = None if headers is None else headers.get(HEADER)
+        return value if isinstance(value, str) else ""
+
+
+_NO_CLIENT = _Layers(None)
+
+# The chain's next step -> what the client that built it lays under each request.
+_layers: weakref.WeakKeyDictionary[object, _Layers] = weakref.WeakKeyDictionary()
+
+
+def _layers_of(call_next: object) -> _Layers:
+    """The `_Layers` of the client whose chain `call_next` is (remembered per chain)."""
     try:
-        return _defaults[call_next]
+        return _layers[call_next]
     except KeyError:
         pass
     except TypeError:  # a call_next that takes no weak reference: look it up each time
-        return _default_of(_chain_client(call_next))
-    default = _defaults[call_next] = _default_of(_chain_client(call_next))
-    return default
-
-
-def _default_of(client: BaseClient[Any, Any] | None) -> str | None:
-    value = None if client is None else _header_in(client.default_headers)
-    return value if isinstance(value, str) and value else None
+        return _Layers(_chain_client(call_next))
+    client = _chain_client(call_next)
+    layers = _layers[call_next] = _NO_CLIENT if client is None else _Layers(client)
+    return layers
 
 
 def _chain_client(call_next: object) -> BaseClient[Any, Any] | None:
     """The client whose middleware chain `call_next` belongs to, or None.
 
     The SDK builds the chain as closures: each step holds the next one as `call_next`,
-    and the last one holds the client. This walk over them is the one place that
-    relies on the SDK's internals; the tests pin it to the installed SDK.
+    and the last one holds the client. This walk over them, and the client's `_client`
+    (`_Layers`), are where this module relies on the SDK's internals; the tests pin both
+    to the installed SDK, on each line.
     """
     step: Any = call_next
     for _ in range(_MAX_CHAIN):
@@ -104,35 +176,67 @@ def _chain_client(call_next: object) -> BaseClient[Any, Any] | None:
     return None
 
 
+def _body_betas(request: APIRequest) -> list[str] | None:
+    """The `anthropic_beta` names the caller put in the body (`extra_body`), or None.
+
+    Bedrock moves the header into the body's `anthropic_beta`, but one already in the
+    body wins over it: the names must join that one. anthropic 0.x holds `extra_body`
+    apart until it builds the HTTP request (and lays it over the body); 1.x has merged
+    it into the body before the middleware runs. Anything but a list of names there
+    is the caller's own business, handed on as it is.
+    """
+    for data in (request.options.extra_json, request.json):
+        if isinstance(data, Mapping) and "anthropic_beta" in data:
+            names = data["anthropic_beta"]
+            if isinstance(names, (list, tuple)) and all(isinstance(name, str) for name in names):
+                return list(names)
+            return None
+    return None
+
+
 def _with_header(request: APIRequest, value: str) -> APIRequest:
-    """A copy of `request` whose `anthropic-beta` header is `value` (any spelling replaced)."""
+    """A copy of `request` whose `anthropic-beta` header is `value` (any spelling replaced).
+
+    A body `anthropic_beta` of the caller's (see `_body_betas`) gets the names of `value`
+    after its own, each once.
+    """
     headers: dict[str, Any] = {name: v for name, v in request.headers.items() if name.lower() != HEADER}
     headers[HEADER] = value
-    return request.copy(headers=headers)
+    copy = request.copy(headers=headers)
+    body = _body_betas(request)
+    if body is not None:
+        names = list(split((*body, value)))
+        options = copy.options  # copy() gave the new request its own copies of both
+        extra = options.extra_json
+        if isinstance(extra, Mapping) and "anthropic_beta" in extra:
+            options.extra_json = {**extra, "anthropic_beta": names}
+        else:
+            options.json_data = {**options.json_data, "anthropic_beta": names}  # type: ignore[dict-item]
+    return copy
 
 
 def _http_response(result: object) -> httpx2.Response | None:
     """The HTTP response in what `call_next` returned, or None (a middleware's own value).
 
-    That is an `APIResponse`, or the bare `httpx2.Response` for calls made with
-    `cast_to=httpx2.Response` (which the SDK then hands back without raising).
+    That is an `APIResponse`, or the bare response of the SDK's stack (`STACK.Response`)
+    for calls made with `cast_to=httpx2.Response` (or `httpx.Response` on 0.x), which
+    the SDK then hands back without raising.
     """
     if isinstance(result, (APIResponse, AsyncAPIResponse)):
         return result.http_response
-    return result if isinstance(result, httpx2.Response) else None
+    return result if isinstance(result, _Response) else None
 
 
 def _read_rejection(response: Any, mode: int) -> Generator[tuple[str, Any], Any, Any]:
-    """`read_rejection` on `response`, with the streams of its own stack (httpx2, or httpx for 0.x)."""
-    stack = sys.modules.get(type(response).__module__.partition(".")[0], httpx2)
-    return (yield from read_rejection(stack, response, replay_streams(stack)[mode]))
+    """`read_rejection` on `response`, with the streams of the SDK's stack (httpx2, or httpx for 0.x)."""
+    return (yield from read_rejection(STACK, response, replay_streams(STACK)[mode]))
 
 
 def _replayable(options: FinalRequestOptions) -> bool:
     """Whether the request body can be sent again.
 
-    JSON bodies are serialised anew for each attempt and bytes stay as they are. httpx2
-    rewinds a seekable file in a multipart upload before sending it (the SDK's own
+    JSON bodies are serialised anew for each attempt and bytes stay as they are. httpx
+    and httpx2 rewind a seekable file in a multipart upload before sending it (the SDK's own
     retries rely on that); a generator or other stream, as the body or a file, is used up.
     """
     if options.content is not None and not isinstance(options.content, (bytes, bytearray)):
@@ -179,15 +283,20 @@ class BetaMiddleware(Middleware):
         The own value (`""` for none) is None when `request` is passed on untouched.
         """
         rules = self.rules
-        value = rules.value()
+        value = active = rules.value()
         if not value:
             return request, None  # the pass-through path: nothing active, never touched
-        own = _header_in(request.headers)
-        if own is _ABSENT:
-            own = _client_default(call_next)
-        own = own if isinstance(own, str) else ""
+        own = _layers_of(call_next).under(_header_in(request.headers))
         if own:
             value = sent(own, rules.added())
+        body = _body_betas(request)
+        if body is not None:  # extra_body's names: the caller's too, never dropped
+            if value != own or not set(split((active,))).issubset(body):
+                return _with_header(request, value), ",".join(split((own, *body)))
+            return request, None
+        if value == own:
+            return request, None
+        return _with_header(request, value), own
         if value == own:
             return request, None
         return _with_header(request, value), own

@@ -2,13 +2,21 @@
 
 anthropic >= 1.0 runs on httpx2 and 0.x on httpx, and the two cannot share one
 environment; `test_sdk_httpx2.py` and `test_sdk_httpx.py` each bind `SDKCases` to
-their line with a `line` fixture. Nothing here imports an SDK or a stack, so that this
-module loads in either environment; what each line provides comes from `Line`.
+their line with a `line` fixture. Nothing here imports an SDK, so that this module
+loads in either environment; what each line provides comes from `Line`.
+
+The middleware's tests (test_anthropic.py, test_anthropic_drop.py) run on whichever
+line is installed: `STACK` is that line's HTTP stack (told from the installed
+distribution's version, not from the module under test), `INTEGRATION` our module for
+it, and `LINE_MARKS` marks them `anthropic0` on the 0.x line, so that `pytest -m
+anthropic0` runs them in the 0.x environments and `-m "not anthropic0"` in the main one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import importlib.metadata
 import inspect
 import io
 import re
@@ -16,13 +24,30 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from beta_middleware import _demo, betas
 
 from .messages_server import MODEL, NO_HEADER, MessagesServer
+
+__all__ = [
+    "ASK", "CONCURRENT_CALLS", "CONTEXT", "FILES", "FINE_GRAINED", "INTEGRATION", "KINDS", "LINE0",
+    "LINE_MARKS", "SDK_VERSION", "STACK", "TOOLS", "WEATHER_TOOL", "Line", "SDKCases", "close",
+    "concurrent_calls", "iterate", "read_stream", "resolve",
+]  # fmt: skip
+
+SDK_VERSION = importlib.metadata.version("anthropic")
+LINE0 = SDK_VERSION.startswith("0.")  # the 0.x line, on httpx
+LINE_MARKS = [pytest.mark.anthropic0] if LINE0 else []
+if TYPE_CHECKING:  # the types are checked where the main environment's line is installed
+    import httpx2 as STACK  # noqa: N812
+
+    from beta_middleware import httpx2 as INTEGRATION  # noqa: N812
+else:
+    STACK = importlib.import_module("httpx" if LINE0 else "httpx2")
+    INTEGRATION = importlib.import_module(f"beta_middleware.{STACK.__name__}")
 
 FILES = "files-api-2025-04-14"
 CONTEXT = "context-1m-2025-08-07"

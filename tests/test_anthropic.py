@@ -1,7 +1,9 @@
 """BetaMiddleware with the anthropic SDK's real client classes.
 
-Unit tests send through `httpx2.MockTransport` with fake credentials (nothing leaves
-the process); the loopback tests send to the real server of tests/server.py.
+Unit tests send through the `MockTransport` of the SDK's stack (httpx2, or httpx on
+0.x) with fake credentials (nothing leaves the process); the loopback tests send to the
+real server of tests/server.py. Every test runs on the installed SDK line (see
+`sdk_cases.STACK`).
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ import io
 import json
 import subprocess
 import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
 import anthropic
-import httpx2
 import pytest
 from anthropic import APIRequest, AsyncAnthropic, AsyncAnthropicBedrock, AsyncAnthropicVertex, Middleware
 from anthropic._models import FinalRequestOptions  # to build an APIRequest outside a client
@@ -26,10 +28,13 @@ from botocore.credentials import Credentials  # type: ignore[import-untyped]
 import beta_middleware.anthropic as anthropic_integration
 from beta_middleware import HEADER, InvalidBetaError, betas
 from beta_middleware._demo import main
+from beta_middleware._header import split
 from beta_middleware.anthropic import BetaMiddleware
-from beta_middleware.httpx2 import BetaTransport
 
+from .sdk_cases import INTEGRATION, LINE_MARKS, STACK, resolve
 from .server import Server
+
+pytestmark = LINE_MARKS
 
 MESSAGE = {
     "id": "msg_1",
@@ -52,15 +57,15 @@ class Recorder:
     """A MockTransport handler that records every request and answers a Message."""
 
     def __init__(self, fail_first: int = 0) -> None:
-        self.requests: list[httpx2.Request] = []
+        self.requests: list[STACK.Request] = []
         self.fail_first = fail_first
 
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+    def __call__(self, request: STACK.Request) -> STACK.Response:
         request.read()
         self.requests.append(request)
         if len(self.requests) <= self.fail_first:
-            return httpx2.Response(529, json={"type": "error"}, headers={"retry-after-ms": "1"})
-        return httpx2.Response(200, json=MESSAGE)
+            return STACK.Response(529, json={"type": "error"}, headers={"retry-after-ms": "1"})
+        return STACK.Response(200, json=MESSAGE)
 
     @property
     def sent(self) -> list[str | None]:
@@ -72,26 +77,30 @@ class Recorder:
 
 
 class AsyncRecorder(Recorder):
-    async def handle(self, request: httpx2.Request) -> httpx2.Response:
+    async def handle(self, request: STACK.Request) -> STACK.Response:
         await asyncio.sleep(0)  # lets the other tasks run between receiving and answering
         return self(request)
 
 
-def sync_client(recorder: Recorder, *middleware: Any, **kwargs: Any) -> anthropic.Anthropic:
+def sync_client(
+    recorder: Recorder, *middleware: Any, http_headers: dict[str, str] | None = None, **kwargs: Any
+) -> anthropic.Anthropic:
     return anthropic.Anthropic(
         api_key="test-key",
         base_url="https://api.anthropic.test",
-        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)),
+        http_client=STACK.Client(headers=http_headers, transport=STACK.MockTransport(recorder)),
         middleware=list(middleware),
         **kwargs,
     )
 
 
-def async_client(recorder: AsyncRecorder, *middleware: Any, **kwargs: Any) -> AsyncAnthropic:
+def async_client(
+    recorder: AsyncRecorder, *middleware: Any, http_headers: dict[str, str] | None = None, **kwargs: Any
+) -> AsyncAnthropic:
     return AsyncAnthropic(
         api_key="test-key",
         base_url="https://api.anthropic.test",
-        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(recorder.handle)),
+        http_client=STACK.AsyncClient(headers=http_headers, transport=STACK.MockTransport(recorder.handle)),
         middleware=list(middleware),
         **kwargs,
     )
@@ -134,6 +143,69 @@ async def test_merge_order_async(
     async with betas(context):
         await client.beta.messages.create(**ASK, **call)
     assert recorder.lines == [[expected]]
+
+
+# Every layer the SDK sends: the call's header, the client's default_headers (or
+# ANTHROPIC_CUSTOM_HEADERS), the headers of the http_client it was given. Whatever the SDK
+# alone sends for a combination, the middleware sends that, then its names.
+
+OMITTED = "<omit>"
+HTTP_LAYER = [None, "h1, h2"]
+DEFAULT_LAYER = [None, "d", "<env>", OMITTED]
+CALL_LAYER = [None, "c", OMITTED]
+
+
+def layer(value: str | None) -> dict[str, Any]:
+    if value is None or value == "<env>":
+        return {}
+    return {HEADER: anthropic.omit if value == OMITTED else value}
+
+
+@pytest.fixture(params=["sync", "async"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+async def send_through_layers(
+    kind: str, http: str | None, default: str | None, call: str | None, *middleware: Any
+) -> list[list[str]]:
+    recorder = AsyncRecorder()
+    make: Any = sync_client if kind == "sync" else async_client
+    client = make(recorder, *middleware, http_headers=layer(http), default_headers=layer(default))
+    await resolve(client.messages.create(**ASK, extra_headers=layer(call)))
+    return recorder.lines
+
+
+@pytest.mark.parametrize("call", CALL_LAYER)
+@pytest.mark.parametrize("default", DEFAULT_LAYER)
+@pytest.mark.parametrize("http", HTTP_LAYER)
+async def test_merges_with_every_layer_the_sdk_sends(
+    kind: str, http: str | None, default: str | None, call: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if default == "<env>":
+        monkeypatch.setenv("ANTHROPIC_CUSTOM_HEADERS", f"{HEADER}: env\nx-other: 1")
+    (alone,) = await send_through_layers(kind, http, default, call)
+    with betas("b", "h2"):
+        (merged,) = await send_through_layers(kind, http, default, call, BetaMiddleware(betas="f"))
+    assert merged == [",".join(split((*alone, "f,b,h2")))]
+    # What the SDK alone sends: the call's value, else the client's, else the http_client's.
+    own = call if call not in (None, OMITTED) else default if call is None and default != OMITTED else None
+    own = "env" if own == "<env>" else own or http
+    assert alone == ([] if own is None else [own])
+
+
+async def test_the_http_clients_header_read_at_each_request(kind: str) -> None:
+    # httpx merges the http_client's headers into each request: a change to them applies.
+    recorder = AsyncRecorder()
+    make: Any = sync_client if kind == "sync" else async_client
+    client = make(recorder, BetaMiddleware(), http_headers={HEADER: "h"})
+    with betas("b"):
+        await resolve(client.messages.create(**ASK))
+        client._client.headers[HEADER] = "h2"  # the attribute the middleware reads
+        await resolve(client.messages.create(**ASK))
+        del client._client.headers[HEADER]
+        await resolve(client.messages.create(**ASK))
+    assert recorder.sent == ["h,b", "h2,b", "b"]
 
 
 def test_the_sdk_alone_sends_the_calls_value_over_the_default() -> None:
@@ -290,6 +362,49 @@ def test_handle_outside_a_client_chain() -> None:
     assert dict(request.headers) == {"x-other": "1"}
 
 
+@pytest.mark.parametrize("where", ["extra_json", "json_data"])
+@pytest.mark.parametrize(
+    ("header", "body", "context", "expected"),
+    [
+        pytest.param({}, ["y"], ("a",), ("a", ["y", "a"]), id="added"),
+        pytest.param({HEADER: "a"}, ["y"], ("a",), ("a", ["y", "a"]), id="only-the-body-lacks-it"),
+        pytest.param({HEADER: "a"}, ["a", "y"], ("a",), None, id="nothing-to-add"),
+        pytest.param({}, "y", ("a",), ("a", "y"), id="not-a-list"),
+    ],
+)
+def test_body_betas_where_each_sdk_line_holds_them(
+    where: str, header: dict[str, str], body: object, context: tuple[str, ...], expected: Any
+) -> None:
+    # anthropic 0.x hands the middleware extra_body apart (extra_json); 1.x has merged it
+    # into the body (json_data) by then. Both are the caller's own anthropic_beta.
+    data = {"anthropic_beta": body}
+    options = FinalRequestOptions(
+        method="post",
+        url="/v1/messages",
+        headers=header,
+        json_data=data if where == "json_data" else {"model": "m"},
+        extra_json=data if where == "extra_json" else None,
+    )
+    request = APIRequest(options=options, cast_to=dict)
+    seen: list[APIRequest] = []
+
+    def call_next(req: APIRequest) -> Any:
+        seen.append(req)
+        return "response"
+
+    with betas(context):
+        BetaMiddleware().handle(request, call_next)
+    (sending,) = seen
+    if expected is None:
+        assert sending is request
+        return
+    sent_body: Any = (
+        sending.options.extra_json if where == "extra_json" else sending.options.json_data
+    ) or {}
+    assert (sending.headers[HEADER], sent_body["anthropic_beta"]) == expected
+    assert data == {"anthropic_beta": body}  # the caller's own value is unchanged
+
+
 def test_handle_with_a_call_next_that_takes_no_weak_reference() -> None:
     # Such a step cannot be remembered per chain: it is looked at on each call, and is no SDK chain.
     options = FinalRequestOptions(method="post", url="/v1/messages", json_data={})
@@ -327,7 +442,7 @@ BEDROCK: dict[str, Any] = {
 }
 
 
-def sigv4_signed(request: httpx2.Request) -> tuple[list[str], bool]:
+def sigv4_signed(request: STACK.Request) -> tuple[list[str], bool]:
     """The headers a SigV4 signature names, and whether it matches what was sent."""
     authorization = request.headers["authorization"]
     assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDTEST/")
@@ -345,7 +460,7 @@ def sigv4_signed(request: httpx2.Request) -> tuple[list[str], bool]:
     return signed, fields["Signature"] == expected
 
 
-def assert_sigv4_valid(request: httpx2.Request) -> None:
+def assert_sigv4_valid(request: STACK.Request) -> None:
     """The request's SigV4 signature covers the headers and body that were sent."""
     signed, matches = sigv4_signed(request)
     assert "content-type" in signed
@@ -358,7 +473,7 @@ def test_bedrock_betas_land_in_the_signed_body() -> None:
     # Any: the SDK's annotations reject `beta.messages.create` on this client, which it serves.
     client: Any = anthropic.AnthropicBedrock(
         **BEDROCK,
-        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)),
+        http_client=STACK.Client(transport=STACK.MockTransport(recorder)),
         middleware=[BetaMiddleware(betas="f")],
     )
     with betas("c", "a"):
@@ -377,7 +492,7 @@ async def test_bedrock_async_betas_land_in_the_signed_body() -> None:
     recorder = AsyncRecorder()
     client = AsyncAnthropicBedrock(
         **BEDROCK,
-        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(recorder.handle)),
+        http_client=STACK.AsyncClient(transport=STACK.MockTransport(recorder.handle)),
         middleware=[BetaMiddleware()],
     )
     async with betas("c", "a"):
@@ -396,7 +511,7 @@ def test_bedrock_default_header_joins_the_body() -> None:
     client = anthropic.AnthropicBedrock(
         **BEDROCK,
         default_headers={HEADER: "d"},
-        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)),
+        http_client=STACK.Client(transport=STACK.MockTransport(recorder)),
         middleware=[BetaMiddleware()],
     )
     with betas("a"):
@@ -405,12 +520,75 @@ def test_bedrock_default_header_joins_the_body() -> None:
     assert_sigv4_valid(recorder.requests[0])
 
 
+def bedrock_client(kind: str, recorder: AsyncRecorder, *middleware: Any, **options: Any) -> Any:
+    if kind == "sync":
+        http: Any = STACK.Client(transport=STACK.MockTransport(recorder))
+        return anthropic.AnthropicBedrock(**BEDROCK, http_client=http, middleware=list(middleware), **options)
+    http = STACK.AsyncClient(transport=STACK.MockTransport(recorder.handle))
+    return AsyncAnthropicBedrock(**BEDROCK, http_client=http, middleware=list(middleware), **options)
+
+
+# Each case: the call's arguments, the context, the body's anthropic_beta sent.
+EXTRA_BODY_CASES = [
+    pytest.param({"extra_body": {"anthropic_beta": ["y"]}}, ("a",), ["y", "a"], id="extra-then-context"),
+    pytest.param(
+        {"betas": ["x"], "extra_body": {"anthropic_beta": ["y"]}},
+        ("a",),
+        ["y", "x", "a"],
+        id="with-call-betas",
+    ),
+    pytest.param({"extra_body": {"anthropic_beta": ["y", "a"]}}, ("a", "b"), ["y", "a", "b"], id="each-once"),
+    pytest.param(
+        {"betas": ["a"], "extra_body": {"anthropic_beta": ["y"]}}, ("a",), ["y", "a"], id="header-has-it-all"
+    ),
+    pytest.param({"extra_body": {"anthropic_beta": ("y",)}}, ("a",), ["y", "a"], id="a-tuple"),
+    pytest.param({"extra_body": {"anthropic_beta": ["y"]}}, (), ["y"], id="nothing-active"),
+    pytest.param({"extra_body": {"anthropic_beta": "y"}}, ("a",), "y", id="not-a-list-untouched"),
+    pytest.param({"extra_body": {"other": 1}}, ("a",), ["a"], id="other-extra-body"),
+]
+
+
+@pytest.mark.usefixtures("aws_env")
+@pytest.mark.parametrize(("call", "context", "body"), EXTRA_BODY_CASES)
+async def test_bedrock_merges_with_extra_body(
+    kind: str, call: dict[str, Any], context: tuple[str, ...], body: object
+) -> None:
+    recorder = AsyncRecorder()
+    client = bedrock_client(kind, recorder, BetaMiddleware())
+    with betas(context):
+        await resolve(client.beta.messages.create(**ASK, **call))
+    (request,) = recorder.requests
+    assert json.loads(request.content)["anthropic_beta"] == body
+    assert_sigv4_valid(request)
+    assert call["extra_body"].get("anthropic_beta", ["y"])[0] == "y"  # the caller's own value is unchanged
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_bedrock_alone_sends_extra_body_over_the_header() -> None:
+    # Why the middleware merges into extra_body: its value wins over the header's names.
+    recorder = AsyncRecorder()
+    client = bedrock_client("sync", recorder)
+    client.beta.messages.create(**ASK, betas=["x"], extra_body={"anthropic_beta": ["y"]})
+    assert json.loads(recorder.requests[0].content)["anthropic_beta"] == ["y"]
+
+
+def test_extra_body_names_merged_on_any_client() -> None:
+    # The body field is Bedrock's, but a gateway behind base_url may read it: it stays in
+    # step with the header wherever the caller put it.
+    recorder = Recorder()
+    client = sync_client(recorder, BetaMiddleware())
+    with betas("a"):
+        client.messages.create(**ASK, extra_body={"anthropic_beta": ["y"]})
+    assert json.loads(recorder.requests[0].content)["anthropic_beta"] == ["y", "a"]
+    assert recorder.sent == ["a"]
+
+
 @pytest.mark.usefixtures("aws_env")
 def test_a_transport_cannot_serve_bedrock() -> None:
     # Why docs/anthropic.md sends Bedrock users to the middleware: a transport runs after
     # the signature, so the body keeps the call's own betas and a changed header breaks it.
     recorder = Recorder()
-    http_client = httpx2.Client(transport=BetaTransport(httpx2.MockTransport(recorder)))
+    http_client = STACK.Client(transport=INTEGRATION.BetaTransport(STACK.MockTransport(recorder)))
     client: Any = anthropic.AnthropicBedrock(**BEDROCK, http_client=http_client)
     with betas("a"):
         client.beta.messages.create(**ASK, betas=["x"])
@@ -432,7 +610,7 @@ def test_vertex_betas_in_the_header() -> None:
     # Any: the SDK's annotations reject `beta.messages.create` on this client, which it serves.
     client: Any = anthropic.AnthropicVertex(
         **VERTEX,
-        http_client=httpx2.Client(transport=httpx2.MockTransport(recorder)),
+        http_client=STACK.Client(transport=STACK.MockTransport(recorder)),
         middleware=[BetaMiddleware(betas="f")],
     )
     with betas("a"):
@@ -448,7 +626,7 @@ async def test_vertex_async_betas_in_the_header() -> None:
     recorder = AsyncRecorder()
     client = AsyncAnthropicVertex(
         **VERTEX,
-        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(recorder.handle)),
+        http_client=STACK.AsyncClient(transport=STACK.MockTransport(recorder.handle)),
         middleware=[BetaMiddleware()],
     )
     async with betas("a", "b"):
@@ -488,17 +666,103 @@ def test_repr_and_validation_against_the_sdk() -> None:
     async_client(AsyncRecorder(), middleware)
 
 
-def test_import_without_the_sdk_names_the_extra() -> None:
-    code = (
-        "import sys; sys.modules['anthropic'] = None\n"
-        "try:\n"
-        "    import beta_middleware.anthropic\n"
-        "except ImportError as exc:\n"
-        "    print(exc)\n"
+# Importing beta_middleware.anthropic: the ImportError names the real cause.
+
+BLOCK = """
+import sys, types
+
+class Block:  # as if these modules were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+
+sys.meta_path.insert(0, Block())
+"""
+# An SDK from before the middleware API (0.107 and older): no APIRequest, no Middleware.
+OLD_SDK = """
+import sys, types
+sdk = types.ModuleType("anthropic")
+sdk.__path__, sdk.__version__ = [], "0.100.0"
+base = types.ModuleType("anthropic._base_client")
+base.BaseClient = object
+sys.modules.update({"anthropic": sdk, "anthropic._base_client": base})
+"""
+IMPORT = """
+try:
+    import beta_middleware.anthropic
+except ImportError as exc:
+    print(exc)
+else:
+    print("imported")
+"""
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        pytest.param(
+            BLOCK.format(blocked={"anthropic"}),
+            "beta_middleware.anthropic needs the 'anthropic' package, which is not installed; "
+            "install it with: pip install 'beta-middleware[anthropic]'",
+            id="not-installed",
+        ),
+        pytest.param(
+            "import sys; sys.modules['anthropic'] = None",
+            "beta_middleware.anthropic needs the 'anthropic' package, which is not installed; "
+            "install it with: pip install 'beta-middleware[anthropic]'",
+            id="blocked",
+        ),
+        pytest.param(
+            BLOCK.format(blocked={STACK.__name__}),
+            "beta_middleware.anthropic could not import the anthropic SDK, which is installed: "
+            f"No module named '{STACK.__name__}' (a broken installation or a missing dependency of the SDK; "
+            "reinstall it with: pip install --force-reinstall 'anthropic>=0.108')",
+            id="dependency-missing",
+        ),
+        pytest.param(
+            OLD_SDK,
+            "anthropic 0.100.0 has no middleware API; beta_middleware.anthropic needs anthropic >= 0.108: "
+            "pip install 'anthropic>=0.108' - or, keeping this SDK, use beta_middleware.httpx on its "
+            "http_client: anthropic.Anthropic(http_client=beta_middleware.httpx.instrument("
+            "anthropic.DefaultHttpxClient()))",
+            id="sdk-too-old",
+        ),
+    ],
+)
+def test_the_import_error_names_its_cause(setup: str, expected: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", setup + IMPORT], capture_output=True, text=True, timeout=60, check=True
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert "pip install 'beta-middleware[anthropic]'" in out.stdout
-    assert "'anthropic' package" in out.stdout
+    assert done.stdout.strip() == expected
+
+
+def test_the_import_error_messages() -> None:
+    # The same messages, built in this process (the subprocesses above raise them).
+    missing = ModuleNotFoundError("No module named 'anthropic'", name="anthropic")
+    assert "pip install 'beta-middleware[anthropic]'" in anthropic_integration._import_failed(missing)
+    broken = ImportError("cannot import name 'X' from 'anthropic._types'", name="anthropic._types")
+    assert "which is installed: cannot import name 'X'" in anthropic_integration._import_failed(broken)
+    old = types.ModuleType("anthropic")
+    assert "anthropic (of unknown version) has no middleware API" in anthropic_integration._no_middleware(old)
+
+
+def test_the_stack_is_the_one_the_sdk_uses() -> None:
+    # Told from the SDK's own DefaultHttpxClient; the other stack is never imported.
+    assert anthropic_integration.STACK is STACK
+    assert issubclass(anthropic.DefaultHttpxClient, STACK.Client)
+    other = "httpx" if STACK.__name__ == "httpx2" else "httpx2"
+    code = f"import sys, beta_middleware.anthropic; print({other!r} in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False"
+    fake = types.ModuleType("anthropic")
+    fake.__version__ = "0.0.0"  # type: ignore[attr-defined]
+    fake.DefaultHttpxClient = type("DefaultHttpxClient", (), {})  # type: ignore[attr-defined]
+    with pytest.raises(
+        ImportError, match=r"anthropic 0\.0\.0: its DefaultHttpxClient is built on no HTTP Client"
+    ):
+        anthropic_integration._stack_of(fake)
 
 
 # Through the real loopback server
@@ -510,10 +774,10 @@ def test_loopback_sync(server: Server) -> None:
     with client:
         with betas("a"):
             own: anthropic.RequestOptions = {"headers": {HEADER: "own"}}
-            response = client.post("/echo", cast_to=httpx2.Response, body={}, options=own)
+            response = client.post("/echo", cast_to=STACK.Response, body={}, options=own)
         assert response.json()[HEADER] == "own,f,a"
         assert response.request.headers[HEADER] == "own,f,a"
-        client.post("/echo", cast_to=httpx2.Response, body={})
+        client.post("/echo", cast_to=STACK.Response, body={})
     assert server.betas == ["own,f,a", "f"]
 
 
@@ -522,7 +786,7 @@ async def test_loopback_async(server: Server) -> None:
 
     async def call(i: int) -> str:
         async with betas(f"task-{i}"):
-            response = await client.post("/echo", cast_to=httpx2.Response, body={})
+            response = await client.post("/echo", cast_to=STACK.Response, body={})
             value: str = response.json()[HEADER]
             return value
 
@@ -543,6 +807,40 @@ def test_loopback_bedrock(server: Server) -> None:
     assert received.path == "/model/claude-test/invoke"
     assert json.loads(received.body)["anthropic_beta"] == ["a", "b"]
     assert received.beta == "a,b"
+
+
+@pytest.mark.usefixtures("aws_env")
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_loopback_bedrock_extra_body(server: Server, kind: str) -> None:
+    # A real Bedrock client over a socket: the event hook sees the request as signed and
+    # sent, the server what arrived.
+    sent: list[Any] = []
+
+    def record(request: Any) -> None:
+        sent.append(request)
+
+    async def arecord(request: Any) -> None:
+        sent.append(request)
+
+    options: dict[str, Any] = {**BEDROCK, "base_url": server.url, "middleware": [BetaMiddleware(betas="f")]}
+    call: dict[str, Any] = {**ASK, "betas": ["x"], "extra_body": {"anthropic_beta": ["y"]}}
+    if kind == "sync":
+        http: Any = STACK.Client(event_hooks={"request": [record]})
+        # Any: the SDK's annotations reject `beta.messages.create` on this client, which it serves.
+        client: Any = anthropic.AnthropicBedrock(**options, http_client=http)
+        with client, betas("a"):
+            client.beta.messages.create(**call)
+    else:
+        http = STACK.AsyncClient(event_hooks={"request": [arecord]})
+        aclient: Any = AsyncAnthropicBedrock(**options, http_client=http)
+        async with aclient, betas("a"):
+            await aclient.beta.messages.create(**call)
+    (received,) = server.received
+    assert received.path == "/model/claude-test/invoke"
+    assert json.loads(received.body)["anthropic_beta"] == ["y", "x", "f", "a"]
+    (request,) = sent
+    assert request.content == received.body
+    assert_sigv4_valid(request)
 
 
 def test_the_demo_shows_the_middleware() -> None:

@@ -1,7 +1,8 @@
 """`BetaMiddleware(drop_rejected=True)` with the anthropic SDK's real client classes.
 
-Unit tests answer through `httpx2.MockTransport` the way the `/reject/SHAPE` route of
-tests/server.py does; the loopback tests send to that route of the real server.
+Unit tests answer through the `MockTransport` of the SDK's stack (httpx2, or httpx on
+0.x) the way the `/reject/SHAPE` route of tests/server.py does; the loopback tests send
+to that route of the real server. Every test runs on the installed SDK line.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import anthropic
-import httpx2
 import pytest
 from anthropic import APIRequest, AsyncAnthropic, AsyncAnthropicBedrock, Middleware
 
 from beta_middleware import HEADER, betas
 from beta_middleware.anthropic import BetaMiddleware
 
+from .sdk_cases import FILES, LINE0, LINE_MARKS, STACK, resolve
 from .server import REJECTIONS, Server
 from .test_anthropic import (
     ASK,
@@ -27,6 +28,8 @@ from .test_anthropic import (
     MESSAGE,
     assert_sigv4_valid,
 )
+
+pytestmark = LINE_MARKS
 
 Logged = Callable[[], list[logging.LogRecord]]
 
@@ -49,7 +52,7 @@ FILE = {
 }
 
 
-def sent_names(request: httpx2.Request) -> list[str]:
+def sent_names(request: STACK.Request) -> list[str]:
     """The betas a request carries: Bedrock's body field, else the header."""
     if request.url.path.startswith("/model/"):
         return list(json.loads(request.content).get("anthropic_beta") or [])
@@ -63,20 +66,20 @@ class Api:
         self.refused = refused
         self.shape = shape
         self.also = list(also)  # named in each rejection, though never sent
-        self.requests: list[httpx2.Request] = []
+        self.requests: list[STACK.Request] = []
 
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+    def __call__(self, request: STACK.Request) -> STACK.Response:
         request.read()
         self.requests.append(request)
         if request.url.path == "/v1/invalid":
-            return httpx2.Response(400, json=INVALID)  # a 4xx that is no beta rejection
+            return STACK.Response(400, json=INVALID)  # a 4xx that is no beta rejection
         hit = [name for name in sent_names(request) if name in self.refused]
         if hit:
             body, *headers = REJECTIONS[self.shape](hit + self.also)
-            return httpx2.Response(400, json=body, headers=headers[0] if headers else None)
-        return httpx2.Response(200, json=FILE if request.url.path.endswith("/files") else MESSAGE)
+            return STACK.Response(400, json=body, headers=headers[0] if headers else None)
+        return STACK.Response(200, json=FILE if request.url.path.endswith("/files") else MESSAGE)
 
-    async def handle(self, request: httpx2.Request) -> httpx2.Response:
+    async def handle(self, request: STACK.Request) -> STACK.Response:
         return self(request)
 
     @property
@@ -90,10 +93,10 @@ class Caller:
     def __init__(self, kind: str, api: Api, *middleware: Any, **options: Any) -> None:
         self.sync = kind == "sync"
         if self.sync:
-            http: Any = httpx2.Client(transport=httpx2.MockTransport(api))
+            http: Any = STACK.Client(transport=STACK.MockTransport(api))
             cls: Any = anthropic.Anthropic
         else:
-            http = httpx2.AsyncClient(transport=httpx2.MockTransport(api.handle))
+            http = STACK.AsyncClient(transport=STACK.MockTransport(api.handle))
             cls = AsyncAnthropic
         options.setdefault("api_key", "test-key")
         options.setdefault("base_url", "https://api.anthropic.test")
@@ -264,8 +267,8 @@ async def test_off_by_default(kind: str) -> None:
 async def test_other_errors_are_not_resent(kind: str) -> None:
     api = Api(FIXED)
     caller = Caller(kind, api, BetaMiddleware(betas=FIXED, drop_rejected=True))
-    # With cast_to=httpx2.Response and a middleware, the SDK hands back a 4xx without raising.
-    response = await caller.run(caller.client.post, "/v1/invalid", cast_to=httpx2.Response, body={})
+    # With cast_to=STACK.Response and a middleware, the SDK hands back a 4xx without raising.
+    response = await caller.run(caller.client.post, "/v1/invalid", cast_to=STACK.Response, body={})
     assert response.status_code == 400
     assert response.json() == INVALID  # read for the check, still readable
     assert api.sent == [FIXED]
@@ -274,10 +277,10 @@ async def test_other_errors_are_not_resent(kind: str) -> None:
 class Overloaded(Api):
     """Answers the second request with a 529 the SDK retries."""
 
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+    def __call__(self, request: STACK.Request) -> STACK.Response:
         if len(self.requests) == 1:
             self.requests.append(request)
-            return httpx2.Response(529, json={"type": "error"}, headers={"retry-after-ms": "1"})
+            return STACK.Response(529, json={"type": "error"}, headers={"retry-after-ms": "1"})
         return super().__call__(request)
 
 
@@ -308,12 +311,12 @@ async def test_a_generator_upload_is_not_replayed(kind: str) -> None:
         yield b"}"
 
     body = chunks() if caller.sync else achunks()
-    response = await caller.run(caller.client.post, "/v1/upload", cast_to=httpx2.Response, content=body)
+    response = await caller.run(caller.client.post, "/v1/upload", cast_to=STACK.Response, content=body)
     assert response.status_code == 400  # the original response
     assert api.sent == [FIXED]
     assert api.requests[0].content == b"{}"
     assert middleware.rules.dropped == {FIXED}  # later requests still leave it off
-    response = await caller.run(caller.client.post, "/v1/upload", cast_to=httpx2.Response, content=b"{}")
+    response = await caller.run(caller.client.post, "/v1/upload", cast_to=STACK.Response, content=b"{}")
     assert response.status_code == 200
     assert api.sent[1:] == [None]
 
@@ -321,7 +324,7 @@ async def test_a_generator_upload_is_not_replayed(kind: str) -> None:
 async def test_bytes_content_is_replayed(kind: str) -> None:
     api = Api(FIXED)
     caller = Caller(kind, api, BetaMiddleware(betas=FIXED, drop_rejected=True))
-    response = await caller.run(caller.client.post, "/v1/upload", cast_to=httpx2.Response, content=b"data")
+    response = await caller.run(caller.client.post, "/v1/upload", cast_to=STACK.Response, content=b"data")
     assert response.status_code == 200
     assert [(r.headers.get(HEADER), r.content) for r in api.requests] == [(FIXED, b"data"), (None, b"data")]
 
@@ -361,7 +364,8 @@ async def test_file_uploads(kind: str, make: Any, replayed: bool) -> None:
         else:
             with pytest.raises(anthropic.BadRequestError):
                 await caller.run(files.upload, file=make(), betas=[OWN])
-    assert api.sent == [f"{OWN},{CONTEXT}", OWN][: 2 if replayed else 1]
+    own = f"{OWN},{FILES}" if LINE0 else OWN  # anthropic 0.x adds the Files API beta itself
+    assert api.sent == [f"{own},{CONTEXT}", own][: 2 if replayed else 1]
     for request in api.requests:
         assert b'filename="a.txt"\r\nContent-Type: text/plain\r\n\r\ndata\r\n' in request.content
 
@@ -375,7 +379,7 @@ async def test_bedrock_named_rejection_resends_a_signed_body(kind: str) -> None:
     middleware = BetaMiddleware(betas=FIXED, drop_rejected=True)
     if kind == "sync":
         client: Any = anthropic.AnthropicBedrock(
-            **BEDROCK, http_client=httpx2.Client(transport=httpx2.MockTransport(api)), middleware=[middleware]
+            **BEDROCK, http_client=STACK.Client(transport=STACK.MockTransport(api)), middleware=[middleware]
         )
         with betas(CONTEXT):
             client.messages.create(**ASK)
@@ -383,7 +387,7 @@ async def test_bedrock_named_rejection_resends_a_signed_body(kind: str) -> None:
     else:
         aclient = AsyncAnthropicBedrock(
             **BEDROCK,
-            http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(api.handle)),
+            http_client=STACK.AsyncClient(transport=STACK.MockTransport(api.handle)),
             middleware=[middleware],
         )
         async with betas(CONTEXT):
@@ -395,12 +399,46 @@ async def test_bedrock_named_rejection_resends_a_signed_body(kind: str) -> None:
 
 
 @pytest.mark.usefixtures("aws_env")
+@pytest.mark.parametrize(
+    ("refused", "sent"),
+    [
+        pytest.param(CONTEXT, [f"{OWN},{FIXED},{CONTEXT}", f"{OWN},{FIXED}"], id="added-name-dropped"),
+        pytest.param(OWN, [f"{OWN},{FIXED},{CONTEXT}"], id="extra-body-name-kept"),
+    ],
+)
+async def test_bedrock_extra_body_names_are_the_callers(kind: str, refused: str, sent: list[str]) -> None:
+    # A name the caller put in extra_body's anthropic_beta is never dropped; a resend keeps it.
+    api = Api(refused)
+    middleware = BetaMiddleware(betas=FIXED, drop_rejected=True)
+    options: dict[str, Any] = {**BEDROCK, "max_retries": 0, "middleware": [middleware]}
+    client: Any
+    if kind == "sync":
+        client = anthropic.AnthropicBedrock(
+            **options, http_client=STACK.Client(transport=STACK.MockTransport(api))
+        )
+    else:
+        http = STACK.AsyncClient(transport=STACK.MockTransport(api.handle))
+        client = AsyncAnthropicBedrock(**options, http_client=http)
+    call = {**ASK, "extra_body": {"anthropic_beta": [OWN]}}
+    with betas(CONTEXT):
+        if refused == OWN:
+            with pytest.raises(anthropic.BadRequestError):
+                await resolve(client.messages.create(**call))
+        else:
+            await resolve(client.messages.create(**call))
+    assert api.sent == sent
+    assert middleware.rules.dropped == (frozenset() if refused == OWN else {CONTEXT})
+    for request in api.requests:
+        assert_sigv4_valid(request)
+
+
+@pytest.mark.usefixtures("aws_env")
 def test_bedrock_invalid_beta_flag_passes_through(logged: Logged) -> None:
     api = Api(FIXED, shape="bedrock")
     client = anthropic.AnthropicBedrock(
         **BEDROCK,
         max_retries=0,
-        http_client=httpx2.Client(transport=httpx2.MockTransport(api)),
+        http_client=STACK.Client(transport=STACK.MockTransport(api)),
         middleware=[BetaMiddleware(betas=FIXED, drop_rejected=True)],
     )
     with pytest.raises(anthropic.BadRequestError, match="invalid beta flag"):
@@ -423,10 +461,10 @@ def test_loopback_sync(server: Server, logged: Logged, shape: str) -> None:
     )
     own: anthropic.RequestOptions = {"headers": {HEADER: OWN}}
     with client, betas(CONTEXT):
-        first = client.post("/v1/messages", cast_to=httpx2.Response, body={}, options=own)
+        first = client.post("/v1/messages", cast_to=STACK.Response, body={}, options=own)
         assert first.json()[HEADER] == f"{OWN},{OTHER},{CONTEXT}"
         assert first.request.headers[HEADER] == f"{OWN},{OTHER},{CONTEXT}"
-        client.post("/v1/messages", cast_to=httpx2.Response, body={}, options=own)
+        client.post("/v1/messages", cast_to=STACK.Response, body={}, options=own)
     assert server.betas == [f"{OWN},{FIXED},{OTHER},{CONTEXT}"] + [f"{OWN},{OTHER},{CONTEXT}"] * 2
     assert [json.loads(r.body) for r in server.received] == [{}] * 3
     assert len(logged()) == 1
@@ -442,10 +480,10 @@ async def test_loopback_async(server: Server, logged: Logged) -> None:
     )
     async with client:
         async with betas(CONTEXT, OTHER):
-            response = await client.post("/v1/messages", cast_to=httpx2.Response, body={})
+            response = await client.post("/v1/messages", cast_to=STACK.Response, body={})
         assert response.json()[HEADER] == OTHER
         own: anthropic.RequestOptions = {"headers": {HEADER: OWN}}
-        refused = await client.post("/v1/messages", cast_to=httpx2.Response, body={}, options=own)
+        refused = await client.post("/v1/messages", cast_to=STACK.Response, body={}, options=own)
         assert refused.status_code == 400
         assert f"`{OWN}`" in refused.json()["error"]["message"]
     assert server.betas == [f"{FIXED},{CONTEXT},{OTHER}", OTHER, OWN]
