@@ -125,8 +125,8 @@ class Rules:
     value: Callable[[], str]
     """`added().joined`: what to send when the request has no value of its own ("": nothing).
 
-    With no fixed betas and nothing dropped that is the context's joined names, kept
-    in a context variable of their own: again one `ContextVar.get`, no Python call.
+    With no fixed betas and nothing dropped that is the context's joined names, read
+    from the same context variable (one variable, so that the two never disagree).
     With a few fixed betas none of which the context holds, this is the fixed names
     and the context's joined by one string concatenation: thousands of tasks taking
     turns then cost no more per request than one, as no per-context merge is read.
@@ -146,7 +146,7 @@ class Rules:
         self._lock = threading.Lock()
         self._prefix = self.fixed.joined + ","
         if not self.fixed.names:
-            self.added, self.value = _current.get, _joined.get
+            self.added, self.value = _current.get, _joined
         else:
             self.added = self._merged_added
             self.value = self._fixed_value if len(self.fixed.names) <= _FEW else self._merged_value
