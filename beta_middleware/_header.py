@@ -8,11 +8,14 @@ as it was. Integrations only adapt their stack's request object to `Rules`.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterable, Sequence
+from _thread import allocate_lock
 
 from ._names import Merged, NameSet, parse_names
 from ._scope import _current, _joined
+
+TYPE_CHECKING = False  # `typing`, `threading` and `collections.abc` cost start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
 
 __all__ = ["HEADER", "HostMatcher", "Rules", "merge", "sent", "split"]
 
@@ -143,7 +146,7 @@ class Rules:
         self.drop_rejected = bool(drop_rejected)
         # Names the API rejected (drop_rejected=True): left off every later request.
         self.dropped: frozenset[str] = frozenset()
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._prefix = self.fixed.joined + ","
         if not self.fixed.names:
             self.added, self.value = _current.get, _joined

@@ -9,18 +9,33 @@ new name is compared only with the few that could be within the edit limit.
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-import threading
-import warnings
+from _thread import allocate_lock
 
 from ._errors import UnknownBetaWarning
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
+    from typing import TypeVar
+
+    T = TypeVar("T")
+
+
+def _once(func: Callable[[], T]) -> Callable[[], T]:
+    """`functools.cache` for a function of no arguments, without importing `functools`."""
+    done: list[T] = []
+
+    def cached() -> T:
+        if not done:
+            done.append(func())
+        return done[0]
+
+    cached.__doc__, cached.__name__, cached.__qualname__ = func.__doc__, func.__name__, func.__qualname__
+    return cached
+
 
 __all__ = ["date_of", "known_betas", "known_dates", "sdk_betas", "suggestion", "warn_unknown"]
 
@@ -63,7 +78,7 @@ def date_of(name: str) -> str | None:
     return date
 
 
-@functools.cache
+@_once
 def bundled() -> tuple[str, dict[str, str | None]]:
     """The bundled file's date and its names with their dates."""
     import json  # only here: the first use of names, not the import of the package
@@ -110,7 +125,7 @@ def parse_literals(source: str) -> frozenset[str]:
     return frozenset(names)
 
 
-@functools.cache
+@_once
 def sdk_betas() -> frozenset[str]:
     """The `AnthropicBetaParam` literals of the installed anthropic SDK; empty without one.
 
@@ -131,7 +146,7 @@ def sdk_betas() -> frozenset[str]:
     return frozenset()
 
 
-@functools.cache
+@_once
 def known_dates() -> dict[str, str | None]:
     """Every known name with its date: the bundled list, then the SDK's names."""
     dates = dict(bundled()[1])
@@ -150,7 +165,7 @@ def known_betas() -> frozenset[str]:
     return _known()
 
 
-@functools.cache
+@_once
 def _known() -> frozenset[str]:
     return frozenset(known_dates())
 
@@ -245,7 +260,7 @@ class _Index:
         return None if best is None else best[1]
 
 
-@functools.cache
+@_once
 def _index() -> _Index:
     return _Index(known_betas())
 
@@ -272,7 +287,7 @@ _REMEMBERED = 4096
 A name forgotten (after this many newer ones) is looked at again, and may warn again."""
 _checked: set[str] = set()  # the names looked at lately...
 _older: set[str] = set()  # ...and those before them, dropped when `_checked` fills again
-_lock = threading.Lock()
+_lock = allocate_lock()
 
 
 def _user_stacklevel() -> int:
@@ -304,6 +319,8 @@ def warn_unknown(names: Iterable[str]) -> None:
             _checked.add(name)
         close = suggestion(name)
         if close is not None:
+            import warnings
+
             warnings.warn(
                 f"unknown beta name {name!r}: did you mean {close!r}?",
                 UnknownBetaWarning,

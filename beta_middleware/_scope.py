@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Iterable
 from contextvars import ContextVar
 
 from ._errors import InvalidBetaError
@@ -12,7 +10,7 @@ from ._names import NameSet, parse_names
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: it costs start-up
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterable
     from types import FrameType, TracebackType
     from typing import Any, TypeVar
 
@@ -131,8 +129,10 @@ def _leave(scope: BetaScope, where: FrameType) -> None:
 
 def _flags(func: object) -> int:
     """The code flags of `func`, seen through methods and `functools.partial` (0: none)."""
+    from functools import partial
+
     while True:
-        if isinstance(func, functools.partial):
+        if isinstance(func, partial):
             func = func.func
         elif hasattr(func, "__func__"):
             func = func.__func__
@@ -222,6 +222,8 @@ class BetaScope:
         """
         if not callable(func):
             raise TypeError(f"betas(...) decorates a function, not {func!r}")
+        import functools  # here, not at import: it costs start-up
+
         flags = _flags(func)
         if flags & (_CO_GENERATOR | _CO_ASYNC_GENERATOR):
             raise TypeError(
@@ -272,7 +274,7 @@ def betas(*names: str | Iterable[str], replace: bool = False) -> BetaScope:
     if not isinstance(replace, bool):
         raise TypeError(f"betas(replace=...) must be True or False, not {replace!r}")
     for name in names:
-        if callable(name) and not isinstance(name, (str, Iterable)):
+        if callable(name) and not isinstance(name, str) and getattr(type(name), "__iter__", None) is None:
             # `@betas` without parentheses: the function came as a name
             what = getattr(name, "__qualname__", None) or repr(name)
             raise InvalidBetaError(

@@ -375,3 +375,32 @@ def test_a_name_forgotten_may_warn_again() -> None:
             betas(f"newer-feature-{i}-2031-01-01")
     with pytest.warns(UnknownBetaWarning):
         betas(TYPO)  # forgotten after twice that many: looked at again
+
+
+def test_importing_the_package_loads_no_stack_and_reads_nothing() -> None:
+    # A behaviour, not a timing: what `import beta_middleware` leaves in `sys.modules`.
+    heavy = ["requests", "httpx", "httpx2", "anthropic", "json", "inspect", "typing", "datetime"]
+    heavy += ["importlib.resources", "importlib.util", "pathlib", "threading", "asyncio"]
+    code = (
+        "import sys, builtins\n"
+        "opened = []\n"
+        "real_open = builtins.open\n"
+        "builtins.open = lambda *a, **k: (opened.append(a[0]), real_open(*a, **k))[1]\n"
+        "import beta_middleware\n"
+        "from beta_middleware import BetaScope, betas, current_betas, known_betas\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules), opened)\n"
+    )
+    assert run(code).split() == ["[]", "[]"]
+    # what is imported on first use is still there
+    assert run("import beta_middleware as b; print(b.rejected_betas(b'{}'), b.raise_for_betas)").startswith("() <")
+
+
+def test_the_first_names_load_the_known_lists_lazily() -> None:
+    out = run(
+        "import sys\n"
+        "import beta_middleware\n"
+        "print('json' in sys.modules)\n"
+        "beta_middleware.betas('files-api-2025-04-14')\n"
+        "print('json' in sys.modules, 'anthropic' in sys.modules)\n"
+    )
+    assert out.split() == ["False", "True", "False"]
