@@ -7,7 +7,6 @@ as it was. Integrations only adapt their stack's request object to `Rules`.
 
 from __future__ import annotations
 
-import re
 from _thread import allocate_lock
 
 from ._names import Merged, NameSet, parse_names
@@ -21,7 +20,19 @@ __all__ = ["HEADER", "HostMatcher", "Rules", "merge", "sent", "split"]
 
 HEADER = "anthropic-beta"
 
-_HOST = re.compile(r"(\*\.)?[a-z0-9_:.\-]+")
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_:.-")
+
+
+class _Host:
+    """`re.fullmatch(r"(\\*\\.)?[a-z0-9_:.\\-]+", host)` without importing `re` (start-up)."""
+
+    @staticmethod
+    def fullmatch(host: str) -> bool:
+        name = host[2:] if host.startswith("*.") else host
+        return bool(name) and _HOST_CHARS.issuperset(name)
+
+
+_HOST = _Host
 
 
 def split(values: Iterable[str]) -> tuple[str, ...]:

@@ -392,7 +392,9 @@ def test_importing_the_package_loads_no_stack_and_reads_nothing() -> None:
     )
     assert run(code).split() == ["[]", "[]"]
     # what is imported on first use is still there
-    assert run("import beta_middleware as b; print(b.rejected_betas(b'{}'), b.raise_for_betas)").startswith("() <")
+    assert run("import beta_middleware as b; print(b.rejected_betas(b'{}'), b.raise_for_betas)").startswith(
+        "() <"
+    )
 
 
 def test_the_first_names_load_the_known_lists_lazily() -> None:
