@@ -406,3 +406,14 @@ def test_the_first_names_load_the_known_lists_lazily() -> None:
         "print('json' in sys.modules, 'anthropic' in sys.modules)\n"
     )
     assert out.split() == ["False", "True", "False"]
+
+
+def test_the_lazy_attributes_are_there_and_nothing_else() -> None:
+    import beta_middleware
+
+    assert _known.DATA.name == "known_betas.json"
+    assert _known.DATA.is_file()
+    for module in (_known, beta_middleware):
+        with pytest.raises(AttributeError, match="no_such_name"):
+            module.no_such_name  # noqa: B018
+    assert beta_middleware.rejected_betas(b"{}") == ()
