@@ -24,7 +24,7 @@ _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_:.-")
 
 
 class _Host:
-    """`re.fullmatch(r"(\\*\\.)?[a-z0-9_:.\\-]+", host)` without importing `re` (start-up)."""
+    """A host name's shape: `*.` or not, then `a-z 0-9 _ : . -` - checked without `re` (start-up)."""
 
     @staticmethod
     def fullmatch(host: str) -> bool:

@@ -21,7 +21,14 @@ if TYPE_CHECKING:
 
 __all__ = ["BetaScope", "betas", "current_betas"]
 
-_getframe = sys._getframe
+
+def _caller() -> FrameType | None:
+    """The Python frame that called the method calling this; None when C code called it."""
+    try:
+        return sys._getframe(2)
+    except ValueError:  # called from C at the bottom of a thread's stack
+        return None
+
 
 # Code flags (see `inspect`), read directly: importing `inspect` costs start-up.
 _CO_GENERATOR = 0x20
@@ -84,7 +91,7 @@ def _push(scope: BetaScope, where: FrameType | None, parent: _Frame) -> _Frame:
     return _Frame(scope, where, parent, parent.names + new if new else parent.names)
 
 
-def _entry(top: _Frame, scope: BetaScope, where: FrameType) -> _Frame | None:
+def _entry(top: _Frame, scope: BetaScope, where: FrameType | None) -> _Frame | None:
     """The entry of `scope` that an exit from the Python frame `where` closes, or None."""
     frame = top
     while frame.parent is not None:  # the root is no entry
@@ -109,7 +116,7 @@ def _entry(top: _Frame, scope: BetaScope, where: FrameType) -> _Frame | None:
     return None
 
 
-def _leave(scope: BetaScope, where: FrameType) -> None:
+def _leave(scope: BetaScope, where: FrameType | None) -> None:
     top = _get()
     entry = top if top.scope is scope and top.where is where else _entry(top, scope, where)
     if entry is None:
@@ -179,7 +186,7 @@ class BetaScope:
         return f"betas({args}{', replace=True' if self._replace else ''})"
 
     def __enter__(self) -> Self:
-        _current.set(_push(self, _getframe(1), _get()))
+        _current.set(_push(self, _caller(), _get()))
         return self
 
     def __exit__(
@@ -193,10 +200,10 @@ class BetaScope:
         # takes only its own names away, and one left from a context that never entered
         # it (a generator closed elsewhere) changes nothing there, even when that context
         # has entered the same scope object itself.
-        _leave(self, _getframe(1))
+        _leave(self, _caller())
 
     async def __aenter__(self) -> Self:
-        _current.set(_push(self, _getframe(1), _get()))  # 1: the frame awaiting this
+        _current.set(_push(self, _caller(), _get()))  # the frame awaiting this
         return self
 
     async def __aexit__(
@@ -205,7 +212,7 @@ class BetaScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _leave(self, _getframe(1))
+        _leave(self, _caller())
 
     async def _awaiting(self, awaitable: Awaitable[Any]) -> Any:
         with self:
