@@ -11,7 +11,9 @@ The budget:
   when nothing is active;
 - per-request cost does not grow with nesting depth (30 nested scopes vs the same
   names in one scope) nor with concurrent tasks (10,000 vs 1, each with its own scope);
-- 1,000,000 scope enter/exit cycles leave no memory behind.
+- 1,000,000 scope enter/exit cycles leave no memory behind;
+- start-up and first-use cost, as whole processes (see `benchmarks.startup`; only
+  that part: `--startup`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from time import perf_counter, thread_time
 from beta_middleware import betas
 from beta_middleware._header import Rules
 
+from . import startup
 from .stacks import PASS_THROUGH, SCENARIOS, STACKS, VARIANTS, AsyncRunner, Scenario, Stack, Variant
 
 __all__ = ["Config", "Report", "main", "measure"]
@@ -417,7 +420,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--requests", type=int, help=f"requests per variant per round (default {Config.requests})"
     )
+    parser.add_argument(
+        "--startup", action="store_true", help="measure only the start-up and first-use cost (a minute or so)"
+    )
     args = parser.parse_args(argv)
+    if args.startup:
+        started = startup.measure(rounds=3 if args.quick else 21)
+        print(startup.render(started))
+        return 0 if started.holds() else 1
     config = QUICK if args.quick else Config()
     if args.rounds or args.requests:
         config = Config(
@@ -430,8 +440,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = perf_counter()
     report = measure(config, log=lambda line: print(line, file=sys.stderr, flush=True))
     print(render(report, config))
+    started = startup.measure(rounds=3 if config is QUICK else 21)
+    print()
+    print(startup.render(started))
     print(f"({perf_counter() - start:.0f} s)")
-    return 0 if report.holds() else 1
+    return 0 if report.holds() and started.holds() else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

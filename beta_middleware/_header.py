@@ -7,18 +7,32 @@ as it was. Integrations only adapt their stack's request object to `Rules`.
 
 from __future__ import annotations
 
-import re
-import threading
-from collections.abc import Callable, Iterable, Sequence
+from _thread import allocate_lock
 
 from ._names import Merged, NameSet, parse_names
 from ._scope import _current, _joined
+
+TYPE_CHECKING = False  # `typing`, `threading` and `collections.abc` cost start-up
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
 
 __all__ = ["HEADER", "HostMatcher", "Rules", "merge", "sent", "split"]
 
 HEADER = "anthropic-beta"
 
-_HOST = re.compile(r"(\*\.)?[a-z0-9_:.\-]+")
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_:.-")
+
+
+class _Host:
+    """A host name's shape: `*.` or not, then `a-z 0-9 _ : . -` - checked without `re` (start-up)."""
+
+    @staticmethod
+    def fullmatch(host: str) -> bool:
+        name = host[2:] if host.startswith("*.") else host
+        return bool(name) and _HOST_CHARS.issuperset(name)
+
+
+_HOST = _Host
 
 
 def split(values: Iterable[str]) -> tuple[str, ...]:
@@ -125,8 +139,8 @@ class Rules:
     value: Callable[[], str]
     """`added().joined`: what to send when the request has no value of its own ("": nothing).
 
-    With no fixed betas and nothing dropped that is the context's joined names, kept
-    in a context variable of their own: again one `ContextVar.get`, no Python call.
+    With no fixed betas and nothing dropped that is the context's joined names, read
+    from the same context variable (one variable, so that the two never disagree).
     With a few fixed betas none of which the context holds, this is the fixed names
     and the context's joined by one string concatenation: thousands of tasks taking
     turns then cost no more per request than one, as no per-context merge is read.
@@ -143,10 +157,10 @@ class Rules:
         self.drop_rejected = bool(drop_rejected)
         # Names the API rejected (drop_rejected=True): left off every later request.
         self.dropped: frozenset[str] = frozenset()
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._prefix = self.fixed.joined + ","
         if not self.fixed.names:
-            self.added, self.value = _current.get, _joined.get
+            self.added, self.value = _current.get, _joined
         else:
             self.added = self._merged_added
             self.value = self._fixed_value if len(self.fixed.names) <= _FEW else self._merged_value

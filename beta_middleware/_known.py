@@ -1,79 +1,156 @@
 """Known beta names: the bundled list, the installed SDK's, and typo warnings against them.
 
-The bundled list (`known_betas.json`, refreshed by `scripts/refresh-known-betas`) covers
-the common case without importing anything: importing the anthropic SDK costs about a
-second, so its `AnthropicBetaParam` literals are read only when a name is not bundled.
+Nothing is read at import. The bundled list (`known_betas.json`, refreshed by
+`scripts/refresh-known-betas`) is loaded on first need; the installed anthropic SDK's
+`AnthropicBetaParam` literals are read from its source file, never by importing it
+(that costs about a second). Typo checks go through an index of the known names, so a
+new name is compared only with the few that could be within the edit limit.
 """
 
 from __future__ import annotations
 
-import datetime
-import functools
-import importlib
-import json
-import re
+import os
 import sys
-import threading
-import typing
-import warnings
-from collections.abc import Iterable
-from importlib import resources
-from pathlib import Path
+from _thread import allocate_lock
 
 from ._errors import UnknownBetaWarning
 
-__all__ = ["DATA", "date_of", "known_betas", "known_dates", "sdk_betas", "suggestion", "warn_unknown"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from pathlib import Path
+    from typing import TypeVar
 
-DATA = Path(__file__).with_name("known_betas.json")
+    T = TypeVar("T")
 
-_DATED = re.compile(r"(?P<feature>.+)-(?P<date>\d{4}-\d{2}-\d{2})")
+
+def _once(func: Callable[[], T]) -> Callable[[], T]:
+    """`functools.cache` for a function of no arguments, without importing `functools`."""
+    done: list[T] = []
+
+    def cached() -> T:
+        if not done:
+            done.append(func())
+        return done[0]
+
+    cached.__doc__, cached.__name__, cached.__qualname__ = func.__doc__, func.__name__, func.__qualname__
+    return cached
+
+
+__all__ = ["date_of", "known_betas", "known_dates", "sdk_betas", "suggestion", "warn_unknown"]
+
+_FILE = os.path.join(os.path.dirname(__file__), "known_betas.json")
+
+
+def __getattr__(name: str) -> Path:
+    # `DATA`, the bundled file as a `Path`, for the refresh script and tests: `pathlib`
+    # is imported only for them.
+    if name == "DATA":
+        from pathlib import Path
+
+        return Path(_FILE)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _split_date(name: str) -> tuple[str, str] | None:
+    """`(feature, "YYYY-MM-DD")` when `name` has the shape `feature-YYYY-MM-DD`, else None."""
+    date = name[-10:]
+    if len(name) < 12 or name[-11] != "-" or date[4] != "-" or date[7] != "-":
+        return None
+    digits = date[:4] + date[5:7] + date[8:]
+    return (name[:-11], date) if digits.isascii() and digits.isdigit() else None
 
 
 def date_of(name: str) -> str | None:
     """The date of `name` (`feature-YYYY-MM-DD`) when it is a real calendar date, else None."""
-    match = _DATED.fullmatch(name)
-    if match is None:
+    parts = _split_date(name)
+    if parts is None:
         return None
-    try:
-        datetime.date.fromisoformat(match["date"])
-    except ValueError:
+    date = parts[1]
+    year, month, day = int(date[:4]), int(date[5:7]), int(date[8:])
+    if year < 1 or not 1 <= month <= 12 or not 1 <= day <= _DAYS[month - 1]:
         return None
-    return match["date"]
+    if month == 2 and day == 29 and (year % 4 or (year % 100 == 0 and year % 400)):
+        return None
+    return date
 
 
-@functools.cache
+@_once
 def bundled() -> tuple[str, dict[str, str | None]]:
     """The bundled file's date and its names with their dates."""
-    text = resources.files(__package__).joinpath(DATA.name).read_text(encoding="utf-8")
+    import json  # only here: the first use of names, not the import of the package
+
+    # through the loader, so that a zipped install reads it too
+    text = __spec__.loader.get_data(_FILE).decode("utf-8")  # type: ignore[union-attr]
     data = json.loads(text)
     return data["updated"], {entry["name"]: entry["date"] for entry in data["betas"]}
 
 
-def _literals(tp: object) -> list[str]:
-    names: list[str] = []
-    for arg in typing.get_args(tp):
-        if isinstance(arg, str):
-            names.append(arg)
-        elif not isinstance(arg, type):  # `Union[str, Literal[...]]`: skip `str`, open the Literal
-            names.extend(_literals(arg))
-    return names
+_PARAM = "types/anthropic_beta_param.py"  # where the SDK defines `AnthropicBetaParam`
 
 
-@functools.cache
-def sdk_betas() -> frozenset[str]:
-    """The `AnthropicBetaParam` literals of the installed anthropic SDK; empty without one."""
-    try:
-        module = importlib.import_module("anthropic.types.anthropic_beta_param")
-    except Exception:  # absent or broken SDK: the check is advisory, never an error
+def parse_literals(source: str) -> frozenset[str]:
+    """The str literals in the `Literal[...]` parts of `AnthropicBetaParam = ...` in `source`.
+
+    Anything else - no such assignment, no `Literal`, a value that is no beta name -
+    gives fewer names or none, never an error: the check is advisory.
+    """
+    import re
+
+    from ._names import TOKEN
+
+    start = re.search(r"^AnthropicBetaParam\b[^=\n]*=", source, re.MULTILINE)
+    if start is None:
         return frozenset()
-    return frozenset(_literals(getattr(module, "AnthropicBetaParam", None)))
+    # the expression: up to the first line end outside brackets
+    depth, end = 0, len(source)
+    for i in range(start.end(), len(source)):
+        char = source[i]
+        if char in "[(":
+            depth += 1
+        elif char in "])":
+            depth -= 1
+        elif char == "\n" and depth <= 0:
+            end = i
+            break
+    names: set[str] = set()
+    for literal in re.finditer(r"\bLiteral\[([^\]]*)\]", source[start.end() : end]):
+        for quoted in re.finditer(r"\"([^\"\\\n]*)\"|'([^'\\\n]*)'", literal[1]):
+            name = quoted[1] if quoted[1] is not None else quoted[2]
+            if TOKEN.fullmatch(name):
+                names.add(name)
+    return frozenset(names)
 
 
-@functools.cache
+@_once
+def sdk_betas() -> frozenset[str]:
+    """The `AnthropicBetaParam` literals of the installed anthropic SDK; empty without one.
+
+    Read from the SDK's files, found without importing it.
+    """
+    try:
+        from importlib.util import find_spec
+
+        spec = find_spec("anthropic")  # top-level: finds it without importing it
+        locations = list(spec.submodule_search_locations or ()) if spec is not None else []
+        for location in locations:
+            path = os.path.join(location, *_PARAM.split("/"))
+            if os.path.isfile(path):
+                with open(path, encoding="utf-8") as file:
+                    return parse_literals(file.read())
+    except Exception:  # absent, broken or unreadable SDK: the check is advisory, never an error
+        pass
+    return frozenset()
+
+
+@_once
 def known_dates() -> dict[str, str | None]:
     """Every known name with its date: the bundled list, then the SDK's names."""
     dates = dict(bundled()[1])
-    for name in sdk_betas():
+    for name in sorted(sdk_betas()):
         dates.setdefault(name, date_of(name))
     return dates
 
@@ -82,13 +159,13 @@ def known_betas() -> frozenset[str]:
     """The published beta names known to this package.
 
     The bundled list, united with the `AnthropicBetaParam` literals of the installed
-    anthropic SDK when there is one (read once, then cached). New betas appear all the
-    time: a name missing here may still be valid.
+    anthropic SDK when there is one (read from its files, not imported; read once, then
+    cached). New betas appear all the time: a name missing here may still be valid.
     """
     return _known()
 
 
-@functools.cache
+@_once
 def _known() -> frozenset[str]:
     return frozenset(known_dates())
 
@@ -112,14 +189,80 @@ def _distance(a: str, b: str, limit: int) -> int:
     return row[-1]
 
 
-def _newer_version(name: str, known: Iterable[str]) -> bool:
-    """Whether `name` is a known feature with a real date later than all its known versions."""
-    date = date_of(name)
-    if date is None:
-        return False
-    feature = name[: -len("-YYYY-MM-DD")]
-    dates = [date_of(k) for k in known if _DATED.fullmatch(k) and k[: -len("-YYYY-MM-DD")] == feature]
-    return bool(dates) and all(d is not None and d < date for d in dates)
+_Q = 3  # the index's grams: 3 characters
+
+
+def _grams(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for i in range(len(text) - _Q + 1):
+        gram = text[i : i + _Q]
+        counts[gram] = counts.get(gram, 0) + 1
+    return counts
+
+
+def _limit(length: int) -> int:
+    return 2 if length >= 16 else 1 if length >= 8 else 0
+
+
+class _Index:
+    """The known names by length and by 3-gram, and each feature's dated versions.
+
+    Within `k` edits (a swap of neighbours counting one) two strings share at least
+    `max(len) - 2 - 4k` of their 3-grams, counted with repeats: an edit changes at most
+    the 4 grams over the characters it touches. That is at least 2 for every length
+    with an edit limit (8 and up), so a name is compared only with the known names of a
+    length within the limit that share that many grams - a few, not all.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = sorted(names)
+        # length -> gram -> [(index in names, count of the gram in it)]
+        self.grams: dict[int, dict[str, list[tuple[int, int]]]] = {}
+        self.features: dict[str, list[str | None]] = {}
+        for i, name in enumerate(self.names):
+            lowered = name.lower()
+            bucket = self.grams.setdefault(len(lowered), {})
+            for gram, count in _grams(lowered).items():
+                bucket.setdefault(gram, []).append((i, count))
+            parts = _split_date(name)
+            if parts is not None:
+                self.features.setdefault(parts[0], []).append(date_of(name))
+
+    def newer_version(self, name: str) -> bool:
+        """Whether `name` is a known feature with a real date later than all its versions."""
+        date = date_of(name)
+        if date is None:
+            return False
+        dates = self.features.get(name[:-11], [])
+        return bool(dates) and all(d is not None and d < date for d in dates)
+
+    def closest(self, name: str, limit: int) -> str | None:
+        """The known name within `limit` edits of `name` (case-insensitively), nearest first."""
+        lowered = name.lower()
+        grams = _grams(lowered)
+        best: tuple[int, str] | None = None
+        for length in range(len(lowered) - limit, len(lowered) + limit + 1):
+            bucket = self.grams.get(length)
+            if bucket is None:
+                continue
+            shared: dict[int, int] = {}
+            for gram, count in grams.items():
+                for i, theirs in bucket.get(gram, ()):
+                    shared[i] = shared.get(i, 0) + min(count, theirs)
+            needed = max(len(lowered), length) - (_Q - 1) - (_Q + 1) * limit
+            for i, common in shared.items():
+                if common < needed:
+                    continue
+                candidate = self.names[i]
+                distance = _distance(lowered, candidate.lower(), limit)
+                if distance <= limit and (best is None or (distance, candidate) < best):
+                    best = (distance, candidate)
+        return None if best is None else best[1]
+
+
+@_once
+def _index() -> _Index:
+    return _Index(known_betas())
 
 
 def suggestion(name: str) -> str | None:
@@ -130,23 +273,21 @@ def suggestion(name: str) -> str | None:
     case-insensitively. A real date later than every known version of a known feature is
     taken for a newer version, not a typo: that is how new betas usually appear.
     """
-    known = known_betas()
-    if name in known:
+    if name in known_betas():
         return None
-    limit = 2 if len(name) >= 16 else 1 if len(name) >= 8 else 0
-    if not limit or _newer_version(name, known):
+    limit = _limit(len(name))
+    index = _index()
+    if not limit or index.newer_version(name):
         return None
-    lowered = name.lower()
-    best: tuple[int, str] | None = None
-    for candidate in known:
-        distance = _distance(lowered, candidate.lower(), limit)
-        if distance <= limit and (best is None or (distance, candidate) < best):
-            best = (distance, candidate)
-    return None if best is None else best[1]
+    return index.closest(name, limit)
 
 
-_checked: set[str] = set()  # names already looked at: each warns at most once per process
-_lock = threading.Lock()
+_REMEMBERED = 4096
+"""Names looked at, remembered so that each warns once: at most twice this many are kept.
+A name forgotten (after this many newer ones) is looked at again, and may warn again."""
+_checked: set[str] = set()  # the names looked at lately...
+_older: set[str] = set()  # ...and those before them, dropped when `_checked` fills again
+_lock = allocate_lock()
 
 
 def _user_stacklevel() -> int:
@@ -162,19 +303,24 @@ def _user_stacklevel() -> int:
 def warn_unknown(names: Iterable[str]) -> None:
     """Issue `UnknownBetaWarning` for names that look like typos of known ones.
 
-    Costs a set lookup per name once a name has been seen; the known list is consulted
-    (and the SDK imported, if it must be) only for names not bundled and not seen before.
+    Costs a set lookup per name once a name has been seen; the known names (and their
+    index) are read only for a name not bundled and not seen lately.
     """
+    global _checked, _older
     bundled_names = bundled()[1]
     for name in names:
-        if name in bundled_names or name in _checked:
+        if name in bundled_names or name in _checked or name in _older:
             continue
         with _lock:
-            if name in _checked:
+            if name in _checked or name in _older:
                 continue
+            if len(_checked) >= _REMEMBERED:
+                _older, _checked = _checked, set()
             _checked.add(name)
         close = suggestion(name)
         if close is not None:
+            import warnings
+
             warnings.warn(
                 f"unknown beta name {name!r}: did you mean {close!r}?",
                 UnknownBetaWarning,

@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from ._errors import InvalidBetaError
 from ._known import warn_unknown
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Iterable, Mapping
+
 __all__ = ["NOTHING_YET", "TOKEN", "Merged", "NameSet", "parse_names"]
 
 # RFC 9110 token characters; the comma, space and CR/LF that could split or break
-# the header are all outside it.
-TOKEN = _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# the header are all outside it. A set, not a regular expression: `re` costs start-up.
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_is_token = _TOKEN_CHARS.issuperset
+
+
+TOKEN: re.Pattern[str]  # made on first use, by `__getattr__`
+
+
+def __getattr__(name: str) -> re.Pattern[str]:
+    # `TOKEN`, the same rule as a pattern, for the modules that parse text with `re`
+    if name == "TOKEN":
+        import re
+
+        global TOKEN
+        TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+        return TOKEN
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _why(name: str) -> str:
     """Describe the first character of `name` that keeps it from being a token."""
     for char in name:
-        if _TOKEN.fullmatch(char):
+        if char in _TOKEN_CHARS:
             continue
         if char == ",":
             return "a comma would split it into two names"
@@ -42,7 +60,7 @@ def check_name(name: object) -> str:
             f"invalid beta name {name!r}: expected a str such as 'files-api-2025-04-14', "
             f"got {type(name).__name__}"
         )
-    if _TOKEN.fullmatch(name) is None:
+    if not name or not _is_token(name):
         raise InvalidBetaError(f"invalid beta name {name!r}: {_why(name)}")
     return name
 
@@ -58,10 +76,10 @@ def parse_names(args: Iterable[object]) -> tuple[str, ...]:
     for arg in args:
         if isinstance(arg, str):
             names[check_name(arg)] = None
-        elif isinstance(arg, (bytes, bytearray)) or not isinstance(arg, Iterable):
+        elif isinstance(arg, (bytes, bytearray)) or getattr(type(arg), "__iter__", None) is None:
             check_name(arg)  # raises, naming the value and its type
         else:
-            for name in arg:
+            for name in arg:  # type: ignore[attr-defined]  # it has `__iter__`
                 names[check_name(name)] = None
     warn_unknown(names)
     return tuple(names)

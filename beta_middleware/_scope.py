@@ -1,24 +1,39 @@
-"""Beta scopes: which names are active, held in a `contextvars.ContextVar`."""
+"""Beta scopes: which names are active, held in one `contextvars.ContextVar`."""
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Awaitable, Callable, Iterable
+import sys
 from contextvars import ContextVar
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from ._errors import InvalidBetaError
 from ._names import NameSet, parse_names
 
+TYPE_CHECKING = False  # `typing` is not imported at run time: it costs start-up
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable
+    from types import FrameType, TracebackType
+    from typing import Any, TypeVar
+
     from typing_extensions import ParamSpec, Self
 
     P = ParamSpec("P")
+    R = TypeVar("R")
 
 __all__ = ["BetaScope", "betas", "current_betas"]
 
-R = TypeVar("R")
+
+def _caller() -> FrameType | None:
+    """The Python frame that called the method calling this; None when C code called it."""
+    try:
+        return sys._getframe(2)
+    except ValueError:  # called from C at the bottom of a thread's stack
+        return None
+
+
+# Code flags (see `inspect`), read directly: importing `inspect` costs start-up.
+_CO_GENERATOR = 0x20
+_CO_COROUTINE = 0x80
+_CO_ASYNC_GENERATOR = 0x200
 
 
 class _Frame(NameSet):
@@ -29,39 +44,117 @@ class _Frame(NameSet):
     between contexts but immutable data, which is what makes scopes thread- and
     task-safe. A frame is the active names themselves, so that a request reads them
     with a single `ContextVar.get`.
+
+    `where` is the Python frame that entered the scope - the one executing the `with`
+    statement, which is the same object when it leaves it, also for a generator or
+    coroutine resumed in another context. It pairs an exit with its own entry.
     """
 
-    __slots__ = ("parent", "scope")
+    __slots__ = ("parent", "scope", "where")
 
-    def __init__(self, scope: BetaScope | None, parent: _Frame | None, names: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        scope: BetaScope | None,
+        where: FrameType | None,
+        parent: _Frame | None,
+        names: tuple[str, ...],
+    ) -> None:
         super().__init__(names)
         self.scope = scope
+        self.where = where
         self.parent = parent
 
 
-_ROOT = _Frame(None, None, ())
+_ROOT = _Frame(None, None, None, ())
+# The only state: one context variable, written once per entry and once per exit, so
+# that an exception raised asynchronously (a signal handler) between two bytecodes can
+# never leave what is sent out of step with `current_betas()`.
 _current: ContextVar[_Frame] = ContextVar("beta_middleware_betas", default=_ROOT)
-# The innermost frame's `joined`, set together with `_current`: a request with nothing
-# to merge then reads the header value with one C-level call and no Python frame.
-_joined: ContextVar[str] = ContextVar("beta_middleware_joined", default="")
+_get = _current.get
 
 
-def _activate(frame: _Frame) -> None:
-    _current.set(frame)
-    _joined.set(frame.joined)
+def _joined() -> str:
+    """The active names as one header value ("" for none)."""
+    return _get().joined
 
 
 def current_betas() -> tuple[str, ...]:
     """Return the beta names active in this context, in the order they will be sent."""
-    return _current.get().names
+    return _get().names
 
 
-def _push(scope: BetaScope, parent: _Frame) -> _Frame:
+def _push(scope: BetaScope, where: FrameType | None, parent: _Frame) -> _Frame:
     names = scope._names
     if scope._replace:
-        return _Frame(scope, parent, names.names)
+        return _Frame(scope, where, parent, names.names)
     new = tuple(name for name in names.names if name not in parent.members)
-    return _Frame(scope, parent, parent.names + new if new else parent.names)
+    return _Frame(scope, where, parent, parent.names + new if new else parent.names)
+
+
+def _entry(top: _Frame, scope: BetaScope, where: FrameType | None) -> _Frame | None:
+    """The entry of `scope` that an exit from the Python frame `where` closes, or None."""
+    frame = top
+    while frame.parent is not None:  # the root is no entry
+        if frame.scope is scope and frame.where is where:
+            return frame
+        frame = frame.parent
+    # No entry made by `where` here: it was made in another context (a generator entered
+    # there, closed here) or by another Python frame (`ExitStack.enter_context`, a
+    # fixture's set-up). The latter is the innermost entry of the scope whose frame is
+    # not running below this exit: a running one is a `with` still open in code that
+    # called the exit, which leaves it itself.
+    running: set[FrameType] = set()
+    caller: FrameType | None = where
+    while caller is not None:
+        running.add(caller)
+        caller = caller.f_back
+    frame = top
+    while frame.parent is not None:
+        if frame.scope is scope and frame.where not in running:
+            return frame
+        frame = frame.parent
+    return None
+
+
+def _leave(scope: BetaScope, where: FrameType | None) -> None:
+    top = _get()
+    entry = top if top.scope is scope and top.where is where else _entry(top, scope, where)
+    if entry is None:
+        return
+    above: list[_Frame] = []
+    frame = top
+    while frame is not entry:
+        above.append(frame)
+        frame = frame.parent  # type: ignore[assignment]  # `entry` is in the chain
+    restored = entry.parent
+    assert restored is not None  # only the root frame has no parent
+    for later in reversed(above):
+        assert later.scope is not None
+        restored = _push(later.scope, later.where, restored)
+    _current.set(restored)
+
+
+def _flags(func: object) -> int:
+    """The code flags of `func`, seen through methods and `functools.partial` (0: none)."""
+    from functools import partial
+
+    while True:
+        if isinstance(func, partial):
+            func = func.func
+        elif hasattr(func, "__func__"):
+            func = func.__func__
+        else:
+            code = getattr(func, "__code__", None)
+            flags = getattr(code, "co_flags", 0)
+            return flags if isinstance(flags, int) else 0
+
+
+def _is_awaitable(value: object) -> bool:
+    """Whether `value` can be awaited (what `inspect.isawaitable` tells)."""
+    if hasattr(type(value), "__await__"):
+        return True
+    code = getattr(value, "gi_code", None)  # a generator-based coroutine
+    return bool(getattr(code, "co_flags", 0) & 0x100)  # CO_ITERABLE_COROUTINE
 
 
 class BetaScope:
@@ -93,7 +186,7 @@ class BetaScope:
         return f"betas({args}{', replace=True' if self._replace else ''})"
 
     def __enter__(self) -> Self:
-        _activate(_push(self, _current.get()))
+        _current.set(_push(self, _caller(), _get()))
         return self
 
     def __exit__(
@@ -102,27 +195,16 @@ class BetaScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Remove this scope's innermost entry from the current context. Unlike
-        # `ContextVar.reset(token)` this never raises: a scope left out of order takes
-        # only its own names away, and one left from a context that never entered it
-        # (a generator closed elsewhere) changes nothing there.
-        top = _current.get()
-        above: list[_Frame] = []
-        frame = top
-        while frame.scope is not self:
-            if frame.parent is None:
-                return
-            above.append(frame)
-            frame = frame.parent
-        restored = frame.parent
-        assert restored is not None  # only the root frame has no parent
-        for entry in reversed(above):
-            assert entry.scope is not None
-            restored = _push(entry.scope, restored)
-        _activate(restored)
+        # Remove the entry this exit pairs with (see `_entry`) from the current context.
+        # Unlike `ContextVar.reset(token)` this never raises: a scope left out of order
+        # takes only its own names away, and one left from a context that never entered
+        # it (a generator closed elsewhere) changes nothing there, even when that context
+        # has entered the same scope object itself.
+        _leave(self, _caller())
 
     async def __aenter__(self) -> Self:
-        return self.__enter__()
+        _current.set(_push(self, _caller(), _get()))  # the frame awaiting this
+        return self
 
     async def __aexit__(
         self,
@@ -130,36 +212,51 @@ class BetaScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.__exit__(exc_type, exc, tb)
+        _leave(self, _caller())
+
+    async def _awaiting(self, awaitable: Awaitable[Any]) -> Any:
+        with self:
+            return await awaitable
 
     def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
         """Decorate `func` so that each call runs inside this scope.
 
-        Works on `def` and `async def` functions (for the latter the scope is entered
-        when the coroutine runs, not when it is created). Generator functions are
-        refused: a scope held across `yield` would leak into the caller between items.
+        Works on anything callable: for `async def` functions the scope is entered when
+        the coroutine runs, not when it is created; a call that returns an awaitable
+        otherwise (an object with `async def __call__`, a `def` returning a coroutine)
+        gets one that awaits it inside the scope too. Generator functions are refused:
+        a scope held across `yield` would leak into the caller between items.
         """
         if not callable(func):
             raise TypeError(f"betas(...) decorates a function, not {func!r}")
-        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+        import functools  # here, not at import: it costs start-up
+
+        flags = _flags(func)
+        if flags & (_CO_GENERATOR | _CO_ASYNC_GENERATOR):
             raise TypeError(
                 f"betas(...) cannot decorate the generator function {func!r}: "
                 "use `with betas(...):` inside its body around the requests instead"
             )
-        if inspect.iscoroutinefunction(func):
-            coroutine_function = cast(Callable[..., Awaitable[Any]], func)
+        if flags & _CO_COROUTINE:
+            coroutine_function: Callable[..., Awaitable[Any]] = func  # type: ignore[assignment]
 
             @functools.wraps(func)
             async def run_async(*args: Any, **kwargs: Any) -> Any:
                 with self:
                     return await coroutine_function(*args, **kwargs)
 
-            return cast("Callable[P, R]", run_async)
+            return run_async  # type: ignore[return-value]
 
         @functools.wraps(func)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
             with self:
-                return func(*args, **kwargs)
+                result = func(*args, **kwargs)
+            # An awaitable does its work when awaited, perhaps elsewhere: that is then
+            # inside the scope too. A future (an asyncio `Future` or `Task`) runs on its
+            # own, in the context it was made in - here, inside the scope: handed back.
+            if _is_awaitable(result) and not hasattr(type(result), "_asyncio_future_blocking"):
+                return self._awaiting(result)  # type: ignore[arg-type, return-value]
+            return result
 
         return run
 
@@ -173,11 +270,22 @@ def betas(*names: str | Iterable[str], replace: bool = False) -> BetaScope:
     turns context betas off inside it).
 
     Names are checked here: a name that is not a non-empty str of HTTP token
-    characters raises `InvalidBetaError` and nothing is activated.
+    characters raises `InvalidBetaError` and nothing is activated; `replace` that is
+    not a bool raises `TypeError`.
 
     Example:
         >>> with betas("files-api-2025-04-14"):
         ...     current_betas()
         ('files-api-2025-04-14',)
     """
-    return BetaScope(parse_names(names), bool(replace))
+    if not isinstance(replace, bool):
+        raise TypeError(f"betas(replace=...) must be True or False, not {replace!r}")
+    for name in names:
+        if callable(name) and not isinstance(name, str) and getattr(type(name), "__iter__", None) is None:
+            # `@betas` without parentheses: the function came as a name
+            what = getattr(name, "__qualname__", None) or repr(name)
+            raise InvalidBetaError(
+                f"invalid beta name {name!r}: betas(...) takes beta names; to decorate "
+                f'{what}, write @betas("name-of-the-beta") above it'
+            )
+    return BetaScope(parse_names(names), replace)

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from benchmarks import run, stacks
+from benchmarks import run, stacks, startup
 from beta_middleware import betas
 from beta_middleware._header import Rules
 
@@ -145,3 +145,36 @@ def test_pass_through_cells_take_more_rounds(scenario: stacks.Scenario, rounds: 
     run.measure_cell(stacks.Stack("fake", "fake", build), scenario, config)
     warm_up = 10 // 3
     assert made == dict.fromkeys(stacks.VARIANTS, warm_up + rounds * 10)
+
+
+def test_startup_measures_every_variant_and_checks_the_budget() -> None:
+    report = startup.measure(rounds=1, new_names=10)
+    assert set(report.rounds) == set(startup.VARIANTS)
+    assert all(len(times) == 1 and times[0] > 0 for times in report.rounds.values())
+    assert report.new_name_first_ms > 0
+    assert report.new_name_each_ms > 0
+    text = startup.render(report)
+    for name in startup.VARIANTS:
+        assert f"| {name} |" in text
+    assert len(report.checks()) == 4
+    assert text.endswith(("Start-up budget holds.", "Start-up budget does NOT hold."))
+
+
+def test_startup_budget_lines() -> None:
+    def report(import_s: float, command_s: float, each_ms: float) -> startup.StartupReport:
+        rounds = {"python -c pass": [0.02, 0.03, 0.02], "import beta_middleware": [import_s] * 3}
+        rounds |= {"check": [command_s] * 3, "known": [command_s] * 3}
+        return startup.StartupReport(rounds, new_name_first_ms=5.0, new_name_each_ms=each_ms)
+
+    assert report(0.03, 0.2, 0.5).holds()
+    assert [ok for _, ok, _ in report(0.04, 0.2, 0.5).checks()] == [False, True, True, True]
+    assert [ok for _, ok, _ in report(0.03, 0.4, 0.5).checks()] == [True, False, False, True]
+    assert [ok for _, ok, _ in report(0.03, 0.2, 1.5).checks()] == [True, True, True, False]
+    assert report(0.04, 0.2, 0.5).over_base("import beta_middleware") == pytest.approx((20.0, 2.0))
+
+
+def test_main_runs_only_the_startup_part_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    status = run.main(["--startup", "--quick"])
+    out = capsys.readouterr().out
+    assert ("Start-up budget holds." in out) is (status == 0)
+    assert "| stack | scenario |" not in out

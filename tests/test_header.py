@@ -115,3 +115,17 @@ def test_rules_pickle_equality_and_repr() -> None:
     assert rules != object()
     assert repr(rules) == "Rules(betas=['a'], hosts=['*.example.com'])"
     assert repr(rules.hosts) == "HostMatcher(['*.example.com'])"
+
+
+def test_the_host_shape_check_is_the_documented_pattern() -> None:
+    # checked without `re` (start-up cost): every short string over the characters that matter
+    import itertools
+    import re
+
+    from beta_middleware._header import _HOST
+
+    pattern = re.compile(r"(\*\.)?[a-z0-9_:.\-]+")
+    for n in range(5):
+        for chars in itertools.product("a*.Z9_:-/ é", repeat=n):
+            host = "".join(chars)
+            assert _HOST.fullmatch(host) is bool(pattern.fullmatch(host)), host

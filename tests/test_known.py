@@ -4,6 +4,7 @@ import datetime
 import json
 import subprocess
 import sys
+import typing
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,12 +26,24 @@ TYPO = "files-api-2025-04-41"
 def fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts as a new process would: no name has warned yet."""
     monkeypatch.setattr(_known, "_checked", set())
+    monkeypatch.setattr(_known, "_older", set())
+
+
+def _literals(tp: object) -> list[str]:
+    names: list[str] = []
+    for arg in typing.get_args(tp):
+        if isinstance(arg, str):
+            names.append(arg)
+        elif not isinstance(arg, type):  # `Union[str, Literal[...]]`: skip `str`, open the Literal
+            names.extend(_literals(arg))
+    return names
 
 
 def sdk_literals() -> frozenset[str]:
+    """The installed SDK's names, as its import gives them."""
     from anthropic.types.anthropic_beta_param import AnthropicBetaParam
 
-    return frozenset(_known._literals(AnthropicBetaParam))
+    return frozenset(_literals(AnthropicBetaParam))
 
 
 def test_bundled_file_is_well_formed() -> None:
@@ -76,17 +89,77 @@ def test_without_the_sdk_the_bundle_is_known() -> None:
     assert int(out) == len(_known.bundled()[1])
 
 
-def test_bundled_names_do_not_import_the_sdk() -> None:
-    # importing anthropic takes about a second: only an unbundled name may cost that
+def test_the_sdk_names_are_read_without_importing_it() -> None:
+    # importing anthropic takes about a second: no name, known or not, may cost that
     out = run(
-        "import sys\n"
-        "from beta_middleware import betas\n"
+        "import sys, warnings\n"
+        "from beta_middleware import betas, known_betas\n"
         "betas('files-api-2025-04-14', 'context-1m-2025-08-07')\n"
-        "print('anthropic' in sys.modules)\n"
-        "betas('some-new-beta-2031-01-01')\n"
-        "print('anthropic' in sys.modules)"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    betas('some-new-beta-2031-01-01', 'files-api-2025-04-41')\n"
+        "print(len(caught), len(known_betas()), sorted(m for m in sys.modules if m.startswith('anthropic')))"
     )
-    assert out.split() == ["False", "True"]
+    assert out.split() == ["1", str(len(known_betas())), "[]"]
+    assert _known.sdk_betas()  # this environment has the SDK: its names were read
+
+
+# The reader of the SDK's file, against other layouts of it: fewer names or none, never
+# an error.
+SDK_LAYOUTS = [
+    ("AnthropicBetaParam: TypeAlias = Union[str, Literal[\"a-1\", 'b-1']]\n", {"a-1", "b-1"}),
+    ('AnthropicBetaParam = Literal[\n    "a-1",\n    "b-1",\n]\nOther = Literal["c-1"]\n', {"a-1", "b-1"}),
+    ('AnthropicBetaParam = Union[\n    str,\n    Literal["a-1"],\n    Literal["b-1"],\n]\n', {"a-1", "b-1"}),
+    ('X = Literal["a-1"]\nAnthropicBetaParam = str\n', set()),  # no Literal: nothing
+    ('AnthropicBetaParam = Literal["a-1", "bad name", "", 3]\n', {"a-1"}),  # no beta names skipped
+    ("from ._beta import AnthropicBetaParam\n", set()),  # defined elsewhere
+    ("AnthropicBetaParam = Literal[\n", set()),  # cut short
+    ("", set()),
+]
+
+
+@pytest.mark.parametrize(("source", "names"), SDK_LAYOUTS)
+def test_the_sdk_reader_takes_what_it_recognises(source: str, names: set[str]) -> None:
+    assert _known.parse_literals(source) == names
+
+
+def test_the_sdk_reader_matches_the_imported_literals() -> None:
+    # pins the reader to the installed SDK's file
+    assert _known.sdk_betas() == sdk_literals()
+    assert len(_known.sdk_betas()) > 20
+
+
+def fake_sdk(tmp_path: Path, files: dict[str, bytes]) -> str:
+    for name, data in files.items():
+        path = tmp_path / "anthropic" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from beta_middleware._known import sdk_betas, bundled\n"
+        "from beta_middleware import known_betas, betas\n"
+        "betas('some-new-beta-2031-01-01')\n"
+        "print(sorted(sdk_betas()), known_betas() >= set(bundled()[1]))"
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {"__init__.py": b"", "types/anthropic_beta_param.py": b'AnthropicBetaParam = Literal["z-1"]'},
+            "['z-1']",
+        ),
+        ({"__init__.py": b""}, "[]"),  # another layout: no such file
+        ({"__init__.py": b"", "types/anthropic_beta_param.py": b"\xff\xfe not utf-8"}, "[]"),
+        ({"__init__.py": b"raise ImportError", "types/anthropic_beta_param.py/x": b""}, "[]"),  # a folder
+    ],
+    ids=["found", "no file", "not utf-8", "not a file"],
+)
+def test_an_sdk_of_another_layout_gives_its_names_or_none(
+    tmp_path: Path, files: dict[str, bytes], expected: str
+) -> None:
+    assert run(fake_sdk(tmp_path, files)).split() == [*expected.split(), "True"]
 
 
 def test_refresh_script_writes_the_sdk_literals(tmp_path: Path) -> None:
@@ -215,3 +288,132 @@ def test_a_name_checked_while_waiting_for_the_lock_warns_once(monkeypatch: pytes
         warnings.simplefilter("error")
         betas(TYPO)  # the other thread warns for it, not this one
     assert TYPO in _known._checked
+
+
+def test_date_of_agrees_with_the_calendar() -> None:
+    day = datetime.date(1999, 12, 25)
+    for _ in range(2000):  # every day of some five years, leap days included
+        assert _known.date_of(f"feature-{day.isoformat()}") == day.isoformat()
+        day += datetime.timedelta(days=1)
+    for bad in ["2025-02-29", "1900-02-29", "2025-13-01", "2025-00-10", "2025-04-31", "0000-01-01"]:
+        assert _known.date_of(f"feature-{bad}") is None
+    assert _known.date_of("2000-02-29") is None  # no feature
+    for bad in [
+        "feature-2025-4-014",
+        "feature-2025_04-14",
+        "feature-\uff12\uff10\uff12\uff15-04-14",
+        "feature",
+    ]:
+        assert _known.date_of(bad) is None
+    assert _known.date_of("feature-2000-02-29") == "2000-02-29"
+
+
+@pytest.fixture
+def comparisons(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """The full comparisons the typo check makes."""
+    made: list[tuple[str, str]] = []
+    distance = _known._distance
+
+    def counted(a: str, b: str, limit: int) -> int:
+        made.append((a, b))
+        return distance(a, b, limit)
+
+    monkeypatch.setattr(_known, "_distance", counted)
+    return made
+
+
+def test_a_new_name_is_compared_with_few_known_names(comparisons: list[tuple[str, str]]) -> None:
+    known = len(known_betas())
+    assert known > 50
+    names = [
+        f"{feature}-{i}-2025-0{i % 9 + 1}-1{i % 10}" for i in range(200) for feature in ("files", "context")
+    ]
+    names += [n[::-1] for n in known_betas()] + ["x" * 30, "files-api-2025-04-41", "Context-1M-2025-08-07"]
+    for name in names:
+        comparisons.clear()
+        _known.suggestion(name)
+        assert len(comparisons) <= 5, (name, comparisons)  # of the known dozens
+    # and the filter misses nothing: the same answer as comparing with every name
+    for name in [*names, *(n[:5] + n[6:] for n in known_betas()), *(n[:-1] + "x" for n in known_betas())]:
+        limit = _known._limit(len(name))
+        full = sorted(
+            (d, k) for k in known_betas() if (d := _known._distance(name.lower(), k.lower(), limit)) <= limit
+        )
+        expected = full[0][1] if full and name not in known_betas() and limit else None
+        if expected is not None and _known._index().newer_version(name):
+            expected = None
+        assert _known.suggestion(name) == expected, name
+
+
+def test_every_length_with_an_edit_limit_needs_shared_grams() -> None:
+    # what makes the index sound: a candidate sharing no gram could never be within the limit
+    for length in range(8, 200):
+        limit = _known._limit(length)
+        assert limit
+        assert length - (_known._Q - 1) - (_known._Q + 1) * limit >= 1
+
+
+def test_what_is_remembered_stays_bounded(comparisons: list[tuple[str, str]]) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(100_000):
+            betas(f"new-feature-{i}-2031-01-01")
+    remembered = len(_known._checked) + len(_known._older)
+    assert remembered <= 2 * _known._REMEMBERED
+    assert len(comparisons) < 1_000  # almost none of them near any known name
+
+
+def test_a_name_forgotten_may_warn_again() -> None:
+    with pytest.warns(UnknownBetaWarning):
+        betas(TYPO)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(_known._REMEMBERED):  # TYPO is remembered, one generation older
+            betas(f"new-feature-{i}-2031-01-01")
+        betas(TYPO)
+        for i in range(_known._REMEMBERED):
+            betas(f"newer-feature-{i}-2031-01-01")
+    with pytest.warns(UnknownBetaWarning):
+        betas(TYPO)  # forgotten after twice that many: looked at again
+
+
+def test_importing_the_package_loads_no_stack_and_reads_nothing() -> None:
+    # A behaviour, not a timing: what `import beta_middleware` leaves in `sys.modules`.
+    heavy = ["requests", "httpx", "httpx2", "anthropic", "json", "inspect", "typing", "datetime"]
+    heavy += ["importlib.resources", "importlib.util", "pathlib", "threading", "asyncio"]
+    code = (
+        "import sys, builtins\n"
+        "opened = []\n"
+        "real_open = builtins.open\n"
+        "builtins.open = lambda *a, **k: (opened.append(a[0]), real_open(*a, **k))[1]\n"
+        "import beta_middleware\n"
+        "from beta_middleware import BetaScope, betas, current_betas, known_betas\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules), opened)\n"
+    )
+    assert run(code).split() == ["[]", "[]"]
+    # what is imported on first use is still there
+    assert run("import beta_middleware as b; print(b.rejected_betas(b'{}'), b.raise_for_betas)").startswith(
+        "() <"
+    )
+
+
+def test_the_first_names_load_the_known_lists_lazily() -> None:
+    out = run(
+        "import sys\n"
+        "import beta_middleware\n"
+        "print('json' in sys.modules)\n"
+        "beta_middleware.betas('files-api-2025-04-14')\n"
+        "print('json' in sys.modules, 'anthropic' in sys.modules)\n"
+    )
+    assert out.split() == ["False", "True", "False"]
+
+
+def test_the_lazy_attributes_are_there_and_nothing_else() -> None:
+    import beta_middleware
+
+    assert _known.DATA.name == "known_betas.json"
+    assert _known.DATA.is_file()
+    for module in (_known, beta_middleware):
+        with pytest.raises(AttributeError, match="no_such_name"):
+            module.no_such_name  # noqa: B018
+    assert beta_middleware.rejected_betas(b"{}") == ()

@@ -1,15 +1,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import functools
 import gc
+import re
+import sys
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
-from beta_middleware import BetaScope, betas, current_betas
+import beta_middleware
+from beta_middleware import BetaScope, InvalidBetaError, betas, current_betas
+from beta_middleware._header import Rules
 
 
 def test_nothing_is_active_by_default() -> None:
@@ -145,7 +154,7 @@ def test_the_joined_names_follow_the_active_names_through_every_exit() -> None:
     from beta_middleware._scope import _joined
 
     def check() -> None:
-        assert _joined.get() == ",".join(current_betas())
+        assert _joined() == ",".join(current_betas())
 
     a, b, r = betas("a"), betas("b", "a"), betas("r", replace=True)
     check()
@@ -161,10 +170,10 @@ def test_the_joined_names_follow_the_active_names_through_every_exit() -> None:
     check()
     r.__exit__(None, None, None)
     check()
-    assert _joined.get() == "b,a"
+    assert _joined() == "b,a"
     b.__exit__(None, None, None)
     check()
-    assert _joined.get() == ""
+    assert _joined() == ""
 
     def fail_inside() -> None:
         with betas("c"):
@@ -357,3 +366,438 @@ def test_the_documented_way_carries_betas_into_a_worker() -> None:
 async def test_to_thread_carries_betas() -> None:
     with betas("caller"):
         assert await asyncio.to_thread(current_betas) == ("caller",)
+
+
+# A generator or async generator holding a scope, started in one context and closed in
+# another that has entered the same scope object: the closing context stays as it was.
+
+
+def test_generator_closed_inside_the_same_scope_object_leaves_the_closer_alone() -> None:
+    shared = betas("s")
+
+    def holder() -> Generator[tuple[str, ...], None, None]:
+        with shared:
+            yield current_betas()
+
+    closes: list[Callable[[Generator[tuple[str, ...], None, None]], object]] = [
+        lambda g: g.close(),
+        lambda g: next(g, None),
+        lambda g: g.throw(KeyError),
+    ]
+    for close in closes:
+        gen = holder()
+        ctx = contextvars.copy_context()
+        assert ctx.run(next, gen) == ("s",)
+        with betas("a"), shared:
+            before = current_betas()
+            with contextlib.suppress(KeyError):
+                close(gen)
+            assert current_betas() == before == ("a", "s")
+        assert current_betas() == ()
+        assert ctx.run(current_betas) == ("s",)  # what entered it there is not left there
+
+
+def test_generator_closed_under_nested_entries_of_the_same_object() -> None:
+    shared = betas("s")
+
+    def holder() -> Generator[None, None, None]:
+        with shared, shared:
+            yield
+
+    gen = holder()
+    contextvars.copy_context().run(next, gen)
+    with shared, betas("b"), shared:
+        gen.close()
+        assert current_betas() == ("s", "b")
+    assert current_betas() == ()
+
+
+def test_generator_started_and_closed_here_takes_only_its_own_entry() -> None:
+    shared = betas("s")
+
+    def holder() -> Generator[None, None, None]:
+        with shared, betas("g"):
+            yield
+
+    gen = holder()
+    next(gen)  # its entry is in this context, under the one made below
+    assert current_betas() == ("s", "g")
+    with shared:
+        gen.close()
+        assert current_betas() == ("s",)
+    assert current_betas() == ()
+
+
+def test_generator_closed_in_another_thread_inside_the_same_scope_object() -> None:
+    shared = betas("s")
+    seen: list[tuple[str, ...]] = []
+
+    def holder() -> Generator[None, None, None]:
+        with shared:
+            yield
+
+    gen = holder()
+    ctx = contextvars.copy_context()
+    ctx.run(next, gen)
+
+    def close() -> None:
+        with shared:
+            gen.close()
+            seen.append(current_betas())
+        seen.append(current_betas())
+
+    t = threading.Thread(target=close)
+    t.start()
+    t.join(5)
+    assert seen == [("s",), ()]
+    assert ctx.run(current_betas) == ("s",)  # the entering context keeps its entry
+
+
+async def test_async_generator_closed_by_a_task_inside_the_same_scope_object() -> None:
+    shared = betas("s")
+
+    async def holder() -> AsyncGenerator[tuple[str, ...], None]:
+        async with shared:
+            yield current_betas()
+
+    for with_async in (True, False):
+        agen = holder()
+
+        async def start(agen: AsyncGenerator[tuple[str, ...], None] = agen) -> tuple[str, ...]:
+            return await anext(agen)
+
+        assert await asyncio.create_task(start()) == ("s",)  # entered in that task
+        if with_async:
+            async with betas("a"), shared:
+                await agen.aclose()
+                assert current_betas() == ("a", "s")
+        else:
+            with betas("a"), shared:
+                await agen.aclose()
+                assert current_betas() == ("a", "s")
+        assert current_betas() == ()
+
+
+async def test_async_generator_closed_from_another_task_inside_the_same_scope() -> None:
+    shared = betas("s")
+
+    async def holder() -> AsyncGenerator[None, None]:
+        with shared:
+            yield
+
+    agen = holder()
+
+    async def start() -> tuple[str, ...]:
+        await anext(agen)
+        return current_betas()
+
+    async def close() -> tuple[tuple[str, ...], tuple[str, ...]]:
+        async with shared:
+            await agen.aclose()
+            inside = current_betas()
+        return inside, current_betas()
+
+    assert await asyncio.create_task(start()) == ("s",)
+    assert await asyncio.create_task(close()) == (("s",), ())
+    assert current_betas() == ()
+
+
+def test_exit_stack_entries_are_left_by_the_stack() -> None:
+    # Entered by `enter_context`, left by the stack's own exit: another Python frame.
+    shared = betas("s")
+    with shared:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(betas("a"))
+            stack.enter_context(shared)
+            assert current_betas() == ("s", "a")
+        assert current_betas() == ("s",)
+        stack = contextlib.ExitStack()
+        stack.enter_context(shared)
+    stack.close()  # left out of order, from another frame: the stack's entry goes
+    assert current_betas() == ()
+
+
+async def test_async_exit_stack_entries_are_left_by_the_stack() -> None:
+    shared = betas("s")
+    async with shared:
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(shared)
+            stack.enter_context(betas("a"))
+            await stack.enter_async_context(betas("b"))
+            assert current_betas() == ("s", "a", "b")
+        assert current_betas() == ("s",)
+    assert current_betas() == ()
+
+
+def test_entered_in_one_function_and_left_in_another() -> None:
+    # A fixture's set-up and tear-down, unittest's setUp/tearDown.
+    shared = betas("s")
+
+    def set_up() -> None:
+        shared.__enter__()
+
+    def tear_down() -> None:
+        shared.__exit__(None, None, None)
+
+    with shared:
+        set_up()
+        with betas("a"):
+            tear_down()  # the set-up's entry, not the running `with`'s
+            assert current_betas() == ("s", "a")
+        assert current_betas() == ("s",)
+    assert current_betas() == ()
+
+
+def test_one_object_entered_again_in_one_frame_leaves_innermost_first() -> None:
+    shared = betas("s")
+    with betas("a"), shared, betas("b"), shared, betas("c"):
+        assert current_betas() == ("a", "s", "b", "c")
+    assert current_betas() == ()
+    shared.__enter__()
+    with betas("b", replace=True):
+        shared.__enter__()
+        shared.__exit__(None, None, None)
+        assert current_betas() == ("b",)
+    shared.__exit__(None, None, None)
+    assert current_betas() == ()
+
+
+def test_a_scope_left_where_it_was_never_entered_changes_nothing_anywhere() -> None:
+    shared = betas("s")
+
+    def leave() -> None:
+        shared.__exit__(None, None, None)
+
+    with shared:
+        leave()  # the running `with` is the only entry: it is not this exit's
+        assert current_betas() == ("s",)
+    assert current_betas() == ()
+
+
+class _Interrupt(BaseException):
+    """What a signal handler raises: at any bytecode."""
+
+
+def _interrupted_at(n: int, body: Callable[[], object]) -> bool:
+    """Run `body` with an exception raised at the `n`-th bytecode run in the package.
+
+    Returns whether it was raised (False: `body` ran fewer bytecodes than that).
+    """
+    count = 0
+    package = str(Path(beta_middleware.__file__).parent)
+
+    def local(frame: FrameType, event: str, arg: object) -> Any:
+        nonlocal count
+        if event == "opcode":
+            count += 1
+            if count == n:
+                raise _Interrupt
+        return local
+
+    def calls(frame: FrameType, event: str, arg: object) -> Any:
+        if event == "call" and frame.f_code.co_filename.startswith(package):
+            frame.f_trace_opcodes = True
+            return local
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        body()
+    except _Interrupt:
+        return True
+    finally:
+        sys.settrace(previous)
+    return False
+
+
+def _agree() -> None:
+    # what each kind of integration would send, against the active names
+    expected = ",".join(current_betas())
+    assert (Rules().header(None) or "") == expected
+    assert Rules().value() == expected
+    assert Rules(betas="f").value() == ",".join(dict.fromkeys(("f", *current_betas())))
+
+
+def _scenarios() -> dict[str, Callable[[], object]]:
+    a, b, r = betas("a"), betas("b", "a"), betas("r", replace=True)
+
+    def nested() -> None:
+        with a:
+            _agree()
+            with b, r:
+                _agree()
+            _agree()
+
+    def out_of_order() -> None:
+        a.__enter__()
+        b.__enter__()
+        with r:
+            a.__exit__(None, None, None)
+            _agree()
+        b.__exit__(None, None, None)
+
+    @betas("d")
+    def decorated() -> None:
+        _agree()
+
+    async def coroutine() -> None:
+        async with a, r:
+            _agree()
+
+    return {
+        "nested": nested,
+        "out of order": out_of_order,
+        "decorated": decorated,
+        "async": lambda: asyncio.run(coroutine()),
+    }
+
+
+@pytest.mark.parametrize("name", list(_scenarios()))
+def test_an_interrupt_anywhere_in_entering_or_leaving_keeps_header_and_names_in_step(name: str) -> None:
+    # Every bytecode of entering and leaving scopes, in turn, raises as a signal handler
+    # would: whatever state that leaves, what is sent equals `current_betas()`.
+    body = _scenarios()[name]
+    interrupted = 0
+    for n in range(1, 100_000):
+        ctx = contextvars.copy_context()  # each attempt starts afresh
+        if not ctx.run(_interrupted_at, n, body):
+            break
+        interrupted += 1
+        ctx.run(_agree)
+        with betas("after"):
+            ctx.run(_agree)
+    assert interrupted > 20  # the trace did reach the package's bytecodes
+
+
+# The decorator on callables that return an awaitable without being `async def`.
+
+
+class _AsyncCallable:
+    async def __call__(self, x: int) -> tuple[tuple[str, ...], int]:
+        await asyncio.sleep(0)
+        return current_betas(), x
+
+
+class _Awaitable:
+    def __await__(self) -> Generator[None, None, tuple[str, ...]]:
+        yield from asyncio.sleep(0).__await__()
+        return current_betas()
+
+
+async def _read() -> tuple[str, ...]:
+    await asyncio.sleep(0)
+    return current_betas()
+
+
+def _returns_coroutine() -> Awaitable[tuple[str, ...]]:
+    return _read()
+
+
+def _returns_awaitable() -> Awaitable[tuple[str, ...]]:
+    return _Awaitable()
+
+
+@pytest.mark.parametrize(
+    "func",
+    [_returns_coroutine, _returns_awaitable, functools.partial(_read), lambda: _read()],
+    ids=["def returning a coroutine", "def returning an awaitable", "partial", "lambda"],
+)
+async def test_decorator_covers_the_awaiting_of_what_a_call_returns(
+    func: Callable[[], Awaitable[tuple[str, ...]]],
+) -> None:
+    decorated = betas("deco")(func)
+    awaitable = decorated()  # made here, awaited inside another scope and in a task
+    assert current_betas() == ()
+    with betas("outer"):
+        assert await awaitable == ("outer", "deco")
+    assert await asyncio.create_task(decorated()) == ("deco",)  # type: ignore[arg-type]
+    assert current_betas() == ()
+
+
+async def test_decorator_on_an_object_with_async_call() -> None:
+    decorated = betas("deco")(_AsyncCallable())
+    assert await decorated(1) == (("deco",), 1)
+    with betas("outer"):
+        assert await decorated(2) == (("outer", "deco"), 2)
+    assert current_betas() == ()
+
+
+async def test_decorator_hands_back_futures_and_plain_values() -> None:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[int] = loop.create_future()
+    assert betas("x")(lambda: future)() is future
+    task = betas("x")(lambda: asyncio.ensure_future(_read()))()
+    assert isinstance(task, asyncio.Task)
+    assert await task == ("x",)  # a task made inside the scope runs in it
+    assert betas("x")(lambda: 5)() == 5
+
+
+async def test_decorator_on_async_partials_and_methods_stays_a_coroutine_function() -> None:
+    class Holder:
+        async def method(self) -> tuple[str, ...]:
+            return current_betas()
+
+    for func in (functools.partial(_read), Holder().method):
+        decorated = betas("deco")(func)
+        assert asyncio.iscoroutinefunction(decorated)
+        assert await decorated() == ("deco",)
+
+
+def test_decorator_refuses_generator_partials_and_methods() -> None:
+    class Holder:
+        def gen(self) -> Iterator[int]:
+            yield 1
+
+    def gen(x: int) -> Iterator[int]:
+        yield x
+
+    for func in (functools.partial(gen, 1), Holder().gen):
+        with pytest.raises(TypeError, match="generator function"):
+            betas("a")(func)
+
+
+@pytest.mark.parametrize("replace", ["x", 1, 0, None, [], "False"])
+def test_replace_must_be_a_bool(replace: object) -> None:
+    with pytest.raises(
+        TypeError, match=rf"replace=\.\.\.\) must be True or False, not {re.escape(repr(replace))}"
+    ):
+        betas("a", replace=replace)  # type: ignore[arg-type]
+
+
+def test_betas_without_parentheses_says_how_to_write_it() -> None:
+    def upload() -> None: ...
+
+    class Uploader: ...
+
+    for func, name in ((upload, "upload"), (Uploader, "Uploader"), (print, "print")):
+        with pytest.raises(InvalidBetaError, match=r'write @betas\("name-of-the-beta"\)') as info:
+            betas(func)  # type: ignore[arg-type]
+        assert repr(func) in str(info.value)
+        assert f"{name}, write @betas" in str(info.value)  # named by its qualified name
+
+
+def test_entered_and_left_straight_from_c_code() -> None:
+    # No Python frame below the scope's method: the bottom of a thread started by `_thread`.
+    import _thread
+    import time
+
+    scope = betas("s")
+    errors: list[object] = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = errors.append
+    try:
+        before = _thread._count()
+        _thread.start_new_thread(scope.__enter__, ())
+        _thread.start_new_thread(scope.__exit__, (None, None, None))
+        deadline = time.monotonic() + 5
+        while _thread._count() > before and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        sys.unraisablehook = hook
+    assert errors == []
+    ctx = contextvars.copy_context()
+    ctx.run(scope.__enter__)  # called by C code, above a Python frame
+    assert ctx.run(current_betas) == ("s",)
+    ctx.run(scope.__exit__, None, None, None)
+    assert ctx.run(current_betas) == ()
