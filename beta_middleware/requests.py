@@ -2,7 +2,7 @@
 
 ```python
 session = requests.Session()
-session.mount("https://api.anthropic.com", BetaAdapter())
+session.mount("https://api.anthropic.com/", BetaAdapter())  # ends in "/": requests matches prefixes
 ```
 """
 
