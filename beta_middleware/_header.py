@@ -7,6 +7,7 @@ as it was. Integrations only adapt their stack's request object to `Rules`.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -17,8 +18,6 @@ from ._scope import _current, _joined
 __all__ = ["HEADER", "HostMatcher", "Rules", "merge", "sent", "split"]
 
 HEADER = "anthropic-beta"
-
-_HOST = re.compile(r"(\*\.)?[a-z0-9_:.\-]+")
 
 
 def split(values: Iterable[str]) -> tuple[str, ...]:
@@ -62,7 +61,11 @@ class HostMatcher:
     """Host names, matched case-insensitively: exact, or `*.example.com` for subdomains.
 
     `*.example.com` matches `api.example.com` and `a.b.example.com`, not `example.com`
-    itself (list both for both).
+    itself (list both for both). An internationalised name may be given as Unicode or
+    in its `xn--` form: both forms are kept, as httpx gives a request's host in Unicode
+    and requests in the `xn--` form. An IPv6 address may be given with or without
+    brackets (`[::1]`, `::1`). Anything else - a scheme, port, path, userinfo, an empty
+    label or a `*` other than a leading `*.` - is refused with `ValueError`.
     """
 
     __slots__ = ("_last", "exact", "spec", "suffixes")
@@ -70,34 +73,103 @@ class HostMatcher:
     def __init__(self, hosts: str | Iterable[str]) -> None:
         if isinstance(hosts, str):
             hosts = (hosts,)
-        spec: list[str] = []
-        for host in hosts:
-            if not isinstance(host, str):
-                raise ValueError(f"invalid host {host!r}: expected a str such as 'api.anthropic.com'")
-            normal = host.strip("[]").rstrip(".").lower()
-            if not _HOST.fullmatch(normal) or normal.count("*") > 1:
-                raise ValueError(
-                    f"invalid host {host!r}: expected a host name such as 'api.anthropic.com' "
-                    "or '*.example.com' (no scheme, port or path)"
-                )
-            spec.append(normal)
-        self.spec = tuple(dict.fromkeys(spec))
-        self.exact = frozenset(h for h in self.spec if not h.startswith("*."))
-        """The exact names, lowercase: a host that is in it matches without a call (stacks
-        give hosts lowercase), anything else goes through the full check."""
-        self.suffixes = tuple(h[1:] for h in self.spec if h.startswith("*."))
+        spec = tuple(dict.fromkeys(_host(host) for host in hosts))
+        self.spec = tuple(form for forms in spec for form in forms[:1])
+        """The entries as checked: lowercase, in `xn--` form, IPv6 compressed."""
+        names = [form for forms in spec for form in forms]
+        self.exact = frozenset(h for h in names if not h.startswith("*."))
+        """The exact names, lowercase, in every form: a host that is in it matches without
+        a call (stacks give hosts lowercase), anything else goes through the full check."""
+        self.suffixes = tuple(h[1:] for h in names if h.startswith("*."))
         self._last = ("", False)  # the last host asked about: a client mostly calls one
 
     def __call__(self, host: str) -> bool:
         last, matches = self._last
         if host != last:
             normal = host.rstrip(".").lower()
+            if ":" in normal:  # an IPv6 address, perhaps spelt out in full
+                normal = _ipv6(normal.strip("[]")) or normal
             matches = normal in self.exact or normal.endswith(self.suffixes)
             self._last = (host, matches)  # one tuple store: safe across threads
         return matches
 
     def __repr__(self) -> str:
         return f"HostMatcher({list(self.spec)!r})"
+
+
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?")
+
+
+def _host(host: object) -> tuple[str, ...]:
+    """The forms of one `hosts=` entry: the checked entry first, then its Unicode form if other."""
+    if not isinstance(host, str):
+        raise ValueError(f"invalid host {host!r}: expected a str such as 'api.anthropic.com'")
+    why = _refusal(host)
+    if why is None:
+        if ":" in host:
+            address = _ipv6(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+            if address is not None:
+                return (address,)
+            name, _, port = host.rpartition(":")
+            spelt_port = port.isdigit() and (":" not in name or name.endswith("]"))
+            why = "a port" if spelt_port else "not an IP address"
+        else:
+            normal = host[:-1] if host.endswith(".") else host
+            wild = normal.startswith("*.")
+            name = normal[2:] if wild else normal
+            forms = _idna(name) if not name.isascii() or "xn--" in name.lower() else (name.lower(),)
+            if forms is not None and all(_LABEL.fullmatch(label) for label in forms[0].split(".")):
+                return tuple(dict.fromkeys("*." + form if wild else form for form in forms))
+            why = "not a host name"
+    raise ValueError(
+        f"invalid host {host!r}: {why}; expected a host name such as 'api.anthropic.com' or "
+        "'*.example.com' (no scheme, port, path or userinfo), or an IP address"
+    )
+
+
+def _refusal(host: str) -> str | None:
+    """What makes `host` something other than a host name, spotted by its characters."""
+    if not host.strip():
+        return "empty"
+    if "://" in host:
+        return "a scheme"
+    if "/" in host or "?" in host or "#" in host:
+        return "a path"
+    if "@" in host:
+        return "userinfo"
+    if "*" in host[2:] or (host.startswith("*") and not host.startswith("*.")):
+        return "a '*' that is not a leading '*.'"
+    return None
+
+
+def _ipv6(text: str) -> str | None:
+    """`text` as a compressed IPv6 address, or None when it is none."""
+    try:
+        return ipaddress.IPv6Address(text).compressed
+    except ValueError:
+        return None
+
+
+def _idna(name: str) -> tuple[str, str] | None:
+    """An internationalised `name` in its `xn--` form, then its Unicode form; None if invalid.
+
+    The stacks encode host names with the `idna` package (IDNA 2008), so the forms are
+    computed with it as well; without it (no HTTP stack installed) the standard library's
+    IDNA 2003 codec stands in.
+    """
+    try:
+        import idna  # loaded only for internationalised names
+    except ImportError:
+        try:
+            ascii_ = name.encode("idna").decode("ascii").lower()
+            return ascii_, ascii_.encode("ascii").decode("idna")
+        except UnicodeError:
+            return None
+    try:
+        ascii_ = idna.encode(name, uts46=True).decode("ascii")
+        return ascii_, idna.decode(ascii_)
+    except UnicodeError:  # idna.IDNAError is one
+        return None
 
 
 _FEW = 4  # fixed betas checked against the context's names by substring, per request
