@@ -24,6 +24,13 @@ __all__ = ["AsyncBetaTransportBase", "BetaTransportBase", "instrument", "prepare
 # leaves the hosts can be given back exactly what the caller set.
 OWN = "beta_middleware.own"
 
+# Request extension: (the header value our last layer left, ((rules, the value that layer
+# was given), ...) for each of our layers, outermost first). A request sent again, or a
+# redirect hop, whose header still holds what we left is given back what each layer was
+# given - never names left from an earlier send; an integration that is not among the
+# layers is an inner one of the same send and takes the header as it finds it.
+SENT = "beta_middleware.sent"
+
 SEND, READ = "send", "read"  # the steps of `_Wrapper._dropping`
 
 
@@ -51,29 +58,52 @@ def prepare(rules: Rules, request: _Request, value: str) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
 
     `value` is `rules.value()`, read by the caller, which calls this only when it is
-    not empty or `hosts=` is set. One Python call per request: the host is read inline.
+    not empty, `hosts=` is set or the request was handled by us before. One Python call
+    per request: the host is read inline.
     """
+    extensions = request.extensions
+    headers = request.headers
+    # `get`, not `get_list`: it raises and catches a KeyError when the header is
+    # absent, yet measured in a request it costs less overall
+    current: str | None = headers.get(HEADER)
+    own = current
+    layers: tuple[tuple[Rules, str | None], ...] = ()
+    mark = extensions.get(SENT)
+    if mark is not None and current == mark[0]:  # as we left it: sent again, or a redirect hop
+        layers = mark[1]
+        for i, (layer, given) in enumerate(layers):
+            if layer is rules:
+                own, layers = given, layers[:i]
+                break
     hosts = rules.hosts
     if hosts is not None:
         host = request.url.host
         if host not in hosts.exact and not hosts(host):
-            own: str | None = request.extensions.get(OWN)
-            if own is not None:  # a redirect hop that left the hosts: give back what the caller set
-                headers = request.headers
-                del headers[HEADER]
-                if own:
-                    headers[HEADER] = own
-            return
+            value = ""  # another host: it gets what the caller set, nothing of ours
     if value:
-        headers = request.headers
-        # `get`, not `get_list`: it raises and catches a KeyError when the header is
-        # absent, yet measured in a request it costs less overall
-        current: str | None = headers.get(HEADER)
-        request.extensions.setdefault(OWN, current or "")  # kept by a redirect hop, if any
-        if current:
+        if own:
             added = rules.added()
-            value = added.after.get(current) or sent(current, added)
+            value = added.after.get(own) or sent(own, added)
         headers[HEADER] = value
+        left: str | None = value
+    elif mark is None:
+        return  # nothing added now or before: the request is left as it was
+    else:
+        left = own
+        if own != current:
+            if own is None:
+                del headers[HEADER]
+            else:
+                headers[HEADER] = own
+    extensions[SENT] = (left, (*layers, (rules, own)))
+    extensions[OWN] = (layers[0][1] if layers else own) or ""
+
+
+def _sent_again(request: _Request) -> None:
+    """Note the header a drop_rejected resend left on `request` as ours, for a later send."""
+    mark = request.extensions.get(SENT)
+    if mark is not None:
+        request.extensions[SENT] = (request.headers.get(HEADER), mark[1])
 
 
 class _Response(Protocol):
@@ -198,7 +228,7 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
         value = rules.value()
-        if value or rules.hosts is not None:  # else the pass-through: nothing to do
+        if value or rules.hosts is not None or SENT in request.extensions:  # else nothing to do
             prepare(rules, request, value)
         if rules.drop_rejected:
             return self._send_dropping(request)
@@ -207,7 +237,8 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def _send_dropping(self, request: Req) -> Resp:
         response = self._transport.handle_request(request)
         if 400 <= response.status_code < 500:  # _drop.is_rejection_status, inline
-            return self._drive(self._dropping(request, response))
+            response = self._drive(self._dropping(request, response))
+            _sent_again(request)
         return response
 
     def _drive(self, steps: Generator[tuple[str, Any], Any, Any]) -> Resp:
@@ -255,7 +286,7 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
         """
         rules = self.rules
         value = rules.value()
-        if value or rules.hosts is not None:  # else the pass-through: nothing to do
+        if value or rules.hosts is not None or SENT in request.extensions:  # else nothing to do
             prepare(rules, request, value)
         if rules.drop_rejected:
             return self._send_dropping(request)
@@ -264,7 +295,8 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
     async def _send_dropping(self, request: Req) -> Resp:
         response = await self._transport.handle_async_request(request)
         if 400 <= response.status_code < 500:  # _drop.is_rejection_status, inline
-            return await self._drive(self._dropping(request, response))
+            response = await self._drive(self._dropping(request, response))
+            _sent_again(request)
         return response
 
     async def _drive(self, steps: Generator[tuple[str, Any], Any, Any]) -> Resp:
