@@ -81,20 +81,29 @@ class BetaAdapter(HTTPAdapter):
         rules = self.rules
         value = rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):
+            if _SENT in request.__dict__:  # sent before with betas: send what the caller set
+                _forget(request)
             return super().send(request, stream, timeout, verify, cert, proxies)
         headers = request.headers
-        own = headers.get(HEADER)
+        own = current = headers.get(HEADER)
+        mark: tuple[str, str | bytes | None] | None = request.__dict__.get(_SENT)
+        if mark is not None and current == mark[0]:  # what an earlier send left: not the caller's
+            own = mark[1]
         if own:
             value = sent(_text(own), rules.added())
-        if value == own:  # nothing new: left as it was
+        if value == own:  # nothing new: what the caller set
+            if current != own:
+                _put_back(request, own)
             return super().send(request, stream, timeout, verify, cert, proxies)
         headers[HEADER] = value
+        request.__dict__[_SENT] = (value, own)
         body = request.body  # what it is before sending: sending may use it up
         try:
             response = super().send(request, stream, timeout, verify, cert, proxies)
             if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
                 args = (stream, timeout, verify, cert, proxies)
                 response = self._dropping(request, body, own, value, response, args)
+                request.__dict__[_SENT] = (headers.get(HEADER), own)  # what the resend left
         except BaseException:
             _put_back(request, own)  # a caller who sends the request again sends what it set
             raise
@@ -142,6 +151,20 @@ class BetaAdapter(HTTPAdapter):
             applies = hosts is not None and hosts(urlsplit(url or "").hostname or "")
             self._last_url = (url, applies)  # one tuple store: safe across threads
         return applies
+
+
+# PreparedRequest attribute: (the header value a send left on it, the caller's own value).
+# A request sent again whose header still holds that value starts from the caller's own;
+# requests has no place of its own for this, and `copy()` does not carry it (a redirect
+# hop is built from a request already given back the caller's value).
+_SENT = "_beta_middleware_sent"
+
+
+def _forget(request: PreparedRequest) -> None:
+    """Give `request`, sent before with betas, back what the caller set, unless it changed since."""
+    left, own = request.__dict__.pop(_SENT)
+    if request.headers.get(HEADER) == left:
+        _put_back(request, own)
 
 
 def _text(own: str | bytes) -> str:
