@@ -47,9 +47,15 @@ def learn(rules: Rules, error: UnsupportedBetaError | None, mine: frozenset[str]
             "the API rejected beta %r (%s); it is left off every later request of %r",
             name,
             error.message,
-            rules,
+            _owner(rules),
         )
     return frozenset(taken) if len(taken) == len(error.betas) else frozenset()
+
+
+def _owner(rules: Rules) -> object:
+    """The integration `rules` belong to, as logs name it (the rules themselves if none)."""
+    owner = rules.owner() if rules.owner is not None else None
+    return rules if owner is None else owner
 
 
 def without(values: Sequence[str], names: frozenset[str]) -> str | None:

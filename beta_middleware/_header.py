@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from ._names import Merged, NameSet, parse_names
 from ._scope import _current, _joined
 
-__all__ = ["HEADER", "HostMatcher", "Rules", "merge", "sent", "split"]
+__all__ = ["HEADER", "HostMatcher", "Rules", "merge", "names_given", "sent", "settings", "split"]
 
 HEADER = "anthropic-beta"
 
@@ -175,6 +175,24 @@ def _idna(name: str) -> tuple[str, str] | None:
 _FEW = 4  # fixed betas checked against the context's names by substring, per request
 
 
+def names_given(value: object) -> bool:
+    """Whether `value`, given where an integration takes something else, looks like beta names."""
+    if isinstance(value, str):
+        return True
+    return (
+        isinstance(value, (list, tuple, set, frozenset))
+        and bool(value)
+        and all(isinstance(v, str) for v in value)
+    )
+
+
+def settings(rules: Rules) -> str:
+    """An integration's settings as its repr shows them: `betas=[...], hosts=[...]`."""
+    hosts = None if rules.hosts is None else list(rules.hosts.spec)
+    drop = ", drop_rejected=True" if rules.drop_rejected else ""
+    return f"betas={list(rules.fixed.names)!r}, hosts={hosts!r}{drop}"
+
+
 class Rules:
     """One integration's settings - `betas=`, `hosts=`, `drop_rejected=` - applied per request.
 
@@ -185,7 +203,13 @@ class Rules:
     dropped names change). `drop()` records names the API rejected (see `_drop`).
     """
 
-    __slots__ = ("_cache", "_lock", "_prefix", "added", "drop_rejected", "dropped", "fixed", "hosts", "value")
+    __slots__ = (
+        *("_cache", "_lock", "_prefix", "added", "drop_rejected", "dropped", "fixed", "hosts", "value"),
+        "owner",
+    )
+
+    owner: Callable[[], object] | None
+    """A weak reference to the integration these rules belong to, for logs to name it."""
 
     added: Callable[[], NameSet]
     """The names this integration adds now: fixed, then the context's, less any dropped.
@@ -213,6 +237,7 @@ class Rules:
         self.fixed = NameSet(parse_names((betas,)))
         self.hosts = None if hosts is None else HostMatcher(hosts)
         self.drop_rejected = bool(drop_rejected)
+        self.owner = None
         # Names the API rejected (drop_rejected=True): left off every later request.
         self.dropped: frozenset[str] = frozenset()
         self._lock = threading.Lock()

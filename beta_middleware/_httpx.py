@@ -6,12 +6,14 @@ stack's types; everything that runs lives here, once.
 
 from __future__ import annotations
 
+import sys
+import weakref
 from collections.abc import Coroutine, Generator, Iterable
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
 from . import _drop
-from ._header import HEADER, Rules, sent
+from ._header import HEADER, Rules, names_given, sent, settings
 from ._rejected import from_body
 
 if TYPE_CHECKING:
@@ -62,32 +64,32 @@ def prepare(rules: Rules, request: _Request, value: str) -> None:
     per request: the host is read inline.
     """
     extensions = request.extensions
+    mark = extensions.get(SENT)
+    hosts = rules.hosts
+    if hosts is not None:
+        host = request.url.host
+        if host not in hosts.exact and not hosts(host):
+            value = ""  # another host: it gets what the caller set, nothing of ours
+    if not value and mark is None:
+        return  # nothing to add now, nothing added before: the request is left as it was
     headers = request.headers
     # `get`, not `get_list`: it raises and catches a KeyError when the header is
     # absent, yet measured in a request it costs less overall
     current: str | None = headers.get(HEADER)
     own = current
     layers: tuple[tuple[Rules, str | None], ...] = ()
-    mark = extensions.get(SENT)
     if mark is not None and current == mark[0]:  # as we left it: sent again, or a redirect hop
         layers = mark[1]
         for i, (layer, given) in enumerate(layers):
             if layer is rules:
                 own, layers = given, layers[:i]
                 break
-    hosts = rules.hosts
-    if hosts is not None:
-        host = request.url.host
-        if host not in hosts.exact and not hosts(host):
-            value = ""  # another host: it gets what the caller set, nothing of ours
     if value:
         if own:
             added = rules.added()
             value = added.after.get(own) or sent(own, added)
         headers[HEADER] = value
         left: str | None = value
-    elif mark is None:
-        return  # nothing added now or before: the request is left as it was
     else:
         left = own
         if own != current:
@@ -156,16 +158,37 @@ class _Wrapper:
         if transport is None:
             transport = self._default()
         elif not isinstance(transport, self._base):
-            name = self._stack.__name__
-            raise TypeError(
-                f"{type(self).__name__} wraps a {name}.{self._base.__name__}, got {transport!r}; "
-                f"for another stack use its module (beta_middleware.httpx or beta_middleware.httpx2)"
-            )
+            raise TypeError(self._misfit(transport))
         self._setup(transport, rules)
+
+    def _misfit(self, transport: object) -> str:
+        """Why `transport` cannot be wrapped, and what to write instead."""
+        name = type(self).__name__
+        wraps = f"{name} wraps a {self._stack.__name__}.{self._base.__name__}, got {transport!r}"
+        if names_given(transport):
+            return f"{wraps}; beta names go in betas=: {name}(betas={transport!r})"
+        kinds = (("BaseTransport", "BetaTransport"), ("AsyncBaseTransport", "AsyncBetaTransport"))
+        for stack in filter(None, (sys.modules.get("httpx"), sys.modules.get("httpx2"))):
+            for base, fits in kinds:
+                kind = getattr(stack, base, None)
+                if isinstance(kind, type) and isinstance(transport, kind):
+                    use = f"beta_middleware.{stack.__name__}.{fits}"
+                    return f"{wraps}, a {stack.__name__}.{base}: wrap it in {use}"
+        return wraps
+
+    def _wrong_client(self, needs: str) -> TypeError:
+        """The error for a client of the other kind (sync or async) using this transport."""
+        module = type(self).__module__
+        return TypeError(
+            f"{self!r} cannot serve {'an async' if needs.startswith('Async') else 'a sync'} "
+            f"{self._stack.__name__} client: use {module}.{needs} (or {module}.instrument(client))"
+        )
 
     def _setup(self, transport: Any, rules: Rules) -> None:
         self._transport = transport
         self.rules = rules
+        if rules.owner is None:  # instrument() shares rules: logs name the client's own transport
+            rules.owner = weakref.ref(self)
 
     @classmethod
     def _wrap(cls, transport: Any, rules: Rules) -> Self:
@@ -179,7 +202,7 @@ class _Wrapper:
         return self._transport
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._transport!r}, {self.rules!r})"
+        return f"{type(self).__name__}({self._transport!r}, {settings(self.rules)})"
 
     def _dropping(self, request: Any, response: Any) -> Generator[tuple[str, Any], Any, Any]:
         """drop_rejected=True, after a 4xx `response`: what to do, as steps the drivers carry out.
@@ -259,17 +282,12 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
         """Close the wrapped transport."""
         self._transport.close()
 
-    def __enter__(self) -> Self:
-        self._transport.__enter__()
-        return self
+    def _not_async(self, *args: object) -> NoReturn:
+        """Refuse: this sync transport was given to an async client (use AsyncBetaTransport)."""
+        raise self._wrong_client("AsyncBetaTransport")
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc_value: BaseException | None = None,
-        traceback: TracebackType | None = None,
-    ) -> None:
-        self._transport.__exit__(exc_type, exc_value, traceback)
+    # What an httpx AsyncClient calls on its transport: our message, not an AttributeError.
+    handle_async_request = aclose = __aenter__ = __aexit__ = _not_async
 
 
 class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
@@ -317,6 +335,13 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
         """Close the wrapped transport."""
         await self._transport.aclose()
 
+    def _not_sync(self, *args: object) -> NoReturn:
+        """Refuse: this async transport was given to a sync client (use BetaTransport)."""
+        raise self._wrong_client("BetaTransport")
+
+    # What an httpx Client calls on its transport: our message, not an AttributeError.
+    handle_request = close = __enter__ = __exit__ = _not_sync
+
     async def __aenter__(self) -> Self:
         await self._transport.__aenter__()
         return self
@@ -353,14 +378,18 @@ def instrument(
     elif isinstance(client, stack.Client):
         wrapper = sync
     else:
-        raise TypeError(f"instrument() takes a {stack.__name__}.Client or AsyncClient, got {client!r}")
+        takes = f"instrument() takes a {stack.__name__}.Client or AsyncClient, got {client!r}"
+        other = type(client).__module__.partition(".")[0]
+        if other in ("httpx", "httpx2"):  # the other stack's client
+            takes += f"; for a {other} client use beta_middleware.{other}.instrument"
+        raise TypeError(takes)
     c: Any = client
     transports = [c._transport, *(t for t in c._mounts.values() if t is not None)]
     for transport in transports:
         if isinstance(transport, wrapper) and transport.rules != rules:
             raise ValueError(
-                f"{client!r} is already instrumented with {transport.rules!r}; "
-                f"refusing to wrap it again with {rules!r}"
+                f"{client!r} is already instrumented: {transport!r}; "
+                f"refusing to wrap it again with {settings(rules)}"
             )
 
     def wrap(transport: Any) -> Any:

@@ -8,6 +8,7 @@ session.mount("https://api.anthropic.com/", BetaAdapter())  # ends in "/": reque
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +23,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
     raise ImportError(missing_stack("requests", "requests")) from exc
 
 from . import _drop
-from ._header import HEADER, Rules, sent
+from ._header import HEADER, Rules, names_given, sent, settings
 from ._rejected import rejection
 
 __all__ = ["BetaAdapter"]
@@ -62,8 +63,21 @@ class BetaAdapter(HTTPAdapter):
         hosts: str | Iterable[str] | None = None,
         drop_rejected: bool = False,
     ) -> None:
+        if names_given(pool_connections):  # BetaAdapter("files-api-...")
+            raise TypeError(
+                f"BetaAdapter's first argument is HTTPAdapter's pool_connections, got {pool_connections!r}; "
+                f"beta names go in betas=: BetaAdapter(betas={pool_connections!r})"
+            )
         self.rules = Rules(betas, hosts, drop_rejected)  # validates before anything is built
+        self.rules.owner = weakref.ref(self)  # for logs to name this adapter
         super().__init__(pool_connections, pool_maxsize, max_retries, pool_block)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)  # a copy's rules are new: they belong to the copy
+        self.rules.owner = weakref.ref(self)
+
+    def __repr__(self) -> str:
+        return f"BetaAdapter({settings(self.rules)})"
 
     def send(
         self,

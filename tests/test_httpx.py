@@ -183,12 +183,84 @@ def test_bad_input_is_refused_before_anything_is_built(stack: Stack) -> None:
         stack.beta.instrument(stack.http.Client(), betas=[b"x"])
 
 
-def test_a_transport_of_the_other_stack_is_refused(stack: Stack) -> None:
-    other = httpx2 if stack.http is httpx else httpx
-    with pytest.raises(TypeError, match=rf"wraps a {stack.http.__name__}\.BaseTransport"):
-        stack.beta.BetaTransport(other.HTTPTransport())
-    with pytest.raises(TypeError, match=rf"wraps a {stack.http.__name__}\.AsyncBaseTransport"):
-        stack.beta.AsyncBetaTransport(stack.http.HTTPTransport())
+@pytest.mark.parametrize("other", [httpx, httpx2], ids=["httpx", "httpx2"])
+def test_a_transport_of_the_other_kind_or_stack_names_the_class_to_use(stack: Stack, other: Any) -> None:
+    me = stack.http.__name__
+    cases = [
+        (stack.beta.BetaTransport, other.HTTPTransport(), "BetaTransport", "BaseTransport"),
+        (stack.beta.BetaTransport, other.AsyncHTTPTransport(), "AsyncBetaTransport", "AsyncBaseTransport"),
+        (stack.beta.AsyncBetaTransport, other.HTTPTransport(), "BetaTransport", "BaseTransport"),
+        (
+            stack.beta.AsyncBetaTransport,
+            other.AsyncHTTPTransport(),
+            "AsyncBetaTransport",
+            "AsyncBaseTransport",
+        ),
+        (
+            stack.beta.BetaTransport,
+            other.MockTransport(lambda r: other.Response(200)),
+            "BetaTransport",
+            "BaseTransport",
+        ),
+    ]
+    for cls, transport, fits, kind in cases:
+        if cls.__name__ == fits and other is stack.http:
+            cls(transport)  # the right one: taken
+            continue
+        with pytest.raises(TypeError) as info:
+            cls(transport)
+        base = "AsyncBaseTransport" if cls.__name__.startswith("Async") else "BaseTransport"
+        assert str(info.value) == (
+            f"{cls.__name__} wraps a {me}.{base}, got {transport!r}, a {other.__name__}.{kind}: "
+            f"wrap it in beta_middleware.{other.__name__}.{fits}"
+        )
+
+
+@pytest.mark.parametrize("names", ["files-api-2025-04-14", ["a-1", "b-1"], ("a-1",), frozenset({"a-1"})])
+def test_beta_names_where_the_transport_goes_suggest_betas(stack: Stack, names: Any) -> None:
+    for cls in (stack.beta.BetaTransport, stack.beta.AsyncBetaTransport):
+        with pytest.raises(TypeError, match="beta names go in betas=") as info:
+            cls(names)
+        assert f"got {names!r}" in str(info.value)
+        assert f"{cls.__name__}(betas={names!r})" in str(info.value)
+
+
+@pytest.mark.parametrize("odd", [3, None.__class__, [], [1, "a"], b"a-1", object()])
+def test_other_objects_where_the_transport_goes_are_refused(stack: Stack, odd: object) -> None:
+    with pytest.raises(TypeError, match=r"wraps a .*BaseTransport, got ") as info:
+        stack.beta.BetaTransport(odd)
+    assert repr(odd) in str(info.value)
+    assert "betas=" not in str(info.value)
+
+
+async def test_a_sync_transport_in_an_async_client_says_what_to_use(stack: Stack) -> None:
+    transport = stack.beta.BetaTransport(stack.recording([]))
+    name = stack.http.__name__
+    said = rf"cannot serve an async {name} client: use beta_middleware\.{name}\.AsyncBetaTransport"
+    with pytest.raises(TypeError, match=said):
+        await stack.http.AsyncClient(transport=transport).get(API)
+    with pytest.raises(TypeError, match=said):
+        async with stack.http.AsyncClient(transport=transport):
+            pass
+    with pytest.raises(TypeError, match=said):
+        await stack.http.AsyncClient(transport=transport).aclose()
+    with pytest.raises(TypeError, match=said):
+        async with transport:
+            pass
+
+
+def test_an_async_transport_in_a_sync_client_says_what_to_use(stack: Stack) -> None:
+    transport = stack.beta.AsyncBetaTransport(stack.recording([]))
+    name = stack.http.__name__
+    said = rf"cannot serve a sync {name} client: use beta_middleware\.{name}\.BetaTransport"
+    with pytest.raises(TypeError, match=said):
+        stack.http.Client(transport=transport).get(API)
+    with pytest.raises(TypeError, match=said), stack.http.Client(transport=transport):
+        pass
+    with pytest.raises(TypeError, match=said):
+        stack.http.Client(transport=transport).close()
+    with pytest.raises(TypeError, match=said), transport:
+        pass
 
 
 def test_default_transports_and_repr(stack: Stack) -> None:
@@ -198,8 +270,14 @@ def test_default_transports_and_repr(stack: Stack) -> None:
     asyn = stack.beta.AsyncBetaTransport()
     assert type(asyn.transport) is stack.http.AsyncHTTPTransport
     assert isinstance(asyn, stack.http.AsyncBaseTransport)
-    assert repr(sync).startswith("BetaTransport(<")
-    assert repr(sync).endswith("Rules(betas=['a'], hosts=None))")
+    assert repr(sync) == f"BetaTransport({sync.transport!r}, betas=['a'], hosts=None)"
+    both = stack.beta.AsyncBetaTransport(
+        asyn.transport, betas=["a", "b"], hosts="*.x.com", drop_rejected=True
+    )
+    assert (
+        repr(both)
+        == f"AsyncBetaTransport({asyn.transport!r}, betas=['a', 'b'], hosts=['*.x.com'], drop_rejected=True)"
+    )
 
 
 class Spy:
@@ -303,8 +381,13 @@ def test_instrument_again_with_other_settings_is_refused_and_changes_nothing(sta
     client = stack.http.Client()
     stack.beta.instrument(client, betas="a")
     before = mounted(client)
-    with pytest.raises(ValueError, match="already instrumented"):
+    with pytest.raises(ValueError, match="already instrumented") as info:
         stack.beta.instrument(client, betas="b")
+    assert str(info.value) == (
+        f"{client!r} is already instrumented: {before[0]!r}; "
+        "refusing to wrap it again with betas=['b'], hosts=None"
+    )
+    assert repr(before[0]).startswith(f"BetaTransport({before[0].transport!r}, betas=['a']")
     assert mounted(client)[0] is before[0]
 
 
@@ -320,9 +403,14 @@ async def test_instrument_async_client(stack: Stack) -> None:
 
 def test_instrument_refuses_other_objects(stack: Stack) -> None:
     other = httpx2 if stack.http is httpx else httpx
-    with pytest.raises(TypeError, match=r"takes a .*Client or AsyncClient"):
-        stack.beta.instrument(other.Client())
-    with pytest.raises(TypeError):
+    for client in (other.Client(), other.AsyncClient()):
+        with pytest.raises(TypeError) as info:
+            stack.beta.instrument(client)
+        assert str(info.value) == (
+            f"instrument() takes a {stack.http.__name__}.Client or AsyncClient, got {client!r}; "
+            f"for a {other.__name__} client use beta_middleware.{other.__name__}.instrument"
+        )
+    with pytest.raises(TypeError, match=r"takes a .*Client or AsyncClient, got namespace\(\)$"):
         stack.beta.instrument(types.SimpleNamespace())
 
 
@@ -641,3 +729,89 @@ def test_property_every_hop_of_every_send_carries_what_the_contract_says(
         merged = ",".join(dict.fromkeys(n for n in (*(own or "").split(","), "fixed-1", *names) if n))
         expected += [(host, merged if c == "i" else own) for host, c in zip(hosts, shape, strict=True)]
     assert hops == expected
+
+
+# --- hosts= entries, internationalised names, and how logs name the integration -----------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "api.anthropic.com:443",
+        "localhost:8000",
+        "[::1]:80",
+        "https://api.anthropic.com",
+        "u@x.com",
+        "",
+        "a.*.com",
+    ],
+)
+def test_a_host_entry_that_would_never_match_is_refused_by_every_entry_point(stack: Stack, bad: str) -> None:
+    client = stack.http.Client()
+    before = mounted(client)
+    builds: list[Callable[[], object]] = [
+        lambda: stack.beta.BetaTransport(hosts=["api.anthropic.com", bad]),
+        lambda: stack.beta.AsyncBetaTransport(hosts=bad),
+        lambda: stack.beta.instrument(client, hosts=[bad]),
+    ]
+    for build in builds:
+        with pytest.raises(ValueError, match="invalid host") as info:
+            build()
+        assert repr(bad) in str(info.value)
+    assert mounted(client)[0] is before[0]  # nothing half-done
+
+
+IDN = ("b\u00fccher.example", "xn--bcher-kva.example")
+
+
+@pytest.mark.parametrize("given", [*IDN, "*.b\u00fccher.example", "*.xn--bcher-kva.example"])
+@pytest.mark.parametrize("url_host", IDN)
+def test_internationalised_hosts_match_in_either_form(stack: Stack, given: str, url_host: str) -> None:
+    seen: list[Any] = []
+    transport = stack.beta.BetaTransport(stack.recording(seen), hosts=given)
+    host = f"api.{url_host}" if given.startswith("*.") else url_host
+    with betas("ctx-1"):
+        stack.http.Client(transport=transport).get(f"https://{host}/v1")
+        stack.http.Client(transport=transport).get("https://xn--bcher-kva.other/v1")
+    assert [r.headers.get(HEADER) for r in seen] == ["ctx-1", None]
+
+
+@pytest.mark.parametrize("given", IDN)
+async def test_real_internationalised_host_through_the_server_as_proxy(
+    stack: Stack, server: Server, given: str
+) -> None:
+    sync = stack.beta.BetaTransport(stack.http.HTTPTransport(proxy=server.proxy), hosts=given)
+    asyn = stack.beta.AsyncBetaTransport(stack.http.AsyncHTTPTransport(proxy=server.proxy), hosts=[given])
+    with betas("ctx-1"):
+        with stack.http.Client(transport=sync) as client:
+            client.get("http://b\u00fccher.example/echo")
+            client.get("http://xn--bcher-kva.example/echo")
+            client.get("http://m\u00fcnchen.example/echo")
+        async with stack.http.AsyncClient(transport=asyn) as aclient:
+            await aclient.get("http://b\u00fccher.example/echo")
+    assert server.hops == [
+        ("xn--bcher-kva.example", "ctx-1"),
+        ("xn--bcher-kva.example", "ctx-1"),
+        ("xn--mnchen-3ya.example", None),
+        ("xn--bcher-kva.example", "ctx-1"),
+    ]
+
+
+def test_a_dropped_beta_is_logged_naming_the_integration(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    transport = stack.beta.BetaTransport(
+        mixed(stack, [], {"old-1"}), hosts="api.anthropic.com", drop_rejected=True
+    )
+    client = stack.beta.instrument(
+        stack.http.Client(transport=mixed(stack, [], {"old-2"})), drop_rejected=True
+    )
+    with caplog.at_level("WARNING", logger="beta_middleware"), betas("old-1", "old-2"):
+        stack.http.Client(transport=transport).post(API, content=b"{}")
+        client.post(API, content=b"{}")
+    assert [r.getMessage().rpartition(" of ")[2] for r in caplog.records] == [
+        repr(transport),
+        repr(mounted(client)[0]),
+    ]
+    assert "Rules(" not in caplog.text
+    assert repr(transport).startswith("BetaTransport(<")

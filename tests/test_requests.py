@@ -480,3 +480,92 @@ def test_property_every_hop_of_every_send_carries_what_the_contract_says(
             merged = ",".join(dict.fromkeys(n for n in (*(own or "").split(","), "fixed-1", *names) if n))
             expected += [(host, merged if c == "i" else own) for host, c in zip(hosts, shape, strict=True)]
     assert hops == expected
+
+
+# --- hosts= entries, internationalised names, how errors and logs name the adapter --------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "api.anthropic.com:443",
+        "localhost:8000",
+        "[::1]:80",
+        "https://api.anthropic.com",
+        "u@x.com",
+        "",
+        "a.*.com",
+    ],
+)
+def test_a_host_entry_that_would_never_match_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid host") as info:
+        BetaAdapter(hosts=["api.anthropic.com", bad])
+    assert repr(bad) in str(info.value)
+
+
+IDN = ("b\u00fccher.example", "xn--bcher-kva.example")
+
+
+@pytest.mark.parametrize("given", [*IDN, "*.b\u00fccher.example", "*.xn--bcher-kva.example"])
+@pytest.mark.parametrize("url_host", IDN)
+@responses.activate
+def test_internationalised_hosts_match_in_either_form(given: str, url_host: str) -> None:
+    seen: list[str | None] = []
+    recorded(seen)
+    session = session_with(BetaAdapter(hosts=given))
+    host = f"api.{url_host}" if given.startswith("*.") else url_host
+    with betas("ctx-1"):
+        session.get(f"https://{host}/v1")
+        session.get("https://xn--bcher-kva.other/v1")
+    assert seen == ["ctx-1", None]
+
+
+@pytest.mark.parametrize("given", IDN)
+def test_real_internationalised_host_through_the_server_as_proxy(server: Server, given: str) -> None:
+    session = session_with(BetaAdapter(hosts=given), "http://")
+    session.proxies = {"http": server.proxy}
+    with betas("ctx-1"):
+        session.get("http://b\u00fccher.example/echo")
+        session.get("http://xn--bcher-kva.example/echo")
+        session.get("http://m\u00fcnchen.example/echo")
+    assert server.hops == [
+        ("xn--bcher-kva.example", "ctx-1"),
+        ("xn--bcher-kva.example", "ctx-1"),
+        ("xn--mnchen-3ya.example", None),
+    ]
+
+
+@pytest.mark.parametrize("names", ["files-api-2025-04-14", ["a-1", "b-1"], ("a-1",)])
+def test_beta_names_given_by_position_suggest_betas(names: object) -> None:
+    with pytest.raises(TypeError, match="pool_connections") as info:
+        BetaAdapter(names)  # type: ignore[arg-type]
+    assert f"got {names!r}" in str(info.value)
+    assert f"BetaAdapter(betas={names!r})" in str(info.value)
+
+
+def test_repr_shows_the_settings() -> None:
+    assert repr(BetaAdapter()) == "BetaAdapter(betas=[], hosts=None)"
+    adapter = BetaAdapter(betas=["a", "b"], hosts=["*.x.com", "b\u00fccher.example"], drop_rejected=True)
+    assert repr(adapter) == (
+        "BetaAdapter(betas=['a', 'b'], hosts=['*.x.com', 'xn--bcher-kva.example'], drop_rejected=True)"
+    )
+
+
+@responses.activate
+def test_a_dropped_beta_is_logged_naming_the_adapter(caplog: pytest.LogCaptureFixture) -> None:
+    recorded([], {"old-1", "old-2"})
+    adapter = BetaAdapter(betas="fixed-1", drop_rejected=True)
+    session = session_with(adapter)
+    restored = pickle.loads(pickle.dumps(session))
+    copy = restored.get_adapter(API)
+    assert copy is not adapter
+    with caplog.at_level("WARNING", logger="beta_middleware"):
+        with betas("old-1"):
+            session.post(API, data=b"{}")
+        del adapter, session  # the log names an adapter that is still there, not a dead one
+        with betas("old-2"):
+            restored.post(API, data=b"{}")
+    assert [r.getMessage().rpartition(" of ")[2] for r in caplog.records] == [
+        "BetaAdapter(betas=['fixed-1'], hosts=None, drop_rejected=True)"
+    ] * 2
+    assert copy.rules.dropped == {"old-2"}
