@@ -51,10 +51,16 @@ def learn(
             "the API rejected beta %r (%s); it is left off every later request of %r",
             name,
             error.message,
-            rules,
+            _owner(rules),
         )
     callers = frozenset(split(sent)).difference(mine)
     return frozenset() if callers.intersection(error.betas) else frozenset(taken)
+
+
+def _owner(rules: Rules) -> object:
+    """The integration `rules` belong to, as logs name it (the rules themselves if none)."""
+    owner = rules.owner() if rules.owner is not None else None
+    return rules if owner is None else owner
 
 
 def without(values: Sequence[str], names: frozenset[str]) -> str | None:

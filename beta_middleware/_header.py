@@ -16,23 +16,9 @@ TYPE_CHECKING = False  # `typing`, `threading` and `collections.abc` cost start-
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
-__all__ = ["HEADER", "HostMatcher", "Rules", "merge", "sent", "split"]
+__all__ = ["HEADER", "HostMatcher", "Rules", "merge", "names_given", "sent", "settings", "split"]
 
 HEADER = "anthropic-beta"
-
-_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_:.-")
-
-
-class _Host:
-    """A host name's shape: `*.` or not, then `a-z 0-9 _ : . -` - checked without `re` (start-up)."""
-
-    @staticmethod
-    def fullmatch(host: str) -> bool:
-        name = host[2:] if host.startswith("*.") else host
-        return bool(name) and _HOST_CHARS.issuperset(name)
-
-
-_HOST = _Host
 
 
 def split(values: Iterable[str]) -> tuple[str, ...]:
@@ -76,7 +62,11 @@ class HostMatcher:
     """Host names, matched case-insensitively: exact, or `*.example.com` for subdomains.
 
     `*.example.com` matches `api.example.com` and `a.b.example.com`, not `example.com`
-    itself (list both for both).
+    itself (list both for both). An internationalised name may be given as Unicode or
+    in its `xn--` form: both forms are kept, as httpx gives a request's host in Unicode
+    and requests in the `xn--` form. An IPv6 address may be given with or without
+    brackets (`[::1]`, `::1`). Anything else - a scheme, port, path, userinfo, an empty
+    label or a `*` other than a leading `*.` - is refused with `ValueError`.
     """
 
     __slots__ = ("_last", "exact", "spec", "suffixes")
@@ -84,28 +74,22 @@ class HostMatcher:
     def __init__(self, hosts: str | Iterable[str]) -> None:
         if isinstance(hosts, str):
             hosts = (hosts,)
-        spec: list[str] = []
-        for host in hosts:
-            if not isinstance(host, str):
-                raise ValueError(f"invalid host {host!r}: expected a str such as 'api.anthropic.com'")
-            normal = host.strip("[]").rstrip(".").lower()
-            if not _HOST.fullmatch(normal) or normal.count("*") > 1:
-                raise ValueError(
-                    f"invalid host {host!r}: expected a host name such as 'api.anthropic.com' "
-                    "or '*.example.com' (no scheme, port or path)"
-                )
-            spec.append(normal)
-        self.spec = tuple(dict.fromkeys(spec))
-        self.exact = frozenset(h for h in self.spec if not h.startswith("*."))
-        """The exact names, lowercase: a host that is in it matches without a call (stacks
-        give hosts lowercase), anything else goes through the full check."""
-        self.suffixes = tuple(h[1:] for h in self.spec if h.startswith("*."))
+        spec = tuple(dict.fromkeys(_host(host) for host in hosts))
+        self.spec = tuple(form for forms in spec for form in forms[:1])
+        """The entries as checked: lowercase, in `xn--` form, IPv6 compressed."""
+        names = [form for forms in spec for form in forms]
+        self.exact = frozenset(h for h in names if not h.startswith("*."))
+        """The exact names, lowercase, in every form: a host that is in it matches without
+        a call (stacks give hosts lowercase), anything else goes through the full check."""
+        self.suffixes = tuple(h[1:] for h in names if h.startswith("*."))
         self._last = ("", False)  # the last host asked about: a client mostly calls one
 
     def __call__(self, host: str) -> bool:
         last, matches = self._last
         if host != last:
             normal = host.rstrip(".").lower()
+            if ":" in normal:  # an IPv6 address, perhaps spelt out in full
+                normal = _ipv6(normal.strip("[]")) or normal
             matches = normal in self.exact or normal.endswith(self.suffixes)
             self._last = (host, matches)  # one tuple store: safe across threads
         return matches
@@ -114,7 +98,104 @@ class HostMatcher:
         return f"HostMatcher({list(self.spec)!r})"
 
 
+_LABEL = r"[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?"  # compiled by `re` on first use: start-up
+
+
+def _host(host: object) -> tuple[str, ...]:
+    """The forms of one `hosts=` entry: the checked entry first, then its Unicode form if other."""
+    import re  # only when hosts= is given: start-up
+
+    if not isinstance(host, str):
+        raise ValueError(f"invalid host {host!r}: expected a str such as 'api.anthropic.com'")
+    why = _refusal(host)
+    if why is None:
+        if ":" in host:
+            address = _ipv6(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+            if address is not None:
+                return (address,)
+            name, _, port = host.rpartition(":")
+            spelt_port = port.isdigit() and (":" not in name or name.endswith("]"))
+            why = "a port" if spelt_port else "not an IP address"
+        else:
+            normal = host[:-1] if host.endswith(".") else host
+            wild = normal.startswith("*.")
+            name = normal[2:] if wild else normal
+            forms = _idna(name) if not name.isascii() or "xn--" in name.lower() else (name.lower(),)
+            if forms is not None and all(re.fullmatch(_LABEL, label) for label in forms[0].split(".")):
+                return tuple(dict.fromkeys("*." + form if wild else form for form in forms))
+            why = "not a host name"
+    raise ValueError(
+        f"invalid host {host!r}: {why}; expected a host name such as 'api.anthropic.com' or "
+        "'*.example.com' (no scheme, port, path or userinfo), or an IP address"
+    )
+
+
+def _refusal(host: str) -> str | None:
+    """What makes `host` something other than a host name, spotted by its characters."""
+    if not host.strip():
+        return "empty"
+    if "://" in host:
+        return "a scheme"
+    if "/" in host or "?" in host or "#" in host:
+        return "a path"
+    if "@" in host:
+        return "userinfo"
+    if "*" in host[2:] or (host.startswith("*") and not host.startswith("*.")):
+        return "a '*' that is not a leading '*.'"
+    return None
+
+
+def _ipv6(text: str) -> str | None:
+    """`text` as a compressed IPv6 address, or None when it is none."""
+    import ipaddress  # only for hosts spelt with ':': start-up
+
+    try:
+        return ipaddress.IPv6Address(text).compressed
+    except ValueError:
+        return None
+
+
+def _idna(name: str) -> tuple[str, str] | None:
+    """An internationalised `name` in its `xn--` form, then its Unicode form; None if invalid.
+
+    The stacks encode host names with the `idna` package (IDNA 2008), so the forms are
+    computed with it as well; without it (no HTTP stack installed) the standard library's
+    IDNA 2003 codec stands in.
+    """
+    try:
+        import idna  # loaded only for internationalised names
+    except ImportError:
+        try:
+            ascii_ = name.encode("idna").decode("ascii").lower()
+            return ascii_, ascii_.encode("ascii").decode("idna")
+        except UnicodeError:
+            return None
+    try:
+        ascii_ = idna.encode(name, uts46=True).decode("ascii")
+        return ascii_, idna.decode(ascii_)
+    except UnicodeError:  # idna.IDNAError is one
+        return None
+
+
 _FEW = 4  # fixed betas checked against the context's names by substring, per request
+
+
+def names_given(value: object) -> bool:
+    """Whether `value`, given where an integration takes something else, looks like beta names."""
+    if isinstance(value, str):
+        return True
+    return (
+        isinstance(value, (list, tuple, set, frozenset))
+        and bool(value)
+        and all(isinstance(v, str) for v in value)
+    )
+
+
+def settings(rules: Rules) -> str:
+    """An integration's settings as its repr shows them: `betas=[...], hosts=[...]`."""
+    hosts = None if rules.hosts is None else list(rules.hosts.spec)
+    drop = ", drop_rejected=True" if rules.drop_rejected else ""
+    return f"betas={list(rules.fixed.names)!r}, hosts={hosts!r}{drop}"
 
 
 class Rules:
@@ -127,7 +208,13 @@ class Rules:
     dropped names change). `drop()` records names the API rejected (see `_drop`).
     """
 
-    __slots__ = ("_cache", "_lock", "_prefix", "added", "drop_rejected", "dropped", "fixed", "hosts", "value")
+    __slots__ = (
+        *("_cache", "_lock", "_prefix", "added", "drop_rejected", "dropped", "fixed", "hosts", "value"),
+        "owner",
+    )
+
+    owner: Callable[[], object] | None
+    """A weak reference to the integration these rules belong to, for logs to name it."""
 
     added: Callable[[], NameSet]
     """The names this integration adds now: fixed, then the context's, less any dropped.
@@ -155,6 +242,7 @@ class Rules:
         self.fixed = NameSet(parse_names((betas,)))
         self.hosts = None if hosts is None else HostMatcher(hosts)
         self.drop_rejected = bool(drop_rejected)
+        self.owner = None
         # Names the API rejected (drop_rejected=True): left off every later request.
         self.dropped: frozenset[str] = frozenset()
         self._lock = allocate_lock()

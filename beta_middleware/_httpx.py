@@ -7,12 +7,14 @@ stack's types; everything that runs lives here, once.
 from __future__ import annotations
 
 import functools
+import sys
+import weakref
 from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Iterator
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
 from . import _drop
-from ._header import HEADER, Rules, sent
+from ._header import HEADER, Rules, names_given, sent, settings
 from ._rejected import LIMIT, PIECE, from_body
 
 if TYPE_CHECKING:
@@ -24,6 +26,13 @@ __all__ = ["AsyncBetaTransportBase", "BetaTransportBase", "instrument", "prepare
 # added. httpx hands a redirect hop the request's extensions (and headers), so a hop that
 # leaves the hosts can be given back exactly what the caller set.
 OWN = "beta_middleware.own"
+
+# Request extension: (the header value our last layer left, ((rules, the value that layer
+# was given), ...) for each of our layers, outermost first). A request sent again, or a
+# redirect hop, whose header still holds what we left is given back what each layer was
+# given - never names left from an earlier send; an integration that is not among the
+# layers is an inner one of the same send and takes the header as it finds it.
+SENT = "beta_middleware.sent"
 
 SEND, READ = "send", "read"  # the steps of `_Wrapper._dropping`
 
@@ -52,29 +61,52 @@ def prepare(rules: Rules, request: _Request, value: str) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
 
     `value` is `rules.value()`, read by the caller, which calls this only when it is
-    not empty or `hosts=` is set. One Python call per request: the host is read inline.
+    not empty, `hosts=` is set or the request was handled by us before. One Python call
+    per request: the host is read inline.
     """
+    extensions = request.extensions
+    mark = extensions.get(SENT)
     hosts = rules.hosts
     if hosts is not None:
         host = request.url.host
         if host not in hosts.exact and not hosts(host):
-            own: str | None = request.extensions.get(OWN)
-            if own is not None:  # a redirect hop that left the hosts: give back what the caller set
-                headers = request.headers
-                del headers[HEADER]
-                if own:
-                    headers[HEADER] = own
-            return
+            value = ""  # another host: it gets what the caller set, nothing of ours
+    if not value and mark is None:
+        return  # nothing to add now, nothing added before: the request is left as it was
+    headers = request.headers
+    # `get`, not `get_list`: it raises and catches a KeyError when the header is
+    # absent, yet measured in a request it costs less overall
+    current: str | None = headers.get(HEADER)
+    own = current
+    layers: tuple[tuple[Rules, str | None], ...] = ()
+    if mark is not None and current == mark[0]:  # as we left it: sent again, or a redirect hop
+        layers = mark[1]
+        for i, (layer, given) in enumerate(layers):
+            if layer is rules:
+                own, layers = given, layers[:i]
+                break
     if value:
-        headers = request.headers
-        # `get`, not `get_list`: it raises and catches a KeyError when the header is
-        # absent, yet measured in a request it costs less overall
-        current: str | None = headers.get(HEADER)
-        request.extensions.setdefault(OWN, current or "")  # kept by a redirect hop, if any
-        if current:
+        if own:
             added = rules.added()
-            value = added.after.get(current) or sent(current, added)
+            value = added.after.get(own) or sent(own, added)
         headers[HEADER] = value
+        left: str | None = value
+    else:
+        left = own
+        if own != current:
+            if own is None:
+                del headers[HEADER]
+            else:
+                headers[HEADER] = own
+    extensions[SENT] = (left, (*layers, (rules, own)))
+    extensions[OWN] = (layers[0][1] if layers else own) or ""
+
+
+def _sent_again(request: _Request) -> None:
+    """Note the header a drop_rejected resend left on `request` as ours, for a later send."""
+    mark = request.extensions.get(SENT)
+    if mark is not None:
+        request.extensions[SENT] = (request.headers.get(HEADER), mark[1])
 
 
 class _Response(Protocol):
@@ -127,16 +159,37 @@ class _Wrapper:
         if transport is None:
             transport = self._default()
         elif not isinstance(transport, self._base):
-            name = self._stack.__name__
-            raise TypeError(
-                f"{type(self).__name__} wraps a {name}.{self._base.__name__}, got {transport!r}; "
-                f"for another stack use its module (beta_middleware.httpx or beta_middleware.httpx2)"
-            )
+            raise TypeError(self._misfit(transport))
         self._setup(transport, rules)
+
+    def _misfit(self, transport: object) -> str:
+        """Why `transport` cannot be wrapped, and what to write instead."""
+        name = type(self).__name__
+        wraps = f"{name} wraps a {self._stack.__name__}.{self._base.__name__}, got {transport!r}"
+        if names_given(transport):
+            return f"{wraps}; beta names go in betas=: {name}(betas={transport!r})"
+        kinds = (("BaseTransport", "BetaTransport"), ("AsyncBaseTransport", "AsyncBetaTransport"))
+        for stack in filter(None, (sys.modules.get("httpx"), sys.modules.get("httpx2"))):
+            for base, fits in kinds:
+                kind = getattr(stack, base, None)
+                if isinstance(kind, type) and isinstance(transport, kind):
+                    use = f"beta_middleware.{stack.__name__}.{fits}"
+                    return f"{wraps}, a {stack.__name__}.{base}: wrap it in {use}"
+        return wraps
+
+    def _wrong_client(self, needs: str) -> TypeError:
+        """The error for a client of the other kind (sync or async) using this transport."""
+        module = type(self).__module__
+        return TypeError(
+            f"{self!r} cannot serve {'an async' if needs.startswith('Async') else 'a sync'} "
+            f"{self._stack.__name__} client: use {module}.{needs} (or {module}.instrument(client))"
+        )
 
     def _setup(self, transport: Any, rules: Rules) -> None:
         self._transport = transport
         self.rules = rules
+        if rules.owner is None:  # instrument() shares rules: logs name the client's own transport
+            rules.owner = weakref.ref(self)
 
     @classmethod
     def _wrap(cls, transport: Any, rules: Rules) -> Self:
@@ -150,7 +203,7 @@ class _Wrapper:
         return self._transport
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._transport!r}, {self.rules!r})"
+        return f"{type(self).__name__}({self._transport!r}, {settings(self.rules)})"
 
     def _dropping(self, request: Any, response: Any) -> Generator[tuple[str, Any], Any, Any]:
         """drop_rejected=True, after a 4xx `response`: what to do, as steps the drivers carry out.
@@ -315,7 +368,7 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
         value = rules.value()
-        if value or rules.hosts is not None:  # else the pass-through: nothing to do
+        if value or rules.hosts is not None or SENT in request.extensions:  # else nothing to do
             prepare(rules, request, value)
         if rules.drop_rejected:
             return self._send_dropping(request)
@@ -324,7 +377,8 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def _send_dropping(self, request: Req) -> Resp:
         response = self._transport.handle_request(request)
         if 400 <= response.status_code < 500:  # _drop.is_rejection_status, inline
-            return self._drive(self._dropping(request, response))
+            response = self._drive(self._dropping(request, response))
+            _sent_again(request)
         return response
 
     def _drive(self, steps: Generator[tuple[str, Any], Any, Any]) -> Resp:
@@ -341,17 +395,12 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
         """Close the wrapped transport."""
         self._transport.close()
 
-    def __enter__(self) -> Self:
-        self._transport.__enter__()
-        return self
+    def _not_async(self, *args: object) -> NoReturn:
+        """Refuse: this sync transport was given to an async client (use AsyncBetaTransport)."""
+        raise self._wrong_client("AsyncBetaTransport")
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc_value: BaseException | None = None,
-        traceback: TracebackType | None = None,
-    ) -> None:
-        self._transport.__exit__(exc_type, exc_value, traceback)
+    # What an httpx AsyncClient calls on its transport: our message, not an AttributeError.
+    handle_async_request = aclose = __aenter__ = __aexit__ = _not_async
 
 
 class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
@@ -371,7 +420,7 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
         """
         rules = self.rules
         value = rules.value()
-        if value or rules.hosts is not None:  # else the pass-through: nothing to do
+        if value or rules.hosts is not None or SENT in request.extensions:  # else nothing to do
             prepare(rules, request, value)
         if rules.drop_rejected:
             return self._send_dropping(request)
@@ -380,7 +429,8 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
     async def _send_dropping(self, request: Req) -> Resp:
         response = await self._transport.handle_async_request(request)
         if 400 <= response.status_code < 500:  # _drop.is_rejection_status, inline
-            return await self._drive(self._dropping(request, response))
+            response = await self._drive(self._dropping(request, response))
+            _sent_again(request)
         return response
 
     async def _drive(self, steps: Generator[tuple[str, Any], Any, Any]) -> Resp:
@@ -399,6 +449,13 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
     async def aclose(self) -> None:
         """Close the wrapped transport."""
         await self._transport.aclose()
+
+    def _not_sync(self, *args: object) -> NoReturn:
+        """Refuse: this async transport was given to a sync client (use BetaTransport)."""
+        raise self._wrong_client("BetaTransport")
+
+    # What an httpx Client calls on its transport: our message, not an AttributeError.
+    handle_request = close = __enter__ = __exit__ = _not_sync
 
     async def __aenter__(self) -> Self:
         await self._transport.__aenter__()
@@ -436,14 +493,18 @@ def instrument(
     elif isinstance(client, stack.Client):
         wrapper = sync
     else:
-        raise TypeError(f"instrument() takes a {stack.__name__}.Client or AsyncClient, got {client!r}")
+        takes = f"instrument() takes a {stack.__name__}.Client or AsyncClient, got {client!r}"
+        other = type(client).__module__.partition(".")[0]
+        if other in ("httpx", "httpx2"):  # the other stack's client
+            takes += f"; for a {other} client use beta_middleware.{other}.instrument"
+        raise TypeError(takes)
     c: Any = client
     transports = [c._transport, *(t for t in c._mounts.values() if t is not None)]
     for transport in transports:
         if isinstance(transport, wrapper) and transport.rules != rules:
             raise ValueError(
-                f"{client!r} is already instrumented with {transport.rules!r}; "
-                f"refusing to wrap it again with {rules!r}"
+                f"{client!r} is already instrumented: {transport!r}; "
+                f"refusing to wrap it again with {settings(rules)}"
             )
 
     def wrap(transport: Any) -> Any:

@@ -2,13 +2,14 @@
 
 ```python
 session = requests.Session()
-session.mount("https://api.anthropic.com", BetaAdapter())
+session.mount("https://api.anthropic.com/", BetaAdapter())  # ends in "/": requests matches prefixes
 ```
 """
 
 from __future__ import annotations
 
 import io
+import weakref
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +27,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 
 from . import _drop
 from ._errors import UnsupportedBetaError
-from ._header import HEADER, Rules, sent
+from ._header import HEADER, Rules, names_given, sent, settings
 from ._rejected import LIMIT, PIECE, from_body
 
 __all__ = ["BetaAdapter"]
@@ -66,8 +67,21 @@ class BetaAdapter(HTTPAdapter):
         hosts: str | Iterable[str] | None = None,
         drop_rejected: bool = False,
     ) -> None:
+        if names_given(pool_connections):  # BetaAdapter("files-api-...")
+            raise TypeError(
+                f"BetaAdapter's first argument is HTTPAdapter's pool_connections, got {pool_connections!r}; "
+                f"beta names go in betas=: BetaAdapter(betas={pool_connections!r})"
+            )
         self.rules = Rules(betas, hosts, drop_rejected)  # validates before anything is built
+        self.rules.owner = weakref.ref(self)  # for logs to name this adapter
         super().__init__(pool_connections, pool_maxsize, max_retries, pool_block)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)  # a copy's rules are new: they belong to the copy
+        self.rules.owner = weakref.ref(self)
+
+    def __repr__(self) -> str:
+        return f"BetaAdapter({settings(self.rules)})"
 
     def send(
         self,
@@ -85,20 +99,29 @@ class BetaAdapter(HTTPAdapter):
         rules = self.rules
         value = rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):
+            if _SENT in request.__dict__:  # sent before with betas: send what the caller set
+                _forget(request)
             return super().send(request, stream, timeout, verify, cert, proxies)
         headers = request.headers
-        own = headers.get(HEADER)
+        own = current = headers.get(HEADER)
+        mark: tuple[str, str | bytes | None] | None = request.__dict__.get(_SENT)
+        if mark is not None and current == mark[0]:  # what an earlier send left: not the caller's
+            own = mark[1]
         if own:
             value = sent(_text(own), rules.added())
-        if value == own:  # nothing new: left as it was
+        if value == own:  # nothing new: what the caller set
+            if current != own:
+                _put_back(request, own)
             return super().send(request, stream, timeout, verify, cert, proxies)
         headers[HEADER] = value
+        request.__dict__[_SENT] = (value, own)
         body = request.body  # what it is before sending: sending may use it up
         try:
             response = super().send(request, stream, timeout, verify, cert, proxies)
             if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
                 args = (stream, timeout, verify, cert, proxies)
                 response = self._dropping(request, body, own, value, response, args)
+                request.__dict__[_SENT] = (headers.get(HEADER), own)  # what the resend left
         except BaseException:
             _put_back(request, own)  # a caller who sends the request again sends what it set
             raise
@@ -149,6 +172,20 @@ class BetaAdapter(HTTPAdapter):
             applies = hosts is not None and hosts(urlsplit(url or "").hostname or "")
             self._last_url = (url, applies)  # one tuple store: safe across threads
         return applies
+
+
+# PreparedRequest attribute: (the header value a send left on it, the caller's own value).
+# A request sent again whose header still holds that value starts from the caller's own;
+# requests has no place of its own for this, and `copy()` does not carry it (a redirect
+# hop is built from a request already given back the caller's value).
+_SENT = "_beta_middleware_sent"
+
+
+def _forget(request: PreparedRequest) -> None:
+    """Give `request`, sent before with betas, back what the caller set, unless it changed since."""
+    left, own = request.__dict__.pop(_SENT)
+    if request.headers.get(HEADER) == left:
+        _put_back(request, own)
 
 
 def _text(own: str | bytes) -> str:

@@ -3,6 +3,10 @@
 Routes (any method):
 - `/echo`: answers JSON `{"anthropic-beta": <received value or null>, "body": <bytes read>}`.
 - `/redirect?to=URL[&code=302]`: redirects to URL.
+- `/chain/NETLOC/.../NETLOC[?code=302]`: redirects to `http://NETLOC/chain/...` for the first
+  NETLOC (host or host:port), keeping the query; `/chain` alone echoes. One URL makes a
+  chain of hops across host names: the server's own (`127.0.0.1`, `localhost`), or any
+  name when the client uses the server as its HTTP proxy (see `Server.proxy`).
 - `/fail/N/KEY`: answers 503 to the first N requests for KEY, then echoes.
 - `/stream`: sends one chunk, then waits (at most 10 s) for `release` before the rest.
 - `/reject/SHAPE?betas=a,b`: answers 400 with a beta rejection when the request carries
@@ -57,6 +61,20 @@ class Server:
         return f"http://{host}:{self.port}{path}"
 
     @property
+    def proxy(self) -> str:
+        """The server as an HTTP proxy: it answers a request for any host name itself."""
+        return self.url
+
+    def chain_url(self, netlocs: list[str], code: int = 302) -> str:
+        """A URL at `netlocs[0]` whose answer redirects through the rest of `netlocs`, then echoes."""
+        return f"http://{netlocs[0]}/{'/'.join(['chain', *netlocs[1:]])}?code={code}"
+
+    @property
+    def hops(self) -> list[tuple[str, str | None]]:
+        """(host name, anthropic-beta value) of each request received, in order."""
+        return [(r.host.split(":")[0], r.beta) for r in self.received]  # no IPv6 here
+
+    @property
     def betas(self) -> list[str | None]:
         return [r.beta for r in self.received]
 
@@ -109,6 +127,10 @@ class _Handler(BaseHTTPRequestHandler):
         segments = parts.path.strip("/").split("/")
         if segments[0] == "redirect":
             self._reply(int(query.get("code", 302)), {}, {"Location": query["to"]})
+        elif segments[0] == "chain" and len(segments) > 1:
+            rest = "/".join(segments[2:])
+            location = f"http://{segments[1]}/chain{'/' if rest else ''}{rest}?{parts.query}"
+            self._reply(int(query.get("code", 302)), {}, {"Location": location})
         elif segments[0] == "fail":
             key = segments[2]
             state.attempts[key] += 1

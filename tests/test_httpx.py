@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import beta_middleware.httpx
 import beta_middleware.httpx2
@@ -181,12 +183,84 @@ def test_bad_input_is_refused_before_anything_is_built(stack: Stack) -> None:
         stack.beta.instrument(stack.http.Client(), betas=[b"x"])
 
 
-def test_a_transport_of_the_other_stack_is_refused(stack: Stack) -> None:
-    other = httpx2 if stack.http is httpx else httpx
-    with pytest.raises(TypeError, match=rf"wraps a {stack.http.__name__}\.BaseTransport"):
-        stack.beta.BetaTransport(other.HTTPTransport())
-    with pytest.raises(TypeError, match=rf"wraps a {stack.http.__name__}\.AsyncBaseTransport"):
-        stack.beta.AsyncBetaTransport(stack.http.HTTPTransport())
+@pytest.mark.parametrize("other", [httpx, httpx2], ids=["httpx", "httpx2"])
+def test_a_transport_of_the_other_kind_or_stack_names_the_class_to_use(stack: Stack, other: Any) -> None:
+    me = stack.http.__name__
+    cases = [
+        (stack.beta.BetaTransport, other.HTTPTransport(), "BetaTransport", "BaseTransport"),
+        (stack.beta.BetaTransport, other.AsyncHTTPTransport(), "AsyncBetaTransport", "AsyncBaseTransport"),
+        (stack.beta.AsyncBetaTransport, other.HTTPTransport(), "BetaTransport", "BaseTransport"),
+        (
+            stack.beta.AsyncBetaTransport,
+            other.AsyncHTTPTransport(),
+            "AsyncBetaTransport",
+            "AsyncBaseTransport",
+        ),
+        (
+            stack.beta.BetaTransport,
+            other.MockTransport(lambda r: other.Response(200)),
+            "BetaTransport",
+            "BaseTransport",
+        ),
+    ]
+    for cls, transport, fits, kind in cases:
+        if cls.__name__ == fits and other is stack.http:
+            cls(transport)  # the right one: taken
+            continue
+        with pytest.raises(TypeError) as info:
+            cls(transport)
+        base = "AsyncBaseTransport" if cls.__name__.startswith("Async") else "BaseTransport"
+        assert str(info.value) == (
+            f"{cls.__name__} wraps a {me}.{base}, got {transport!r}, a {other.__name__}.{kind}: "
+            f"wrap it in beta_middleware.{other.__name__}.{fits}"
+        )
+
+
+@pytest.mark.parametrize("names", ["files-api-2025-04-14", ["a-1", "b-1"], ("a-1",), frozenset({"a-1"})])
+def test_beta_names_where_the_transport_goes_suggest_betas(stack: Stack, names: Any) -> None:
+    for cls in (stack.beta.BetaTransport, stack.beta.AsyncBetaTransport):
+        with pytest.raises(TypeError, match="beta names go in betas=") as info:
+            cls(names)
+        assert f"got {names!r}" in str(info.value)
+        assert f"{cls.__name__}(betas={names!r})" in str(info.value)
+
+
+@pytest.mark.parametrize("odd", [3, None.__class__, [], [1, "a"], b"a-1", object()])
+def test_other_objects_where_the_transport_goes_are_refused(stack: Stack, odd: object) -> None:
+    with pytest.raises(TypeError, match=r"wraps a .*BaseTransport, got ") as info:
+        stack.beta.BetaTransport(odd)
+    assert repr(odd) in str(info.value)
+    assert "betas=" not in str(info.value)
+
+
+async def test_a_sync_transport_in_an_async_client_says_what_to_use(stack: Stack) -> None:
+    transport = stack.beta.BetaTransport(stack.recording([]))
+    name = stack.http.__name__
+    said = rf"cannot serve an async {name} client: use beta_middleware\.{name}\.AsyncBetaTransport"
+    with pytest.raises(TypeError, match=said):
+        await stack.http.AsyncClient(transport=transport).get(API)
+    with pytest.raises(TypeError, match=said):
+        async with stack.http.AsyncClient(transport=transport):
+            pass
+    with pytest.raises(TypeError, match=said):
+        await stack.http.AsyncClient(transport=transport).aclose()
+    with pytest.raises(TypeError, match=said):
+        async with transport:
+            pass
+
+
+def test_an_async_transport_in_a_sync_client_says_what_to_use(stack: Stack) -> None:
+    transport = stack.beta.AsyncBetaTransport(stack.recording([]))
+    name = stack.http.__name__
+    said = rf"cannot serve a sync {name} client: use beta_middleware\.{name}\.BetaTransport"
+    with pytest.raises(TypeError, match=said):
+        stack.http.Client(transport=transport).get(API)
+    with pytest.raises(TypeError, match=said), stack.http.Client(transport=transport):
+        pass
+    with pytest.raises(TypeError, match=said):
+        stack.http.Client(transport=transport).close()
+    with pytest.raises(TypeError, match=said), transport:
+        pass
 
 
 def test_default_transports_and_repr(stack: Stack) -> None:
@@ -196,8 +270,14 @@ def test_default_transports_and_repr(stack: Stack) -> None:
     asyn = stack.beta.AsyncBetaTransport()
     assert type(asyn.transport) is stack.http.AsyncHTTPTransport
     assert isinstance(asyn, stack.http.AsyncBaseTransport)
-    assert repr(sync).startswith("BetaTransport(<")
-    assert repr(sync).endswith("Rules(betas=['a'], hosts=None))")
+    assert repr(sync) == f"BetaTransport({sync.transport!r}, betas=['a'], hosts=None)"
+    both = stack.beta.AsyncBetaTransport(
+        asyn.transport, betas=["a", "b"], hosts="*.x.com", drop_rejected=True
+    )
+    assert (
+        repr(both)
+        == f"AsyncBetaTransport({asyn.transport!r}, betas=['a', 'b'], hosts=['*.x.com'], drop_rejected=True)"
+    )
 
 
 class Spy:
@@ -301,8 +381,13 @@ def test_instrument_again_with_other_settings_is_refused_and_changes_nothing(sta
     client = stack.http.Client()
     stack.beta.instrument(client, betas="a")
     before = mounted(client)
-    with pytest.raises(ValueError, match="already instrumented"):
+    with pytest.raises(ValueError, match="already instrumented") as info:
         stack.beta.instrument(client, betas="b")
+    assert str(info.value) == (
+        f"{client!r} is already instrumented: {before[0]!r}; "
+        "refusing to wrap it again with betas=['b'], hosts=None"
+    )
+    assert repr(before[0]).startswith(f"BetaTransport({before[0].transport!r}, betas=['a']")
     assert mounted(client)[0] is before[0]
 
 
@@ -318,9 +403,14 @@ async def test_instrument_async_client(stack: Stack) -> None:
 
 def test_instrument_refuses_other_objects(stack: Stack) -> None:
     other = httpx2 if stack.http is httpx else httpx
-    with pytest.raises(TypeError, match=r"takes a .*Client or AsyncClient"):
-        stack.beta.instrument(other.Client())
-    with pytest.raises(TypeError):
+    for client in (other.Client(), other.AsyncClient()):
+        with pytest.raises(TypeError) as info:
+            stack.beta.instrument(client)
+        assert str(info.value) == (
+            f"instrument() takes a {stack.http.__name__}.Client or AsyncClient, got {client!r}; "
+            f"for a {other.__name__} client use beta_middleware.{other.__name__}.instrument"
+        )
+    with pytest.raises(TypeError, match=r"takes a .*Client or AsyncClient, got namespace\(\)$"):
         stack.beta.instrument(types.SimpleNamespace())
 
 
@@ -390,3 +480,338 @@ async def test_async_streamed_response_is_not_read_ahead(stack: Stack, server: S
                 assert await anext(chunks) == b"first"
                 server.release.set()
                 assert b"".join([chunk async for chunk in chunks]) == b"second"
+
+
+# --- a request sent again, and chains of redirect hops -----------------------------------
+
+
+def mixed(stack: Stack, seen: list[Any], refuse: set[str]) -> Any:
+    """A MockTransport recording each request; 400 rejecting any name of `refuse` it carries."""
+
+    def handler(request: Any) -> Any:
+        seen.append(request.headers.get(HEADER))
+        hit = [n for n in (request.headers.get(HEADER) or "").split(",") if n in refuse]
+        if hit:
+            return stack.http.Response(400, json=_unsupported(hit[0]))
+        return stack.http.Response(200)
+
+    return stack.http.MockTransport(handler)
+
+
+def _unsupported(name: str) -> dict[str, Any]:
+    return {
+        "type": "error",
+        "error": {"type": "invalid_request_error", "message": f"Unsupported beta header: {name}"},
+    }
+
+
+@pytest.mark.parametrize("own", [None, "own-1"])
+def test_a_request_sent_again_starts_from_what_the_caller_set(stack: Stack, own: str | None) -> None:
+    seen: list[Any] = []
+    client = stack.http.Client(transport=stack.beta.BetaTransport(mixed(stack, seen, set())))
+    request = client.build_request("GET", API, headers={} if own is None else {HEADER: own})
+    with betas("a"):
+        client.send(request)
+    client.send(request)
+    with betas("b"):
+        client.send(request)
+    with betas("a"), betas("c"):
+        client.send(request)
+    client.send(request)
+    prefix = f"{own}," if own else ""
+    assert seen == [f"{prefix}a", own, f"{prefix}b", f"{prefix}a,c", own]
+    assert request.headers.get(HEADER) == own  # the last send added nothing
+
+
+@pytest.mark.parametrize("own", [None, "own-1"])
+async def test_async_a_request_sent_again_starts_from_what_the_caller_set(
+    stack: Stack, own: str | None
+) -> None:
+    seen: list[Any] = []
+    transport = stack.beta.AsyncBetaTransport(
+        mixed(stack, seen, set()), betas="fixed-1", hosts="api.anthropic.com"
+    )
+    async with stack.http.AsyncClient(transport=transport) as client:
+        request = client.build_request("GET", API, headers={} if own is None else {HEADER: own})
+        with betas("a"):
+            await client.send(request)
+        await client.send(request)
+        with betas("b"):
+            await client.send(request)
+    prefix = f"{own}," if own else ""
+    assert seen == [
+        f"{prefix}fixed-1,a",
+        f"{prefix}fixed-1",
+        f"{prefix}fixed-1,b",
+    ]
+
+
+def test_a_value_the_caller_sets_between_sends_is_the_callers(stack: Stack) -> None:
+    seen: list[Any] = []
+    client = stack.http.Client(transport=stack.beta.BetaTransport(mixed(stack, seen, set())))
+    request = client.build_request("GET", API)
+    with betas("a"):
+        client.send(request)
+    request.headers[HEADER] = "mine-1"
+    with betas("b"):
+        client.send(request)
+    client.send(request)
+    del request.headers[HEADER]
+    with betas("c"):
+        client.send(request)
+    assert seen == ["a", "mine-1,b", "mine-1", "c"]
+
+
+def test_layered_wrappers_send_again_without_stale_names(stack: Stack) -> None:
+    # The inner wrapper takes what the outer one set as given; sent again, each layer
+    # starts from what it was given before, not from what the last send left.
+    seen: list[Any] = []
+    inner = stack.beta.BetaTransport(mixed(stack, seen, set()), betas="inner-1")
+    client = stack.http.Client(transport=stack.beta.BetaTransport(inner, betas="outer-1"))
+    request = client.build_request("GET", API, headers={HEADER: "own-1"})
+    with betas("a"):
+        client.send(request)
+    with betas("b"):
+        client.send(request)
+    client.send(request)
+    assert seen == [
+        "own-1,outer-1,a,inner-1",
+        "own-1,outer-1,b,inner-1",
+        "own-1,outer-1,inner-1",
+    ]
+    bare = stack.http.Client(
+        transport=stack.beta.BetaTransport(stack.beta.BetaTransport(mixed(stack, seen, set())))
+    )
+    again = bare.build_request("GET", API)
+    with betas("a"):
+        bare.send(again)
+    bare.send(again)
+    assert seen[3:] == ["a", None]
+
+
+def test_stale_names_are_neither_sent_nor_taken_for_the_callers(stack: Stack) -> None:
+    seen: list[Any] = []
+    refuse: set[str] = set()
+    transport = stack.beta.BetaTransport(mixed(stack, seen, refuse), drop_rejected=True)
+    client = stack.http.Client(transport=transport)
+    request = client.build_request("POST", API, content=b"{}")
+    with betas("old-1"):
+        assert client.send(request).status_code == 200
+    refuse.add("old-1")  # the API retires it
+    with betas("new-1"):
+        assert client.send(request).status_code == 200
+    with betas("old-1", "new-1"):
+        assert client.send(request).status_code == 200  # dropped: it was ours, not the caller's
+    client.send(request)
+    assert seen == ["old-1", "new-1", "old-1,new-1", "new-1", None]
+    assert transport.rules.dropped == {"old-1"}
+
+
+async def test_async_a_request_sent_again_after_a_drop_rejected_resend(stack: Stack) -> None:
+    seen: list[Any] = []
+    refuse = {"old-1"}
+
+    async def handler(request: Any) -> Any:
+        return mixed(stack, seen, refuse).handle_request(request)
+
+    transport = stack.beta.AsyncBetaTransport(stack.http.MockTransport(handler), drop_rejected=True)
+    async with stack.http.AsyncClient(transport=transport) as client:
+        request = client.build_request("POST", API, content=b"{}")
+        with betas("old-1", "new-1"):
+            assert (await client.send(request)).status_code == 200
+        await client.send(request)
+    assert seen == ["old-1,new-1", "new-1", None]
+
+
+IN, OUT = ("api.anthropic.com", "eu.anthropic.com"), ("other.example", "elsewhere.example")
+CHAINS = ["io", "ioo", "ioi", "oio", "oii", "iooo", "ioio", "oiooi", "iiooii", "ooo"]
+
+
+def chain_hosts(shape: str) -> list[str]:
+    """Host names for a chain shape: `i` a host in `hosts=`, `o` one outside, alternating names."""
+    return [(IN if c == "i" else OUT)[n % 2] for n, c in enumerate(shape)]
+
+
+def expected_hops(shape: str, own: str | None, added: str) -> list[tuple[str, str | None]]:
+    hosts = chain_hosts(shape)
+    return [
+        (h, (f"{own},{added}" if own else added) if c == "i" else own)
+        for h, c in zip(hosts, shape, strict=True)
+    ]
+
+
+@pytest.mark.parametrize("own", [None, "own-1"])
+@pytest.mark.parametrize("shape", CHAINS)
+def test_real_chains_of_hops_in_and_out_of_the_hosts(
+    stack: Stack, server: Server, shape: str, own: str | None
+) -> None:
+    inner = stack.http.HTTPTransport(proxy=server.proxy)  # the server answers for every name
+    transport = stack.beta.BetaTransport(
+        inner, betas="fixed-1", hosts=["api.anthropic.com", "*.anthropic.com"]
+    )
+    headers = {} if own is None else {HEADER: own}
+    with stack.http.Client(transport=transport, follow_redirects=True) as client:
+        request = client.build_request("GET", server.chain_url(chain_hosts(shape)), headers=headers)
+        with betas("ctx-1"):
+            response = client.send(request)
+        with betas("ctx-2"):
+            client.send(request)  # the same request again: its chain again, with ctx-2
+    assert response.status_code == 200
+    assert len(response.history) == len(shape) - 1
+    assert server.hops == expected_hops(shape, own, "fixed-1,ctx-1") + expected_hops(
+        shape, own, "fixed-1,ctx-2"
+    )
+
+
+@pytest.mark.parametrize("own", [None, "own-1"])
+@pytest.mark.parametrize("shape", ["ioo", "oio", "ioio", "iooi"])
+async def test_async_real_chains_of_hops(stack: Stack, server: Server, shape: str, own: str | None) -> None:
+    inner = stack.http.AsyncHTTPTransport(proxy=server.proxy)
+    transport = stack.beta.AsyncBetaTransport(inner, hosts=["api.anthropic.com", "eu.anthropic.com"])
+    headers = {} if own is None else {HEADER: own}
+    async with stack.http.AsyncClient(transport=transport, follow_redirects=True) as client:
+        with betas("ctx-1"):
+            await client.get(server.chain_url(chain_hosts(shape), code=307), headers=headers)
+    assert server.hops == expected_hops(shape, own, "ctx-1")
+
+
+@pytest.mark.parametrize("own", [None, "own-1"])
+def test_real_chain_through_the_servers_own_names(stack: Stack, server: Server, own: str | None) -> None:
+    # No proxy: 127.0.0.1 is in the hosts, localhost is not; in, out, out, in, out.
+    here, there = f"127.0.0.1:{server.port}", f"localhost:{server.port}"
+    transport = stack.beta.BetaTransport(hosts="127.0.0.1")
+    headers = {} if own is None else {HEADER: own}
+    with stack.http.Client(transport=transport, follow_redirects=True) as client, betas("ctx-1"):
+        client.get(server.chain_url([here, there, there, here, there]), headers=headers)
+    merged = f"{own},ctx-1" if own else "ctx-1"
+    assert server.hops == [
+        ("127.0.0.1", merged),
+        ("localhost", own),
+        ("localhost", own),
+        ("127.0.0.1", merged),
+        ("localhost", own),
+    ]
+
+
+@given(
+    shape=st.text(alphabet="io", min_size=1, max_size=7),
+    own=st.sampled_from([None, "own-1", "fixed-1", "own-1,ctx-1"]),
+    code=st.sampled_from([301, 302, 303, 307, 308]),
+    scopes=st.lists(st.sampled_from([(), ("ctx-1",), ("ctx-2", "ctx-1")]), min_size=1, max_size=3),
+)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_property_every_hop_of_every_send_carries_what_the_contract_says(
+    stack: Stack, shape: str, own: str | None, code: int, scopes: list[tuple[str, ...]]
+) -> None:
+    hops: list[tuple[str, str | None]] = []
+
+    def handler(request: Any) -> Any:
+        hops.append((request.url.host, request.headers.get(HEADER)))
+        rest = request.url.path.strip("/").split("/")[1:]
+        if not rest:
+            return stack.http.Response(200)
+        return stack.http.Response(
+            code, headers={"Location": f"https://{rest[0]}/chain/{'/'.join(rest[1:])}"}
+        )
+
+    transport = stack.beta.BetaTransport(
+        stack.http.MockTransport(handler), betas="fixed-1", hosts=["api.anthropic.com", "*.anthropic.com"]
+    )
+    client = stack.http.Client(transport=transport, follow_redirects=True)
+    hosts = chain_hosts(shape)
+    request = client.build_request(
+        "GET", f"https://{hosts[0]}/chain/{'/'.join(hosts[1:])}", headers=[(HEADER, own)] if own else []
+    )
+    expected: list[tuple[str, str | None]] = []
+    for names in scopes:
+        with betas(*names):
+            client.send(request)
+        merged = ",".join(dict.fromkeys(n for n in (*(own or "").split(","), "fixed-1", *names) if n))
+        expected += [(host, merged if c == "i" else own) for host, c in zip(hosts, shape, strict=True)]
+    assert hops == expected
+
+
+# --- hosts= entries, internationalised names, and how logs name the integration -----------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "api.anthropic.com:443",
+        "localhost:8000",
+        "[::1]:80",
+        "https://api.anthropic.com",
+        "u@x.com",
+        "",
+        "a.*.com",
+    ],
+)
+def test_a_host_entry_that_would_never_match_is_refused_by_every_entry_point(stack: Stack, bad: str) -> None:
+    client = stack.http.Client()
+    before = mounted(client)
+    builds: list[Callable[[], object]] = [
+        lambda: stack.beta.BetaTransport(hosts=["api.anthropic.com", bad]),
+        lambda: stack.beta.AsyncBetaTransport(hosts=bad),
+        lambda: stack.beta.instrument(client, hosts=[bad]),
+    ]
+    for build in builds:
+        with pytest.raises(ValueError, match="invalid host") as info:
+            build()
+        assert repr(bad) in str(info.value)
+    assert mounted(client)[0] is before[0]  # nothing half-done
+
+
+IDN = ("b\u00fccher.example", "xn--bcher-kva.example")
+
+
+@pytest.mark.parametrize("given", [*IDN, "*.b\u00fccher.example", "*.xn--bcher-kva.example"])
+@pytest.mark.parametrize("url_host", IDN)
+def test_internationalised_hosts_match_in_either_form(stack: Stack, given: str, url_host: str) -> None:
+    seen: list[Any] = []
+    transport = stack.beta.BetaTransport(stack.recording(seen), hosts=given)
+    host = f"api.{url_host}" if given.startswith("*.") else url_host
+    with betas("ctx-1"):
+        stack.http.Client(transport=transport).get(f"https://{host}/v1")
+        stack.http.Client(transport=transport).get("https://xn--bcher-kva.other/v1")
+    assert [r.headers.get(HEADER) for r in seen] == ["ctx-1", None]
+
+
+@pytest.mark.parametrize("given", IDN)
+async def test_real_internationalised_host_through_the_server_as_proxy(
+    stack: Stack, server: Server, given: str
+) -> None:
+    sync = stack.beta.BetaTransport(stack.http.HTTPTransport(proxy=server.proxy), hosts=given)
+    asyn = stack.beta.AsyncBetaTransport(stack.http.AsyncHTTPTransport(proxy=server.proxy), hosts=[given])
+    with betas("ctx-1"):
+        with stack.http.Client(transport=sync) as client:
+            client.get("http://b\u00fccher.example/echo")
+            client.get("http://xn--bcher-kva.example/echo")
+            client.get("http://m\u00fcnchen.example/echo")
+        async with stack.http.AsyncClient(transport=asyn) as aclient:
+            await aclient.get("http://b\u00fccher.example/echo")
+    assert server.hops == [
+        ("xn--bcher-kva.example", "ctx-1"),
+        ("xn--bcher-kva.example", "ctx-1"),
+        ("xn--mnchen-3ya.example", None),
+        ("xn--bcher-kva.example", "ctx-1"),
+    ]
+
+
+def test_a_dropped_beta_is_logged_naming_the_integration(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    transport = stack.beta.BetaTransport(
+        mixed(stack, [], {"old-1"}), hosts="api.anthropic.com", drop_rejected=True
+    )
+    client = stack.beta.instrument(
+        stack.http.Client(transport=mixed(stack, [], {"old-2"})), drop_rejected=True
+    )
+    with caplog.at_level("WARNING", logger="beta_middleware"), betas("old-1", "old-2"):
+        stack.http.Client(transport=transport).post(API, content=b"{}")
+        client.post(API, content=b"{}")
+    assert [r.getMessage().rpartition(" of ")[2] for r in caplog.records] == [
+        repr(transport),
+        repr(mounted(client)[0]),
+    ]
+    assert "Rules(" not in caplog.text
+    assert repr(transport).startswith("BetaTransport(<")

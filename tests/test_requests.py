@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import json
 import pickle
+import re
 import socket
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 import responses
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -263,3 +268,304 @@ def test_streamed_upload_reaches_the_server_whole(server: Server) -> None:
     with betas("ctx-1"):
         response = session.post(server.url_for("/echo"), data=body())
     assert response.json() == {HEADER: "ctx-1", "body": 1024}
+
+
+# --- a request sent again, and chains of redirect hops -----------------------------------
+
+
+def recorded(seen: list[str | None], refuse: frozenset[str] | set[str] = frozenset()) -> None:
+    """Answer every https:// request with `responses`: 400 rejecting a name of `refuse`, else 200."""
+
+    def callback(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        raw = request.headers.get(HEADER)
+        value = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+        seen.append(value)
+        hit = [n for n in str(value or "").split(",") if n in refuse]
+        if hit:
+            error = {"type": "invalid_request_error", "message": f"Unsupported beta header: {hit[0]}"}
+            return 400, {}, json.dumps({"type": "error", "error": error})
+        return 200, {}, "{}"
+
+    for method in (responses.GET, responses.POST):
+        responses.add_callback(method, re.compile("https://.*"), callback=callback)
+
+
+@pytest.mark.parametrize("own", [None, "own-1", b"own-1"])
+@responses.activate
+def test_a_request_sent_again_starts_from_what_the_caller_set(own: str | bytes | None) -> None:
+    seen: list[str | None] = []
+    recorded(seen)
+    session = session_with(BetaAdapter())
+    headers = {} if own is None else {HEADER: own}
+    prepared = session.prepare_request(requests.Request("GET", API, headers=headers))
+    with betas("a"):
+        session.send(prepared)
+    session.send(prepared)
+    with betas("b"):
+        session.send(prepared)
+    with betas("a"), betas("c"):
+        session.send(prepared)
+    session.send(prepared)
+    text = None if own is None else "own-1"
+    prefix = f"{text}," if text else ""
+    assert seen == [
+        f"{prefix}a",
+        text,
+        f"{prefix}b",
+        f"{prefix}a,c",
+        text,
+    ]
+    assert prepared.headers.get(HEADER) == own  # as the caller set it, type included
+
+
+@responses.activate
+def test_a_request_sent_again_to_a_host_outside_the_hosts() -> None:
+    seen: list[str | None] = []
+    recorded(seen)
+    session = session_with(BetaAdapter(betas="fixed-1", hosts="api.anthropic.com"))
+    prepared = session.prepare_request(requests.Request("GET", API))
+    with betas("a"):
+        session.send(prepared)
+        prepared.prepare_url("https://other.example/", {})
+        session.send(prepared)
+    assert seen == ["fixed-1,a", None]
+
+
+@responses.activate
+def test_a_value_the_caller_sets_between_sends_is_the_callers() -> None:
+    seen: list[str | None] = []
+    recorded(seen)
+    session = session_with(BetaAdapter())
+    prepared = session.prepare_request(requests.Request("GET", API))
+    with betas("a"):
+        session.send(prepared)
+    prepared.headers[HEADER] = "mine-0"
+    session.send(prepared)  # nothing active: what the caller set now
+    with betas("a"):
+        session.send(prepared)
+    prepared.headers[HEADER] = "mine-1"
+    with betas("b"):
+        session.send(prepared)
+    session.send(prepared)
+    with betas("a"):
+        session.send(prepared)
+    prepared.headers[HEADER] = "mine-1,a"  # exactly what was sent: taken as ours
+    session.send(prepared)
+    assert seen == ["a", "mine-0", "mine-0,a", "mine-1,b", "mine-1", "mine-1,a", "mine-1"]
+
+
+@responses.activate
+def test_stale_names_are_neither_sent_nor_taken_for_the_callers() -> None:
+    seen: list[str | None] = []
+    refuse: set[str] = set()
+    recorded(seen, refuse)
+    adapter = BetaAdapter(drop_rejected=True)
+    session = session_with(adapter)
+    prepared = session.prepare_request(requests.Request("POST", API, data=b"{}"))
+    with betas("old-1"):
+        assert session.send(prepared).status_code == 200
+    refuse.add("old-1")  # the API retires it
+    with betas("new-1"):
+        assert session.send(prepared).status_code == 200
+    with betas("old-1", "new-1"):
+        assert session.send(prepared).status_code == 200  # dropped: it was ours, not the caller's
+    session.send(prepared)
+    assert seen == ["old-1", "new-1", "old-1,new-1", "new-1", None]
+    assert adapter.rules.dropped == {"old-1"}
+
+
+def test_real_server_a_request_sent_again(server: Server) -> None:
+    session = session_with(BetaAdapter(betas="fixed-1"), "http://")
+    prepared = session.prepare_request(requests.Request("GET", server.url_for("/echo")))
+    with betas("a"):
+        session.send(prepared)
+    session.send(prepared)
+    with betas("b"):
+        session.send(prepared)
+    assert server.betas == ["fixed-1,a", "fixed-1", "fixed-1,b"]
+
+
+IN, OUT = ("api.anthropic.com", "eu.anthropic.com"), ("other.example", "elsewhere.example")
+CHAINS = ["io", "ioo", "ioi", "oio", "oii", "iooo", "ioio", "oiooi", "iiooii", "ooo"]
+
+
+def chain_hosts(shape: str) -> list[str]:
+    """Host names for a chain shape: `i` a host in `hosts=`, `o` one outside, alternating names."""
+    return [(IN if c == "i" else OUT)[n % 2] for n, c in enumerate(shape)]
+
+
+def expected_hops(shape: str, own: str | None, added: str) -> list[tuple[str, str | None]]:
+    hosts = chain_hosts(shape)
+    merged = f"{own},{added}" if own else added
+    return [(h, merged if c == "i" else own) for h, c in zip(hosts, shape, strict=True)]
+
+
+@pytest.mark.parametrize("code", [302, 307])
+@pytest.mark.parametrize("own", [None, "own-1"])
+@pytest.mark.parametrize("shape", CHAINS)
+def test_real_chains_of_hops_in_and_out_of_the_hosts(
+    server: Server, shape: str, own: str | None, code: int
+) -> None:
+    session = session_with(
+        BetaAdapter(betas="fixed-1", hosts=["api.anthropic.com", "*.anthropic.com"]), "http://"
+    )
+    session.proxies = {"http": server.proxy}  # the server answers for every name
+    headers = {} if own is None else {HEADER: own}
+    prepared = session.prepare_request(
+        requests.Request("GET", server.chain_url(chain_hosts(shape), code), headers=headers)
+    )
+    with betas("ctx-1"):
+        response = session.send(prepared)
+    with betas("ctx-2"):
+        session.send(prepared)  # the same request again: its chain again, with ctx-2
+    assert response.status_code == 200
+    assert len(response.history) == len(shape) - 1
+    assert server.hops == expected_hops(shape, own, "fixed-1,ctx-1") + expected_hops(
+        shape, own, "fixed-1,ctx-2"
+    )
+
+
+@pytest.mark.parametrize("own", [None, "own-1"])
+def test_real_chain_through_the_servers_own_names(server: Server, own: str | None) -> None:
+    # No proxy: 127.0.0.1 is in the hosts, localhost is not; in, out, out, in, out.
+    here, there = f"127.0.0.1:{server.port}", f"localhost:{server.port}"
+    session = session_with(BetaAdapter(hosts="127.0.0.1"), "http://")
+    headers = {} if own is None else {HEADER: own}
+    with betas("ctx-1"):
+        session.get(server.chain_url([here, there, there, here, there]), headers=headers)
+    merged = f"{own},ctx-1" if own else "ctx-1"
+    assert server.hops == [
+        ("127.0.0.1", merged),
+        ("localhost", own),
+        ("localhost", own),
+        ("127.0.0.1", merged),
+        ("localhost", own),
+    ]
+
+
+@given(
+    shape=st.text(alphabet="io", min_size=1, max_size=7),
+    own=st.sampled_from([None, "own-1", "fixed-1", "own-1,ctx-1"]),
+    code=st.sampled_from([301, 302, 303, 307, 308]),
+    scopes=st.lists(st.sampled_from([(), ("ctx-1",), ("ctx-2", "ctx-1")]), min_size=1, max_size=3),
+)
+@settings(max_examples=150, deadline=None)
+def test_property_every_hop_of_every_send_carries_what_the_contract_says(
+    shape: str, own: str | None, code: int, scopes: list[tuple[str, ...]]
+) -> None:
+    hops: list[tuple[str, str | None]] = []
+
+    def callback(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        url = urlsplit(request.url or "")
+        hops.append(
+            (url.hostname or "", str(request.headers.get(HEADER)) if HEADER in request.headers else None)
+        )
+        rest = url.path.strip("/").split("/")[1:]
+        if not rest:
+            return 200, {}, ""
+        return code, {"Location": f"https://{rest[0]}/chain/{'/'.join(rest[1:])}"}, ""
+
+    session = session_with(BetaAdapter(betas="fixed-1", hosts=["api.anthropic.com", "*.anthropic.com"]))
+    hosts = chain_hosts(shape)
+    headers = {HEADER: own} if own else {}
+    expected: list[tuple[str, str | None]] = []
+    with responses.RequestsMock() as mock:
+        mock.add_callback(responses.GET, re.compile("https://.*"), callback=callback)
+        prepared = session.prepare_request(
+            requests.Request("GET", f"https://{hosts[0]}/chain/{'/'.join(hosts[1:])}", headers=headers)
+        )
+        for names in scopes:
+            with betas(*names):
+                session.send(prepared)
+            merged = ",".join(dict.fromkeys(n for n in (*(own or "").split(","), "fixed-1", *names) if n))
+            expected += [(host, merged if c == "i" else own) for host, c in zip(hosts, shape, strict=True)]
+    assert hops == expected
+
+
+# --- hosts= entries, internationalised names, how errors and logs name the adapter --------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "api.anthropic.com:443",
+        "localhost:8000",
+        "[::1]:80",
+        "https://api.anthropic.com",
+        "u@x.com",
+        "",
+        "a.*.com",
+    ],
+)
+def test_a_host_entry_that_would_never_match_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid host") as info:
+        BetaAdapter(hosts=["api.anthropic.com", bad])
+    assert repr(bad) in str(info.value)
+
+
+IDN = ("b\u00fccher.example", "xn--bcher-kva.example")
+
+
+@pytest.mark.parametrize("given", [*IDN, "*.b\u00fccher.example", "*.xn--bcher-kva.example"])
+@pytest.mark.parametrize("url_host", IDN)
+@responses.activate
+def test_internationalised_hosts_match_in_either_form(given: str, url_host: str) -> None:
+    seen: list[str | None] = []
+    recorded(seen)
+    session = session_with(BetaAdapter(hosts=given))
+    host = f"api.{url_host}" if given.startswith("*.") else url_host
+    with betas("ctx-1"):
+        session.get(f"https://{host}/v1")
+        session.get("https://xn--bcher-kva.other/v1")
+    assert seen == ["ctx-1", None]
+
+
+@pytest.mark.parametrize("given", IDN)
+def test_real_internationalised_host_through_the_server_as_proxy(server: Server, given: str) -> None:
+    session = session_with(BetaAdapter(hosts=given), "http://")
+    session.proxies = {"http": server.proxy}
+    with betas("ctx-1"):
+        session.get("http://b\u00fccher.example/echo")
+        session.get("http://xn--bcher-kva.example/echo")
+        session.get("http://m\u00fcnchen.example/echo")
+    assert server.hops == [
+        ("xn--bcher-kva.example", "ctx-1"),
+        ("xn--bcher-kva.example", "ctx-1"),
+        ("xn--mnchen-3ya.example", None),
+    ]
+
+
+@pytest.mark.parametrize("names", ["files-api-2025-04-14", ["a-1", "b-1"], ("a-1",)])
+def test_beta_names_given_by_position_suggest_betas(names: object) -> None:
+    with pytest.raises(TypeError, match="pool_connections") as info:
+        BetaAdapter(names)  # type: ignore[arg-type]
+    assert f"got {names!r}" in str(info.value)
+    assert f"BetaAdapter(betas={names!r})" in str(info.value)
+
+
+def test_repr_shows_the_settings() -> None:
+    assert repr(BetaAdapter()) == "BetaAdapter(betas=[], hosts=None)"
+    adapter = BetaAdapter(betas=["a", "b"], hosts=["*.x.com", "b\u00fccher.example"], drop_rejected=True)
+    assert repr(adapter) == (
+        "BetaAdapter(betas=['a', 'b'], hosts=['*.x.com', 'xn--bcher-kva.example'], drop_rejected=True)"
+    )
+
+
+@responses.activate
+def test_a_dropped_beta_is_logged_naming_the_adapter(caplog: pytest.LogCaptureFixture) -> None:
+    recorded([], {"old-1", "old-2"})
+    adapter = BetaAdapter(betas="fixed-1", drop_rejected=True)
+    session = session_with(adapter)
+    restored = pickle.loads(pickle.dumps(session))
+    copy = restored.get_adapter(API)
+    assert copy is not adapter
+    with caplog.at_level("WARNING", logger="beta_middleware"):
+        with betas("old-1"):
+            session.post(API, data=b"{}")
+        del adapter, session  # the log names an adapter that is still there, not a dead one
+        with betas("old-2"):
+            restored.post(API, data=b"{}")
+    assert [r.getMessage().rpartition(" of ")[2] for r in caplog.records] == [
+        "BetaAdapter(betas=['fixed-1'], hosts=None, drop_rejected=True)"
+    ] * 2
+    assert copy.rules.dropped == {"old-2"}
