@@ -395,6 +395,18 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
         """Close the wrapped transport."""
         self._transport.close()
 
+    def __enter__(self) -> Self:
+        self._transport.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        self._transport.__exit__(exc_type, exc_value, traceback)
+
     def _not_async(self, *args: object) -> NoReturn:
         """Refuse: this sync transport was given to an async client (use AsyncBetaTransport)."""
         raise self._wrong_client("AsyncBetaTransport")
