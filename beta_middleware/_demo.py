@@ -224,24 +224,64 @@ async def _run_async(url: str) -> list[Row]:
     return rows
 
 
-def main(out: TextIO) -> int:
-    """Run the demo, print one line per request, and return the exit status."""
+WIDTH = 100  # columns of the report
+SDK_NOTE = (
+    "(sdk transport: the anthropic SDK on an http_client with BetaTransport;",
+    " sdk middleware: the SDK with middleware=[BetaMiddleware()])",
+)
+
+
+def _wrapped(words: list[str], width: int, indent: str) -> list[str]:
+    """`words` joined by ", " in lines of at most `width` columns, never splitting a word."""
+    lines = [indent]
+    for i, word in enumerate(words):
+        piece = word + ("," if i < len(words) - 1 else "")
+        if lines[-1].strip() and len(lines[-1]) + 1 + len(piece) > width:
+            lines.append(indent)
+        lines[-1] += (" " if lines[-1].strip() else "") + piece
+    return lines
+
+
+def _report(url: str, rows: list[Row], out: TextIO) -> int:
+    """Print, step by step, what the server received from every stack; return the number wrong."""
+    names = list(dict.fromkeys(name for name, _, _ in rows))
+    print(f"server on {url} received one request per step through each of {len(names)} stacks:", file=out)
+    print(*_wrapped(names, WIDTH, "  "), sep="\n", file=out)
+    if any(name.startswith("sdk ") for name in names):
+        print(*(f"  {line}" for line in SDK_NOTE), sep="\n", file=out)
+    # A step's values go under its label, indented; the verdicts line up in one column.
+    indent = {step: " " * (len(step.label) - len(step.label.lstrip()) + 4) for step in STEPS}
+    column = max(
+        len(HEADER) + 20,
+        *(len(indent[step]) + len(value or "(none)") for name, step, value in rows),
+        *(len(indent[step]) + len(step.expected or "(none)") for step in STEPS),
+    )
+    print(f"\n{'scope, then the ' + HEADER + ' received':<{column}}  check", file=out)
+    failures = 0
+    for step in STEPS:
+        got = [(name, value) for name, done, value in rows if done is step]
+        wrong = [(name, value) for name, value in got if value != step.expected]
+        failures += len(wrong)
+        print(step.label, file=out)
+        line = f"{indent[step]}{step.expected or '(none)'}"
+        print(f"{line:<{column}}  {len(got) - len(wrong)} of {len(got)} ok", file=out)
+        for name, value in wrong:
+            line = f"{indent[step]}{value or '(none)'}"
+            print(f"{line:<{column}}  FAIL from {name}", file=out)
+    print(f"\n{len(rows)} requests through {len(names)} stacks: {failures} wrong", file=out)
+    return failures
+
+
+def collect() -> tuple[str, list[Row]]:
+    """Send every step through every installed stack: the server's URL, and what it received."""
     with serve() as url:
-        rows = _run_sync(url) + asyncio.run(_run_async(url))
+        return url, _run_sync(url) + asyncio.run(_run_async(url))
+
+
+def main(out: TextIO) -> int:
+    """Run the demo, print what each step's requests received, and return the exit status."""
+    url, rows = collect()
     if not rows:
         print("no HTTP stack installed: pip install 'beta-middleware[all]'", file=out)
         return 1
-    print(f"server on {url} received:\n", file=out)
-    width = max(len(step.label) for step in STEPS)
-    sent = max(len(HEADER) + 9, *(len(got or "") for _, _, got in rows))
-    names = max(len(name) for name, _, _ in rows)
-    print(f"{'stack':<{names}} {'scope':<{width}}  {HEADER + ' received':<{sent}}  check", file=out)
-    failures = 0
-    for name, step, got in rows:
-        ok = got == step.expected
-        failures += not ok
-        verdict = "ok" if ok else f"FAIL (expected {step.expected or '(none)'})"
-        print(f"{name:<{names}} {step.label:<{width}}  {got or '(none)':<{sent}}  {verdict}", file=out)
-    stacks = len({name for name, _, _ in rows})
-    print(f"\n{len(rows)} requests through {stacks} stacks: {failures} wrong", file=out)
-    return 1 if failures else 0
+    return 1 if _report(url, rows, out) else 0
