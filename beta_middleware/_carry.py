@@ -103,7 +103,7 @@ def _patch_threading(installation: Installation, threading: ModuleType) -> None:
     # The one place that runs in the new thread before `run()`, whatever a subclass
     # overrides: private, pinned by a test.
     @functools.wraps(bootstrap)
-    def _bootstrap_inner(self: Any) -> None:
+    def _bootstrap_inner(self: Any) -> None:  # pragma: no cover - runs before coverage traces the thread
         frame = _threads.pop(self, None)
         if frame is not None:
             _current.set(frame)  # the thread's own context: it ends with the thread

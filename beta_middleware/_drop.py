@@ -12,6 +12,7 @@ The steps, shared by all stacks (each integration only sends, reads and replays)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import weakref
 from collections.abc import Callable, Sequence
@@ -95,8 +96,9 @@ def resend(send: Callable[[Any], R], request: Any) -> R:
 
 
 def mark_resent(response: object) -> None:
-    """Record that `response` answers a resend."""
-    _resent.add(response)
+    """Record that `response` answers a resend (anything else, None included, is ignored)."""
+    with contextlib.suppress(TypeError):  # takes no weak reference: nothing above can ask
+        _resent.add(response)
 
 
 def was_resent(response: object) -> bool:

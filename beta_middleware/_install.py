@@ -157,8 +157,7 @@ class Installation:
                     setattr(owner, name, original)
             self._patches.clear()
             self._patched.clear()
-            if _installed is self:
-                _installed = None
+            _installed = None  # only the active installation is active
 
     def __enter__(self) -> Self:
         return self
@@ -187,8 +186,7 @@ class _PatchingLoader:
 
     def exec_module(self, module: ModuleType) -> None:
         # the module keeps its own loader (importlib.resources and friends read it)
-        if module.__spec__ is not None:
-            module.__spec__.loader = self.loader
+        cast("ModuleSpec", module.__spec__).loader = self.loader
         module.__loader__ = self.loader
         self.loader.exec_module(module)
         with _lock:

@@ -214,8 +214,7 @@ class BetaMiddleware(Middleware):
         # With nothing left the call's own request goes, as it came (the SDK's own value applies).
         result = yield SEND, request if value is None else _with_header(request, value)
         again = _http_response(result)
-        if again is not None:
-            _drop.mark_resent(again)
+        _drop.mark_resent(again)
         if again is not None and _drop.is_rejection_status(again.status_code):
             yield READ, again
             _drop.learn(self.rules, rejection(again), mine)

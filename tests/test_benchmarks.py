@@ -29,8 +29,12 @@ def test_quick_run_measures_every_stack_and_scenario() -> None:
         assert f"| {stack} | {scenario} |" in text
     checks = report.checks()
     # one per cell, one more per pass-through cell, one depth check per stack,
-    # one concurrency check per stack with concurrent=True (not the SDK ones), one memory check
-    assert len(checks) == len(expected) + 2 * len(stacks.STACKS) + len(report.concurrency) + 1
+    # one concurrency check per stack with concurrent=True (not the SDK ones), one memory check,
+    # one outside-the-hosts check per installed HTTP stack, one for install()'s own cost
+    assert set(report.outside) == {stack.name for stack in stacks.INSTALLED if stack.hosts}
+    assert report.install_ms is not None
+    outside = len(report.outside) + 1
+    assert len(checks) == len(expected) + 2 * len(stacks.STACKS) + len(report.concurrency) + 1 + outside
     assert text.endswith(("Budget holds.", "Budget does NOT hold."))
 
 

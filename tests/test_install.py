@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.machinery
 import json
 import os
 import subprocess
@@ -19,8 +20,9 @@ import requests
 from anthropic._base_client import AsyncAPIClient, BaseClient, SyncAPIClient
 
 import beta_middleware
-from beta_middleware import HEADER, Installation, betas, install, uninstall
+from beta_middleware import HEADER, Installation, _drop, betas, install, uninstall
 from beta_middleware import _install as install_module
+from beta_middleware._install_requests import InstalledAdapter
 from beta_middleware.anthropic import BetaMiddleware
 from beta_middleware.requests import BetaAdapter
 
@@ -182,6 +184,11 @@ def test_requests_sessions(server: Server, when: str) -> None:
             adapter: Any = session.get_adapter("http://x")
             assert adapter.max_retries is session.adapters["http://"].max_retries  # type: ignore[attr-defined]
             assert repr(session.get_adapter("http://x")).startswith("InstalledAdapter(")
+            session.get_adapter("http://x").close()  # closes the mounted adapter's pools
+            assert not session.adapters["http://"].poolmanager.pools.keys()  # type: ignore[attr-defined]
+            unset = object.__new__(InstalledAdapter)  # as copy and pickle make it: no recursion
+            with pytest.raises(AttributeError):
+                unset.max_retries  # noqa: B018
     with betas("a"):
         assert session.get(server.url_for("/echo")).json()[HEADER] is None
     session.close()
@@ -197,7 +204,7 @@ def test_requests_redirects_out_of_the_hosts(server: Server) -> None:
 
 
 def test_requests_with_an_adapter_taking_no_weak_reference(server: Server) -> None:
-    class Slotted(requests.adapters.BaseAdapter):
+    class Slotted:  # requests takes any object with send() and close()
         __slots__ = ("inner",)
 
         def __init__(self) -> None:
@@ -210,14 +217,15 @@ def test_requests_with_an_adapter_taking_no_weak_reference(server: Server) -> No
             self.inner.close()
 
     session = requests.Session()
-    session.mount("http://", Slotted())
+    session.mount("http://", Slotted())  # type: ignore[arg-type]
     with install(hosts=LOCAL), betas("a"):
+        assert session.get(server.url_for("/echo")).json()[HEADER] == "a"
         assert session.get(server.url_for("/echo")).json()[HEADER] == "a"
     session.close()
 
 
 def test_httpx_with_a_transport_taking_no_weak_reference(server: Server) -> None:
-    class Slotted(httpx2.BaseTransport):
+    class Slotted:  # httpx takes any object with handle_request() and close()
         __slots__ = ("inner",)
 
         def __init__(self) -> None:
@@ -229,8 +237,29 @@ def test_httpx_with_a_transport_taking_no_weak_reference(server: Server) -> None
         def handle_request(self, request: httpx2.Request) -> httpx2.Response:
             return self.inner.handle_request(request)
 
-    with install(hosts=LOCAL), betas("a"), httpx2.Client(transport=Slotted()) as client:
+    client = httpx2.Client(transport=Slotted())  # type: ignore[arg-type]
+    with install(hosts=LOCAL), betas("a"):
         assert client.get(server.url_for("/echo")).json()[HEADER] == "a"
+        assert client.get(server.url_for("/echo")).json()[HEADER] == "a"
+    client.close()
+
+
+def test_a_resend_is_not_resent_below_a_resending_layer(server: Server) -> None:
+    # as when an installed layer above resends: the integrations below send it as it is
+    session = requests.Session()
+    session.mount("http://", BetaAdapter(drop_rejected=True))
+    client = anthropic.Anthropic(api_key="k", base_url=server.url_for("/reject/unexpected"), max_retries=0)
+    token = _drop.resending.set(True)
+    try:
+        with install(hosts=None, drop_rejected=True), betas("a"):
+            assert session.post(server.url_for("/reject/unexpected?betas=a"), data=b"x").status_code == 400
+            with pytest.raises(anthropic.BadRequestError):
+                client.messages.create(**ASK, extra_query={"betas": "a"})
+    finally:
+        _drop.resending.reset(token)
+    assert [r.beta for r in server.received] == ["a", "a"]
+    session.close()
+    client.close()
 
 
 # the anthropic SDK: every client class, before and after
@@ -260,12 +289,27 @@ async def test_sdk_clients(messages_api: MessagesServer, kind: str, when: str) -
             assert await ask(client, extra_headers={HEADER: "own"}) == "own,f,a"
         assert await ask(client.with_options(timeout=5)) == "f"
         assert client.middleware == ()  # nothing of the installation shows on a client
+        assert client._middleware_chain is None  # nor its chain, outside a request
+        assert isinstance(BaseClient._middleware, object)
+        assert type(BaseClient._middleware).__name__ == "_Middleware"
+        assert type(SyncAPIClient._middleware_chain).__name__ == "_Chain"
     with betas("a"):
         assert await ask(client) == "(none)"
         assert await ask(client.with_options(timeout=5)) == "(none)"
     closed = client.close()
     if kind == "async":
         await closed
+
+
+async def test_sdk_on_its_aiohttp_client(messages_api: MessagesServer, server: Server) -> None:
+    # an httpx2 AsyncClient whose transport is aiohttp's: patched like any
+    http_client = anthropic.DefaultAioHttpClient()
+    client = anthropic.AsyncAnthropic(api_key="k", base_url=messages_api.url, http_client=http_client)
+    with install(hosts=LOCAL):
+        async with betas("a"):
+            assert (await client.messages.create(**ASK)).content[0].text == "a"
+            assert (await http_client.get(server.url_for("/echo"))).json()[HEADER] == "a"
+    await client.close()
 
 
 def test_sdk_client_with_its_own_middleware(messages_api: MessagesServer) -> None:
@@ -519,19 +563,29 @@ def test_a_patch_that_fails_warns_and_leaves_the_import_working(monkeypatch: pyt
 
 
 def test_the_finder_hands_other_modules_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert repr(install_module.DEFAULT) == "<default hosts>"
     with install() as installation:
         finder = installation._finder
         assert finder.find_spec("json", None) is None
         assert finder.find_spec("httpx", None) is None  # already patched
-        monkeypatch.delitem(installation._watched, "httpx")
+        installation._patch_module("httpx")  # again: nothing to do
         monkeypatch.setitem(installation._watched, "no_such_stack", "x")
         assert finder.find_spec("no_such_stack", None) is None
-        monkeypatch.setitem(installation._watched, "sys", "x")
-        assert finder.find_spec("sys", None) is not None  # built in: no exec_module to wrap? it has one
         monkeypatch.setitem(installation._watched, "beta_middleware", "x")
         spec = finder.find_spec("beta_middleware", None)
         assert spec is not None
         assert type(spec.loader).__name__ == "_PatchingLoader"
+
+        class Bare:  # a finder whose spec has no loader to wrap
+            def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+                return importlib.machinery.ModuleSpec(name, None)
+
+        monkeypatch.setattr(sys, "meta_path", [finder, object(), Bare()])
+        bare = finder.find_spec("beta_middleware", None)
+        assert bare is not None
+        assert bare.loader is None
+        sys.meta_path.remove(finder)  # taken out by someone else: uninstall copes
+    assert install_module.installed() is None
 
 
 # threads
