@@ -77,14 +77,21 @@ def patch(installation: Installation, stack: ModuleType) -> None:
 def _patched(original: Callable[[Any, str], BaseAdapter], rules: Rules) -> Callable[..., BaseAdapter]:
     wrapped: weakref.WeakKeyDictionary[BaseAdapter, InstalledAdapter] = weakref.WeakKeyDictionary()
 
+    # the last adapter and its wrapper: a session mostly uses one (the slot starts empty)
+    last: list[tuple[Callable[[], Any], Any]] = [(type(None), None)]
+
     def get_adapter(self: Session, url: str) -> BaseAdapter:
         adapter = original(self, url)
+        ref, found = last[0]
+        if ref() is adapter:
+            return found  # type: ignore[no-any-return]
         try:
-            return wrapped[adapter]
+            found = wrapped[adapter]
         except KeyError:
             found = wrapped[adapter] = InstalledAdapter(weakref.proxy(adapter), rules)
         except TypeError:  # an adapter that takes no weak reference: a wrapper per hop
-            found = InstalledAdapter(adapter, rules)
+            return InstalledAdapter(adapter, rules)
+        last[0] = (weakref.ref(adapter), found)  # one store: safe across threads
         return found
 
     get_adapter.__wrapped__ = original  # type: ignore[attr-defined]

@@ -87,7 +87,11 @@ def test_scenarios_include_drop_rejected_and_the_sdk_stacks() -> None:
     two_active = next(s for s in stacks.SCENARIOS if s.name == "2 active + own")
     assert drop[0] == dataclasses.replace(two_active, name="drop_rejected", drop_rejected=True)
     sdk = [s for s in stacks.STACKS if s.requires == "anthropic"]
-    assert [s.name for s in sdk] == ["anthropic BetaMiddleware", "anthropic async BetaMiddleware"]
+    assert [s.name for s in sdk] == [
+        "anthropic BetaMiddleware",
+        "anthropic async BetaMiddleware",
+        "anthropic install()",
+    ]
     assert not any(s.hosts for s in sdk)
 
 
