@@ -148,6 +148,23 @@ def test_httpx_redirects_out_of_the_hosts_carry_only_the_callers_value(
     client.close()
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_proxies_from_the_environment(server: Server, stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the loopback server serves as the proxy: it gets the absolute URL and echoes
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = stack.Client()  # a proxy transport mounted for http:// from the environment
+    session = requests.Session()
+    with install(), betas("a"):
+        assert client.get("http://api.anthropic.com/echo").json()[HEADER] == "a"
+        assert client.get("http://example.com/echo").json()[HEADER] is None
+        assert session.get("http://api.anthropic.com/echo").json()[HEADER] == "a"
+    assert [r.host for r in server.received] == ["api.anthropic.com", "example.com", "api.anthropic.com"]
+    client.close()
+    session.close()
+
+
 def test_hosts_default_is_the_api_and_the_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     assert install_module.default_hosts() == ("api.anthropic.com",)
