@@ -24,6 +24,7 @@ import itertools
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
@@ -37,12 +38,24 @@ from beta_middleware import betas
 from beta_middleware._header import Rules
 
 from . import startup
-from .stacks import PASS_THROUGH, SCENARIOS, STACKS, VARIANTS, AsyncRunner, Scenario, Stack, Variant
+from .stacks import (
+    INSTALLED,
+    OUTSIDE,
+    PASS_THROUGH,
+    SCENARIOS,
+    STACKS,
+    VARIANTS,
+    AsyncRunner,
+    Scenario,
+    Stack,
+    Variant,
+)
 
 __all__ = ["Config", "Report", "main", "measure"]
 
 PER_REQUEST_SLACK = 0.02
 PASS_THROUGH_SLACK = 0.01
+INSTALL_LIMIT_MS = 5.0  # install() in a fresh process
 MEMORY_SLACK = 4096  # bytes: a per-cycle leak would show as >= 1 byte x cycles
 
 
@@ -67,6 +80,8 @@ class Config:
     half of them. One round's figures vary by about ±0.02, the size of the limit: the
     median of 3 rounds could land either side of it."""
     solo_requests: int = 2_000
+    install_runs: int = 9
+    """Fresh processes timing `install()`; the median counts."""
 
     def rounds_for(self, scenario: Scenario) -> int:
         """The rounds a cell of `scenario` takes."""
@@ -85,6 +100,7 @@ QUICK = Config(
     task_requests=2,
     task_rounds=1,
     solo_requests=5,
+    install_runs=1,
 )
 """A tiny configuration: every code path, no meaningful figure (used by the tests)."""
 
@@ -124,6 +140,10 @@ class Report:
     memory: dict[str, float] = field(default_factory=dict)
     concurrency: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Stack name -> (package/bare with 1 task, package/bare with many tasks)."""
+    outside: dict[str, float] = field(default_factory=dict)
+    """Installed stack name -> installed / uninstalled for a request outside the hosts."""
+    install_ms: float | None = None
+    """`install()` in a fresh process, milliseconds of CPU time (median)."""
     skipped: list[str] = field(default_factory=list)
 
     def checks(self) -> list[tuple[str, bool, str]]:
@@ -163,6 +183,22 @@ class Report:
                     f"{stack}: many tasks <= 1 task + {PER_REQUEST_SLACK}",
                     many - solo <= PER_REQUEST_SLACK,
                     f"{many:.3f} vs {solo:.3f}",
+                )
+            )
+        for stack, ratio in self.outside.items():
+            out.append(
+                (
+                    f"{stack}, {OUTSIDE.name}: installed <= uninstalled + {PASS_THROUGH_SLACK}",
+                    ratio <= 1 + PASS_THROUGH_SLACK,
+                    f"{ratio:.3f}",
+                )
+            )
+        if self.install_ms is not None:
+            out.append(
+                (
+                    f"install() in a fresh process < {INSTALL_LIMIT_MS:g} ms",
+                    self.install_ms < INSTALL_LIMIT_MS,
+                    f"{self.install_ms:.2f} ms",
                 )
             )
         if self.memory:
@@ -349,6 +385,52 @@ def measure_concurrency(stack: Stack, config: Config) -> tuple[float, float]:
     return statistics.median(ratios["solo"]), statistics.median(ratios["many"])
 
 
+def measure_outside(stack: Stack, config: Config) -> float:
+    """Installed / uninstalled for the same request to a host outside the installation's hosts."""
+    runners = {"bare": stack.build("bare", OUTSIDE), "package": stack.build("package", OUTSIDE)}
+    ratios: list[float] = []
+    try:
+        with ExitStack() as scopes:
+            for names in OUTSIDE.scopes:
+                scopes.enter_context(betas(*names))
+            for variant, runner in runners.items():
+                runner.run(max(1, config.requests // 3))
+                if runner.sent != OUTSIDE.own:
+                    raise AssertionError(f"{stack.name} {variant} outside the hosts sent {runner.sent!r}")
+            for i in range(config.rounds_for(Scenario(PASS_THROUGH))):
+                times = dict.fromkeys(runners, 0.0)
+                order = ("bare", "package") if i % 2 == 0 else ("package", "bare")
+                with _quiet_gc():
+                    for _ in range(max(1, config.requests // config.chunk)):
+                        for variant in order:
+                            times[variant] += runners[variant].run(config.chunk)
+                ratios.append(times["package"] / times["bare"])
+    finally:
+        for runner in runners.values():
+            runner.close()
+    return statistics.median(ratios)
+
+
+INSTALL_PROGRAM = """
+import time, beta_middleware
+beta_middleware.betas("files-api-2025-04-14")  # the name check's first use, timed apart
+start = time.thread_time()
+beta_middleware.install(betas="files-api-2025-04-14", threads=True)
+print(time.thread_time() - start)
+"""
+
+
+def measure_install(config: Config) -> float:
+    """`install()` at the top of a fresh program, in ms of CPU time: the median of several processes."""
+    times = []
+    for _ in range(config.install_runs):
+        out = subprocess.run(
+            [sys.executable, "-c", INSTALL_PROGRAM], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+        times.append(float(out) * 1000)
+    return statistics.median(times)
+
+
 def measure(config: Config, log: Callable[[str], None] = lambda line: None) -> Report:
     """Run every measurement for every installed stack and scenario."""
     report = Report()
@@ -365,6 +447,12 @@ def measure(config: Config, log: Callable[[str], None] = lambda line: None) -> R
             report.concurrency[stack.name] = measure_concurrency(stack, config)
             solo, many = report.concurrency[stack.name]
             log(f"  {stack.name:28} concurrency: 1 task {solo:.3f}, {config.tasks} tasks {many:.3f}")
+    for stack in INSTALLED:
+        if stack.hosts and stack.available():
+            report.outside[stack.name] = measure_outside(stack, config)
+            log(f"  {stack.name:28} {OUTSIDE.name}: installed / uninstalled {report.outside[stack.name]:.3f}")
+    report.install_ms = measure_install(config)
+    log(f"  install() in a fresh process: {report.install_ms:.2f} ms")
     report.scope = measure_scopes(config)
     log("  scopes measured")
     report.memory = measure_memory(config)
@@ -393,6 +481,10 @@ def render(report: Report, config: Config) -> str:
         parts += [f"Skipped: {', '.join(report.skipped)}", ""]
     parts += ["| concurrency (package / bare) | 1 task | " + f"{config.tasks} tasks |", "|---|---:|---:|"]
     parts += [f"| {stack} | {solo:.3f} | {many:.3f} |" for stack, (solo, many) in report.concurrency.items()]
+    parts += ["", f"| install() | {OUTSIDE.name}: installed / uninstalled |", "|---|---:|"]
+    parts += [f"| {stack} | {ratio:.3f} |" for stack, ratio in report.outside.items()]
+    if report.install_ms is not None:
+        parts += ["", f"install() in a fresh process: {report.install_ms:.2f} ms of CPU time (median)"]
     parts += ["", "| scope enter/exit | value |", "|---|---:|"]
     parts += [f"| {label} | {value:.2f} |" for label, value in report.scope.items()]
     parts += ["", "| memory | value |", "|---|---:|"]

@@ -25,12 +25,24 @@ import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from time import perf_counter, thread_time
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any, Literal
 
 from beta_middleware import HEADER, BetaScope
 
-__all__ = ["SCENARIOS", "STACKS", "VARIANTS", "AsyncRunner", "Runner", "Scenario", "Stack", "Variant"]
+__all__ = [
+    "INSTALLED",
+    "OUTSIDE",
+    "SCENARIOS",
+    "STACKS",
+    "VARIANTS",
+    "AsyncRunner",
+    "InstalledRunner",
+    "Runner",
+    "Scenario",
+    "Stack",
+    "Variant",
+]
 
 URL = "https://api.anthropic.com/v1/messages"
 HOST = "api.anthropic.com"
@@ -431,6 +443,55 @@ def _anthropic(is_async: bool) -> Callable[[Variant, Scenario], Runner]:
     return build
 
 
+class InstalledRunner(Runner):
+    """The bare stack with `install(...)` on while it runs: the package variant of an installed stack.
+
+    The installation is made before and undone after each timed stretch (outside it),
+    so the other variants, which run in turn in the same process, run uninstalled.
+    """
+
+    def __init__(self, inner: Runner, settings: dict[str, Any], rules: object) -> None:
+        super().__init__(inner._request, inner.close, SimpleNamespace(rules=rules))
+        self.inner = inner
+        self.settings = settings
+
+    @property
+    def sent(self) -> str | None:  # type: ignore[override]
+        """What the stub received last."""
+        return self.inner.sent
+
+    def run(self, n: int) -> float:
+        """Make `n` requests with the installation on; return the CPU seconds they took."""
+        from beta_middleware import install
+
+        installation = install(**self.settings)
+        try:
+            return self.inner.run(n)
+        finally:
+            installation.uninstall()
+
+    def close(self) -> None:
+        """Release what the stack holds."""
+        self.inner.close()
+
+
+def _installed(
+    build: Callable[[Variant, Scenario], Runner], sdk: bool = False
+) -> Callable[[Variant, Scenario], Runner]:
+    """`build`'s stack where the package variant is the bare stack under `install(...)`."""
+
+    def installed(variant: Variant, scenario: Scenario) -> Runner:
+        from beta_middleware._header import Rules
+
+        if variant != "package":
+            return build(variant, scenario)
+        settings = {"betas": scenario.betas, "hosts": scenario.hosts, "drop_rejected": scenario.drop_rejected}
+        rules = Rules(scenario.betas, None if sdk else scenario.hosts, scenario.drop_rejected)
+        return InstalledRunner(build("bare", scenario), settings, rules)
+
+    return installed
+
+
 STACKS: tuple[Stack, ...] = (
     Stack("requests BetaAdapter", "requests", _requests),
     Stack("httpx BetaTransport", "httpx", _httpx_like("httpx", False)),
@@ -440,4 +501,18 @@ STACKS: tuple[Stack, ...] = (
     # SDK calls cost several times an httpx2 request: no 10,000-task run on top.
     Stack("anthropic BetaMiddleware", "anthropic", _anthropic(False), hosts=False, chained=True),
     Stack("anthropic async BetaMiddleware", "anthropic", _anthropic(True), hosts=False, chained=True),
+    # install(): the same requests, through a stack patched process-wide.
+    Stack("requests install()", "requests", _installed(_requests)),
+    Stack("httpx install()", "httpx", _installed(_httpx_like("httpx", False))),
+    Stack("httpx2 install()", "httpx2", _installed(_httpx_like("httpx2", False))),
+    Stack("httpx2 async install()", "httpx2", _installed(_httpx_like("httpx2", True))),
+    Stack(
+        "anthropic install()", "anthropic", _installed(_anthropic(False), sdk=True), hosts=False, chained=True
+    ),
 )
+
+INSTALLED: tuple[Stack, ...] = tuple(s for s in STACKS if s.name.endswith("install()"))
+"""The installed stacks."""
+
+OUTSIDE = Scenario("outside hosts=", scopes=(tuple(_names(2, "ctx")),), hosts=("other.example",))
+"""2 betas active, the request's host outside the installation's hosts: it is sent as it came."""

@@ -12,31 +12,48 @@ from ._header import HEADER
 from ._known import known_betas
 from ._scope import BetaScope, betas, current_betas
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # `typing` costs start-up
 if TYPE_CHECKING:
+    from ._carry import carry
+    from ._install import Installation, install, uninstall
     from ._rejected import raise_for_betas, rejected_betas
 
 __all__ = [
     "HEADER",
     "BetaScope",
+    "Installation",
     "InvalidBetaError",
     "UnknownBetaWarning",
     "UnsupportedBetaError",
     "betas",
+    "carry",
     "current_betas",
+    "install",
     "known_betas",
     "raise_for_betas",
     "rejected_betas",
+    "uninstall",
 ]
 
-__version__ = "0.1.0"
+# Imported on first use: `import beta_middleware` stays as cheap as the core (reading
+# rejections needs `json`; installing, the import hook).
+_LAZY = {
+    "Installation": "_install",
+    "install": "_install",
+    "uninstall": "_install",
+    "carry": "_carry",
+    "raise_for_betas": "_rejected",
+    "rejected_betas": "_rejected",
+}
 
 
 def __getattr__(name: str) -> object:
-    # Imported on first use: reading rejections needs `json` and `re`, which the
-    # package's import does not pay for.
-    if name in ("raise_for_betas", "rejected_betas"):
-        from . import _rejected
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
+    globals()[name] = value
+    return value
 
-        return getattr(_rejected, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+__version__ = "0.1.0"

@@ -212,8 +212,8 @@ class _Wrapper:
         returns the response to give back.
         """
         own: str | None = request.extensions.get(OWN)
-        if own is None:
-            return response  # nothing was added to this request
+        if own is None or _drop.was_resent(response) or _drop.resending.get():
+            return response  # nothing was added to this request, or a layer below resent it
         values = (request.headers.get(HEADER),)
         mine = _drop.ours(values, (own,))
         if not mine:
@@ -235,6 +235,7 @@ class _Wrapper:
         if value is not None:
             resend.headers[HEADER] = value
         response = yield SEND, resend
+        _drop.mark_resent(response)
         if _drop.is_rejection_status(response.status_code):
             _drop.learn(self.rules, (yield from self._rejection(response)), mine, values)
         return response
@@ -386,7 +387,10 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
         try:
             while True:
                 step, arg = steps.send(value)
-                value = self._transport.handle_request(arg) if step is SEND else sync_step(step, arg)
+                if step is SEND:
+                    value = _drop.resend(self._transport.handle_request, arg)
+                else:
+                    value = sync_step(step, arg)
         except StopIteration as done:
             result: Resp = done.value
             return result
@@ -451,7 +455,11 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
             while True:
                 step, arg = steps.send(value)
                 if step is SEND:
-                    value = await self._transport.handle_async_request(arg)
+                    token = _drop.resending.set(True)
+                    try:
+                        value = await self._transport.handle_async_request(arg)
+                    finally:
+                        _drop.resending.reset(token)
                 else:
                     value = await async_step(step, arg)
         except StopIteration as done:

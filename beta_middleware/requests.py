@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +31,7 @@ from ._errors import UnsupportedBetaError
 from ._header import HEADER, Rules, names_given, sent, settings
 from ._rejected import LIMIT, PIECE, from_body
 
-__all__ = ["BetaAdapter"]
+__all__ = ["BetaAdapter", "send_merged"]
 
 
 class BetaAdapter(HTTPAdapter):
@@ -102,64 +103,7 @@ class BetaAdapter(HTTPAdapter):
             if _SENT in request.__dict__:  # sent before with betas: send what the caller set
                 _forget(request)
             return super().send(request, stream, timeout, verify, cert, proxies)
-        headers = request.headers
-        own = current = headers.get(HEADER)
-        mark: tuple[str, str | bytes | None] | None = request.__dict__.get(_SENT)
-        if mark is not None and current == mark[0]:  # what an earlier send left: not the caller's
-            own = mark[1]
-        if own:
-            value = sent(_text(own), rules.added())
-        if value == own:  # nothing new: what the caller set
-            if current != own:
-                _put_back(request, own)
-            return super().send(request, stream, timeout, verify, cert, proxies)
-        headers[HEADER] = value
-        request.__dict__[_SENT] = (value, own)
-        body = request.body  # what it is before sending: sending may use it up
-        try:
-            response = super().send(request, stream, timeout, verify, cert, proxies)
-            if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
-                args = (stream, timeout, verify, cert, proxies)
-                response = self._dropping(request, body, own, value, response, args)
-                request.__dict__[_SENT] = (headers.get(HEADER), own)  # what the resend left
-        except BaseException:
-            _put_back(request, own)  # a caller who sends the request again sends what it set
-            raise
-        if 300 <= response.status_code < 400 and response.is_redirect:
-            # requests builds the next hop from `request`: it must carry only what the
-            # caller set; the redirect response keeps a copy of what was sent.
-            response.request = request.copy()
-            _put_back(request, own)
-        return response
-
-    def _dropping(
-        self,
-        request: PreparedRequest,
-        body: object,
-        own: str | bytes | None,
-        value: str,
-        response: Response,
-        args: tuple[Any, ...],
-    ) -> Response:
-        """After a 4xx to `request` (sent with `value`): resend once without the rejected names."""
-        mine = _drop.ours((value,), (_text(own),) if own else ())
-        take = _drop.learn(self.rules, _rejection(response, request.method), mine, (value,))
-        # bytes and str bodies can be sent again; generators and files are consumed by sending
-        if not take or not isinstance(body, (bytes, str, type(None))):
-            return response
-        # A copy: the first send's `response.request` (and what `responses` recorded) keep
-        # what that send carried.
-        resend = request.copy()
-        kept = _drop.without((value,), take)
-        if kept is None:
-            _put_back(resend, own)
-        else:
-            resend.headers[HEADER] = kept
-        response.close()
-        response = super().send(resend, *args)
-        if _drop.is_rejection_status(response.status_code):
-            _drop.learn(self.rules, _rejection(response, resend.method), mine, (value,))
-        return response
+        return send_merged(super().send, rules, value, request, (stream, timeout, verify, cert, proxies))
 
     # The last URL's answer to `hosts`: parsing a URL costs more than the rest of `send`,
     # and a client mostly calls one endpoint. A class default, so unpickled adapters have it.
@@ -186,6 +130,91 @@ def _forget(request: PreparedRequest) -> None:
     left, own = request.__dict__.pop(_SENT)
     if request.headers.get(HEADER) == left:
         _put_back(request, own)
+
+
+# The caller's own `anthropic-beta` value while `send_merged` sends: what adapters below
+# it see as the request's own value partly came from it.
+_callers: ContextVar[tuple[str | bytes | None] | None] = ContextVar(
+    "beta_middleware_requests_callers", default=None
+)
+
+
+def send_merged(
+    send: Callable[..., Response], rules: Rules, value: str, request: PreparedRequest, args: tuple[Any, ...]
+) -> Response:
+    """Send `request` through `send` (an adapter's `send`) with `value` merged into its header.
+
+    `value` is `rules.value()`, not empty, and the request's host is one of `rules.hosts`:
+    `BetaAdapter.send` checks both first. The process-wide installation reuses this.
+    """
+    headers = request.headers
+    own = current = headers.get(HEADER)
+    mark: tuple[str, str | bytes | None] | None = request.__dict__.get(_SENT)
+    if mark is not None and current == mark[0]:  # what an earlier send left: not the caller's
+        own = mark[1]
+    if own:
+        value = sent(_text(own), rules.added())
+    if value == own:  # nothing new: what the caller set
+        if current != own:
+            _put_back(request, own)
+        return send(request, *args)
+    headers[HEADER] = value
+    request.__dict__[_SENT] = (value, own)
+    body = request.body  # what it is before sending: sending may use it up
+    # Under another adapter that added betas (the installation's over a mounted
+    # BetaAdapter) the caller's own value is the one that adapter found.
+    callers = _callers.get()
+    caller = own if callers is None else callers[0]
+    token = _callers.set((caller,))
+    try:
+        response = send(request, *args)
+        if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
+            response = _dropping(send, rules, request, body, caller, value, response, args)
+    except BaseException:
+        _put_back(request, own)  # a caller who sends the request again sends what it set
+        raise
+    finally:
+        _callers.reset(token)
+    if 300 <= response.status_code < 400 and response.is_redirect:
+        # requests builds the next hop from `request`: it must carry only what the
+        # caller set; the redirect response keeps a copy of what was sent.
+        response.request = request.copy()
+        _put_back(request, own)
+    return response
+
+
+def _dropping(
+    send: Callable[..., Response],
+    rules: Rules,
+    request: PreparedRequest,
+    body: object,
+    own: str | bytes | None,
+    value: str,
+    response: Response,
+    args: tuple[Any, ...],
+) -> Response:
+    """After a 4xx to `request` (sent with `value`): resend once without the rejected names."""
+    if _drop.was_resent(response) or _drop.resending.get():
+        return response  # a layer below already sent it again, or this is a resend: once is the limit
+    mine = _drop.ours((value,), (_text(own),) if own else ())
+    take = _drop.learn(rules, _rejection(response, request.method), mine, (value,))
+    # bytes and str bodies can be sent again; generators and files are consumed by sending
+    if not take or not isinstance(body, (bytes, str, type(None))):
+        return response
+    # A copy: the first send's `response.request` (and what `responses` recorded) keep
+    # what that send carried.
+    resend = request.copy()
+    kept = _drop.without((value,), take)
+    if kept is None:
+        _put_back(resend, own)
+    else:
+        resend.headers[HEADER] = kept
+    response.close()
+    response = _drop.resend(lambda request: send(request, *args), resend)
+    _drop.mark_resent(response)
+    if _drop.is_rejection_status(response.status_code):
+        _drop.learn(rules, _rejection(response, resend.method), mine, (value,))
+    return response
 
 
 def _text(own: str | bytes) -> str:

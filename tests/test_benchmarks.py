@@ -29,8 +29,12 @@ def test_quick_run_measures_every_stack_and_scenario() -> None:
         assert f"| {stack} | {scenario} |" in text
     checks = report.checks()
     # one per cell, one more per pass-through cell, one depth check per stack,
-    # one concurrency check per stack with concurrent=True (not the SDK ones), one memory check
-    assert len(checks) == len(expected) + 2 * len(stacks.STACKS) + len(report.concurrency) + 1
+    # one concurrency check per stack with concurrent=True (not the SDK ones), one memory check,
+    # one outside-the-hosts check per installed HTTP stack, one for install()'s own cost
+    assert set(report.outside) == {stack.name for stack in stacks.INSTALLED if stack.hosts}
+    assert report.install_ms is not None
+    outside = len(report.outside) + 1
+    assert len(checks) == len(expected) + 2 * len(stacks.STACKS) + len(report.concurrency) + 1 + outside
     assert text.endswith(("Budget holds.", "Budget does NOT hold."))
 
 
@@ -83,7 +87,11 @@ def test_scenarios_include_drop_rejected_and_the_sdk_stacks() -> None:
     two_active = next(s for s in stacks.SCENARIOS if s.name == "2 active + own")
     assert drop[0] == dataclasses.replace(two_active, name="drop_rejected", drop_rejected=True)
     sdk = [s for s in stacks.STACKS if s.requires == "anthropic"]
-    assert [s.name for s in sdk] == ["anthropic BetaMiddleware", "anthropic async BetaMiddleware"]
+    assert [s.name for s in sdk] == [
+        "anthropic BetaMiddleware",
+        "anthropic async BetaMiddleware",
+        "anthropic install()",
+    ]
     assert not any(s.hosts for s in sdk)
 
 
