@@ -11,7 +11,9 @@ The budget:
   when nothing is active;
 - per-request cost does not grow with nesting depth (30 nested scopes vs the same
   names in one scope) nor with concurrent tasks (10,000 vs 1, each with its own scope);
-- 1,000,000 scope enter/exit cycles leave no memory behind.
+- 1,000,000 scope enter/exit cycles leave no memory behind;
+- a Python process started under `python -m beta_middleware run` starts within 10 ms of a
+  plain one (whole processes: `benchmarks.startup`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from time import perf_counter, thread_time
 from beta_middleware import betas
 from beta_middleware._header import Rules
 
+from . import startup
 from .stacks import PASS_THROUGH, SCENARIOS, STACKS, VARIANTS, AsyncRunner, Scenario, Stack, Variant
 
 __all__ = ["Config", "Report", "main", "measure"]
@@ -64,6 +67,7 @@ class Config:
     half of them. One round's figures vary by about ±0.02, the size of the limit: the
     median of 3 rounds could land either side of it."""
     solo_requests: int = 2_000
+    startup_rounds: int = 60
 
     def rounds_for(self, scenario: Scenario) -> int:
         """The rounds a cell of `scenario` takes."""
@@ -82,6 +86,7 @@ QUICK = Config(
     task_requests=2,
     task_rounds=1,
     solo_requests=5,
+    startup_rounds=2,
 )
 """A tiny configuration: every code path, no meaningful figure (used by the tests)."""
 
@@ -122,6 +127,8 @@ class Report:
     concurrency: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Stack name -> (package/bare with 1 task, package/bare with many tasks)."""
     skipped: list[str] = field(default_factory=list)
+    startup: dict[str, float] = field(default_factory=dict)
+    """`benchmarks.startup`'s figures, in milliseconds."""
 
     def checks(self) -> list[tuple[str, bool, str]]:
         """The budget: (what, holds, figures) per check."""
@@ -169,6 +176,15 @@ class Report:
                     f"memory after scope cycles grows < {MEMORY_SLACK} B",
                     growth < MEMORY_SLACK,
                     f"{growth:+.0f} B",
+                )
+            )
+        if self.startup:
+            gap = self.startup[startup.GAP]
+            out.append(
+                (
+                    f"under run, a Python process starts within {startup.STARTUP_SLACK_MS:.0f} ms of plain",
+                    gap <= startup.STARTUP_SLACK_MS,
+                    f"{gap:+.1f} ms",
                 )
             )
         return out
@@ -366,6 +382,8 @@ def measure(config: Config, log: Callable[[str], None] = lambda line: None) -> R
     log("  scopes measured")
     report.memory = measure_memory(config)
     log("  memory measured")
+    report.startup = startup.measure(config.startup_rounds)
+    log("  start-up under run measured")
     return report
 
 
@@ -394,6 +412,8 @@ def render(report: Report, config: Config) -> str:
     parts += [f"| {label} | {value:.2f} |" for label, value in report.scope.items()]
     parts += ["", "| memory | value |", "|---|---:|"]
     parts += [f"| {label} | {value:,.0f} |" for label, value in report.memory.items()]
+    parts += ["", "| start-up (whole processes) | value |", "|---|---:|"]
+    parts += [f"| {label} | {value:.1f} |" for label, value in report.startup.items()]
     parts += ["", "Budget:"]
     for what, ok, figures in report.checks():
         parts.append(f"  {'ok  ' if ok else 'FAIL'} {what} ({figures})")

@@ -6,6 +6,11 @@
 A request with `tools` gets a `tool_use` block whose input arrives in two JSON deltas,
 `{"city": "Par` then `is"}`, so that the SDK's partial-JSON handling can be observed.
 
+`POST /v1/messages/count_tokens` answers `{"input_tokens": 3}`.
+
+A request carrying a name of `MessagesServer.refuse` gets the API's 400 `Unsupported beta
+header: NAME` (a set the test fills, for clients whose headers a test cannot choose).
+
 Test controls, sent as request headers:
 - `x-test-fail: N` with `x-test-key: KEY`: the first N requests for KEY get a 529
   `overloaded_error` with `retry-after-ms: 1` (so the SDK retries at once).
@@ -44,6 +49,7 @@ class MessagesServer:
     attempts: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: Iterator[int] = field(default_factory=lambda: iter(range(1, 1_000_000)))
+    refuse: set[str] = field(default_factory=set)
 
     @property
     def betas(self) -> list[str | None]:
@@ -78,6 +84,7 @@ def events(msg_id: str, text: str, tools: bool) -> list[dict[str, Any]]:
     return [
         {"type": "message_start", "message": start},
         {"type": "content_block_start", "index": 0, "content_block": block},
+        {"type": "ping"},
         *({"type": "content_block_delta", "index": 0, "delta": delta} for delta in deltas),
         {"type": "content_block_stop", "index": 0},
         {
@@ -121,11 +128,19 @@ class _Handler(BaseHTTPRequestHandler):
             key = self.headers.get("x-test-key", "")
             state.attempts[key] += 1
             attempt = state.attempts[key]
-        if attempt <= int(self.headers.get("x-test-fail", "0")):
+        refused = [name for name in (beta or "").split(",") if name in state.refuse]
+        if refused:
+            why = f"Unsupported beta header: {refused[0]}"
+            self._send_json(
+                400, {"type": "error", "error": {"type": "invalid_request_error", "message": why}}
+            )
+        elif attempt <= int(self.headers.get("x-test-fail", "0")):
             self._error(529, "overloaded_error", {"retry-after-ms": "1"})
         elif status := int(self.headers.get("x-test-status", "0")):
             kind = "invalid_request_error" if status < 500 else "api_error"
             self._error(status, kind, {"x-should-retry": "false", "x-test-origin": "messages-server"})
+        elif self.path.split("?")[0].endswith("/count_tokens"):
+            self._send_json(200, {"input_tokens": 3})
         elif body.get("stream"):
             self._stream(events(msg_id, beta or NO_HEADER, bool(body.get("tools"))))
         else:

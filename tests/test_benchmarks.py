@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from benchmarks import run, stacks
+from benchmarks import run, stacks, startup
 from beta_middleware import betas
 from beta_middleware._header import Rules
 
@@ -29,8 +29,12 @@ def test_quick_run_measures_every_stack_and_scenario() -> None:
         assert f"| {stack} | {scenario} |" in text
     checks = report.checks()
     # one per cell, one more per pass-through cell, one depth check per stack,
-    # one concurrency check per stack with concurrent=True (not the SDK ones), one memory check
-    assert len(checks) == len(expected) + 2 * len(stacks.STACKS) + len(report.concurrency) + 1
+    # one concurrency check per stack with concurrent=True (not the SDK ones), one memory check,
+    # one start-up check
+    assert len(checks) == len(expected) + 2 * len(stacks.STACKS) + len(report.concurrency) + 2
+    assert set(report.startup) == {
+        f"{p}: {w}, ms" for p in startup.PROGRAMS for w in ("plain", "under run", "gap")
+    }
     assert text.endswith(("Budget holds.", "Budget does NOT hold."))
 
 

@@ -14,17 +14,16 @@ one line on stderr and the program runs without the installation.
 
 # Kept to syntax and modules every Python 3 has: a program under `run` may start any
 # Python, whatever its version, with this directory on its path.
-from __future__ import annotations
-
 import os
 import sys
 
-TYPE_CHECKING = False  # no typing import at start-up; mypy reads the name as typing's
+TYPE_CHECKING = False  # no typing import at start-up (mypy reads the name as typing's)
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from importlib.abc import Loader
     from importlib.machinery import ModuleSpec
     from types import ModuleType
+    from typing import Any
 
 _TRIGGERS = frozenset(("anthropic", "httpx", "httpx2", "requests", "beta_middleware"))
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -46,13 +45,13 @@ def _activate() -> None:
 class _Loader:
     """The found loader, with `_activate()` after the module has run (then it is forgotten)."""
 
-    def __init__(self, inner: Loader) -> None:
+    def __init__(self, inner: "Loader") -> None:
         self._inner = inner
 
-    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+    def create_module(self, spec: "ModuleSpec") -> "ModuleType | None":
         return self._inner.create_module(spec)
 
-    def exec_module(self, module: ModuleType) -> None:
+    def exec_module(self, module: "ModuleType") -> None:
         global _armed
         # The module sees its real loader (importlib.resources, inspect and reload use it).
         module.__loader__ = self._inner
@@ -75,8 +74,8 @@ class _Finder:
 
     @classmethod
     def find_spec(
-        cls, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
-    ) -> ModuleSpec | None:
+        cls, name: str, path: "Sequence[str] | None" = None, target: "ModuleType | None" = None
+    ) -> "ModuleSpec | None":
         global _armed
         if not _armed or name not in _TRIGGERS:
             return None
@@ -99,10 +98,14 @@ class _Finder:
 
 def _next_sitecustomize() -> None:
     """Run the `sitecustomize` this module hides, if there is one."""
-    from importlib.machinery import PathFinder
+    # The path finder is on sys.meta_path already: no import of importlib.machinery.
+    path_finder: Any = next((f for f in sys.meta_path if getattr(f, "__name__", "") == "PathFinder"), None)
+    if path_finder is None:  # pragma: no cover - a program's own import system
+        import importlib.machinery
 
+        path_finder = importlib.machinery.PathFinder
     path = [entry for entry in sys.path if os.path.abspath(entry or os.curdir) != _HERE]
-    spec = PathFinder.find_spec("sitecustomize", path)
+    spec = path_finder.find_spec("sitecustomize", path)
     if spec is None or spec.loader is None:
         return
     import importlib.util
