@@ -3,8 +3,9 @@
 `POST /v1/messages` (and `?beta=true`) answers a valid `Message` whose text is the
 `anthropic-beta` value the server received (`(none)` without one), or, for
 `"stream": true`, the same message as server-sent events sent one chunk per event.
-A request with `tools` gets a `tool_use` block whose input arrives in two JSON deltas,
-`{"city": "Par` then `is"}`, so that the SDK's partial-JSON handling can be observed.
+A request with `tools` gets a `tool_use` block of the first tool: streamed, its input
+arrives in two JSON deltas, `{"city": "Par` then `is"}`, so that the SDK's partial-JSON
+handling can be observed; not streamed, it is `{"city": <the anthropic-beta value>}`.
 
 `POST /v1/messages/count_tokens` answers `{"input_tokens": 3}`.
 
@@ -56,24 +57,30 @@ class MessagesServer:
         return [call.beta for call in self.received]
 
 
-def message(msg_id: str, text: str, *, stop_reason: str | None = "end_turn") -> dict[str, Any]:
+def message(
+    msg_id: str, text: str, *, stop_reason: str | None = "end_turn", tool: str | None = None
+) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}] if stop_reason else []
+    if tool and stop_reason:  # the tool's input carries the received value, as the text would
+        content = [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": {"city": text}}]
+        stop_reason = "tool_use"
     return {
         "id": msg_id,
         "type": "message",
         "role": "assistant",
         "model": MODEL,
-        "content": [{"type": "text", "text": text}] if stop_reason else [],
+        "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": None,
         "usage": {"input_tokens": 3, "output_tokens": 1 if stop_reason else 0},
     }
 
 
-def events(msg_id: str, text: str, tools: bool) -> list[dict[str, Any]]:
+def events(msg_id: str, text: str, tool: str | None) -> list[dict[str, Any]]:
     """The server-sent events of one streamed message, in the API's order."""
     start = message(msg_id, "", stop_reason=None)
-    if tools:
-        block: dict[str, Any] = {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}
+    if tool:
+        block: dict[str, Any] = {"type": "tool_use", "id": "toolu_1", "name": tool, "input": {}}
         deltas = [{"type": "input_json_delta", "partial_json": part} for part in ('{"city": "Par', 'is"}')]
         stop = "tool_use"
     else:
@@ -94,6 +101,11 @@ def events(msg_id: str, text: str, tools: bool) -> list[dict[str, Any]]:
         },
         {"type": "message_stop"},
     ]
+
+
+def _tool(body: dict[str, Any]) -> str | None:
+    tools = body.get("tools") or []
+    return str(tools[0].get("name") or "weather") if tools else None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -142,9 +154,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path.split("?")[0].endswith("/count_tokens"):
             self._send_json(200, {"input_tokens": 3})
         elif body.get("stream"):
-            self._stream(events(msg_id, beta or NO_HEADER, bool(body.get("tools"))))
+            self._stream(events(msg_id, beta or NO_HEADER, _tool(body)))
         else:
-            self._send_json(200, message(msg_id, beta or NO_HEADER), {"request-id": msg_id})
+            reply = message(msg_id, beta or NO_HEADER, tool=_tool(body))
+            self._send_json(200, reply, {"request-id": msg_id})
 
     def _stream(self, items: list[dict[str, Any]]) -> None:
         self.send_response(200)

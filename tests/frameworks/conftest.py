@@ -24,6 +24,10 @@ from tests.messages_server import start as start_messages_server
 
 __all__ = ["MODEL", "NO_HEADER", "run_program"]
 
+# Read when LiteLLM is imported, before any fixture runs: its bundled tables, no download.
+for _name in ("LITELLM_LOCAL_MODEL_COST_MAP", "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS"):
+    os.environ.setdefault(_name, "True")
+
 _connect = socket.socket.connect
 
 
@@ -35,9 +39,26 @@ def _loopback_only(sock: socket.socket, address: Any) -> None:
     _connect(sock, address)
 
 
+_getaddrinfo = socket.getaddrinfo
+LOCAL_NAMES = frozenset(("127.0.0.1", "localhost", "::1"))
+
+
+def _local_names_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is not None and name not in LOCAL_NAMES:
+        raise socket.gaierror(
+            socket.EAI_NONAME, f"the framework suite looks up local names only, not {host!r}"
+        )
+    return _getaddrinfo(host, *args, **kwargs)
+
+
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    monkeypatch.setattr(socket, "getaddrinfo", _local_names_only)
+    # LiteLLM's price list and beta-header table: the bundled copies, no download
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    monkeypatch.setenv("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
     for name in (
         "ANTHROPIC_CUSTOM_HEADERS",
         "ANTHROPIC_AUTH_TOKEN",
