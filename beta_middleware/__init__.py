@@ -7,23 +7,46 @@ when its stack is installed: `beta_middleware.requests`, `beta_middleware.httpx`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._errors import InvalidBetaError, UnknownBetaWarning, UnsupportedBetaError
 from ._header import HEADER
 from ._known import known_betas
 from ._rejected import raise_for_betas, rejected_betas
 from ._scope import BetaScope, betas, current_betas
 
+if TYPE_CHECKING:
+    from ._carry import carry
+    from ._install import Installation, install, uninstall
+
 __all__ = [
     "HEADER",
     "BetaScope",
+    "Installation",
     "InvalidBetaError",
     "UnknownBetaWarning",
     "UnsupportedBetaError",
     "betas",
+    "carry",
     "current_betas",
+    "install",
     "known_betas",
     "raise_for_betas",
     "rejected_betas",
+    "uninstall",
 ]
+
+# Imported on first use: `import beta_middleware` stays as cheap as the core.
+_LAZY = {"Installation": "_install", "install": "_install", "uninstall": "_install", "carry": "_carry"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"

@@ -13,14 +13,29 @@ The steps, shared by all stacks (each integration only sends, reads and replays)
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from ._errors import UnsupportedBetaError
 from ._header import Rules, split
 
-__all__ = ["is_rejection_status", "learn", "logger", "ours", "without"]
+__all__ = [
+    "is_rejection_status",
+    "learn",
+    "logger",
+    "mark_resent",
+    "ours",
+    "resend",
+    "resending",
+    "was_resent",
+    "without",
+]
 
 logger = logging.getLogger("beta_middleware")
+
+R = TypeVar("R")
 
 
 def ours(sent: Sequence[str], own: Sequence[str]) -> frozenset[str]:
@@ -56,3 +71,34 @@ def without(values: Sequence[str], names: frozenset[str]) -> str | None:
     """The header value `values` less `names`; None when nothing is left."""
     kept = [item for item in split(values) if item not in names]
     return ",".join(kept) if kept else None
+
+
+# Responses to a resend. A request can pass through several integrations (an explicit one
+# under the process-wide installation, the SDK's middleware over an httpx2 transport):
+# the first to resend marks the response it got, and the layers above it hand that on
+# instead of resending again. Weak: the mark goes with the response.
+_resent: weakref.WeakSet[object] = weakref.WeakSet()
+
+
+# True while an integration resends: the integrations below it (an explicit transport
+# under the SDK's middleware) send that request on as it is, without resending it again.
+resending: ContextVar[bool] = ContextVar("beta_middleware_resending", default=False)
+
+
+def resend(send: Callable[[Any], R], request: Any) -> R:
+    """`send(request)` as a resend: the integrations below it do not resend it."""
+    token = resending.set(True)
+    try:
+        return send(request)
+    finally:
+        resending.reset(token)
+
+
+def mark_resent(response: object) -> None:
+    """Record that `response` answers a resend."""
+    _resent.add(response)
+
+
+def was_resent(response: object) -> bool:
+    """Whether `response` answers a resend made by some integration."""
+    return response in _resent

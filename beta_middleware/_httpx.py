@@ -158,8 +158,8 @@ class _Wrapper:
         (the driver consumes and closes the stream); returns the response to give back.
         """
         own: str | None = request.extensions.get(OWN)
-        if own is None:
-            return response  # nothing was added to this request
+        if own is None or _drop.was_resent(response) or _drop.resending.get():
+            return response  # nothing was added to this request, or a layer below resent it
         values = (request.headers.get(HEADER),)
         mine = _drop.ours(values, (own,))
         if not mine:
@@ -172,6 +172,7 @@ class _Wrapper:
         if value is not None:
             request.headers[HEADER] = value
         response = yield SEND, request
+        _drop.mark_resent(response)
         if _drop.is_rejection_status(response.status_code):
             _drop.learn(self.rules, (yield from self._rejection(response)), mine)
         return response
@@ -216,7 +217,7 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
             while True:
                 step, arg = steps.send(value)
                 if step is SEND:
-                    value = self._transport.handle_request(arg)
+                    value = _drop.resend(self._transport.handle_request, arg)
                 else:
                     value = b"".join(arg.stream)
                     arg.stream.close()
@@ -273,7 +274,11 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
             while True:
                 step, arg = steps.send(value)
                 if step is SEND:
-                    value = await self._transport.handle_async_request(arg)
+                    token = _drop.resending.set(True)
+                    try:
+                        value = await self._transport.handle_async_request(arg)
+                    finally:
+                        _drop.resending.reset(token)
                 else:
                     value = b"".join([chunk async for chunk in arg.stream])
                     await arg.stream.aclose()

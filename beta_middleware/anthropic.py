@@ -192,6 +192,8 @@ class BetaMiddleware(Middleware):
         response = _http_response(result)
         if response is None or not _drop.is_rejection_status(response.status_code):
             return None
+        if _drop.was_resent(response) or _drop.resending.get():
+            return None  # already sent again by a layer below, or itself a resend
         return response
 
     def _dropping(
@@ -212,6 +214,8 @@ class BetaMiddleware(Middleware):
         # With nothing left the call's own request goes, as it came (the SDK's own value applies).
         result = yield SEND, request if value is None else _with_header(request, value)
         again = _http_response(result)
+        if again is not None:
+            _drop.mark_resent(again)
         if again is not None and _drop.is_rejection_status(again.status_code):
             yield READ, again
             _drop.learn(self.rules, rejection(again), mine)
@@ -228,7 +232,7 @@ class BetaMiddleware(Middleware):
         try:
             while True:
                 step, arg = steps.send(value)
-                value = call_next(arg) if step is SEND else arg.read()
+                value = _drop.resend(call_next, arg) if step is SEND else arg.read()
         except StopIteration as done:
             final: APIResponse[Any] = done.value
             return final
@@ -244,7 +248,14 @@ class BetaMiddleware(Middleware):
         try:
             while True:
                 step, arg = steps.send(value)
-                value = await (call_next(arg) if step is SEND else arg.aread())
+                if step is SEND:
+                    token = _drop.resending.set(True)
+                    try:
+                        value = await call_next(arg)
+                    finally:
+                        _drop.resending.reset(token)
+                else:
+                    value = await arg.aread()
         except StopIteration as done:
             final: AsyncAPIResponse[Any] = done.value
             return final

@@ -8,7 +8,8 @@ session.mount("https://api.anthropic.com", BetaAdapter())
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +26,7 @@ from . import _drop
 from ._header import HEADER, Rules, sent
 from ._rejected import rejection
 
-__all__ = ["BetaAdapter"]
+__all__ = ["BetaAdapter", "send_merged"]
 
 
 class BetaAdapter(HTTPAdapter):
@@ -82,54 +83,7 @@ class BetaAdapter(HTTPAdapter):
         value = rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):
             return super().send(request, stream, timeout, verify, cert, proxies)
-        headers = request.headers
-        own = headers.get(HEADER)
-        if own:
-            value = sent(_text(own), rules.added())
-        if value == own:  # nothing new: left as it was
-            return super().send(request, stream, timeout, verify, cert, proxies)
-        headers[HEADER] = value
-        body = request.body  # what it is before sending: sending may use it up
-        try:
-            response = super().send(request, stream, timeout, verify, cert, proxies)
-            if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
-                args = (stream, timeout, verify, cert, proxies)
-                response = self._dropping(request, body, own, value, response, args)
-        except BaseException:
-            _put_back(request, own)  # a caller who sends the request again sends what it set
-            raise
-        if 300 <= response.status_code < 400 and response.is_redirect:
-            # requests builds the next hop from `request`: it must carry only what the
-            # caller set; the redirect response keeps a copy of what was sent.
-            response.request = request.copy()
-            _put_back(request, own)
-        return response
-
-    def _dropping(
-        self,
-        request: PreparedRequest,
-        body: object,
-        own: str | bytes | None,
-        value: str,
-        response: Response,
-        args: tuple[Any, ...],
-    ) -> Response:
-        """After a 4xx to `request` (sent with `value`): resend once without the rejected names."""
-        mine = _drop.ours((value,), (_text(own),) if own else ())
-        take = _drop.learn(self.rules, rejection(response), mine)
-        # bytes and str bodies can be sent again; generators and files are consumed by sending
-        if not take or not isinstance(body, (bytes, str, type(None))):
-            return response
-        kept = _drop.without((value,), take)
-        if kept is None:
-            _put_back(request, own)
-        else:
-            request.headers[HEADER] = kept
-        response.close()
-        response = super().send(request, *args)
-        if _drop.is_rejection_status(response.status_code):
-            _drop.learn(self.rules, rejection(response), mine)
-        return response
+        return send_merged(super().send, rules, value, request, (stream, timeout, verify, cert, proxies))
 
     # The last URL's answer to `hosts`: parsing a URL costs more than the rest of `send`,
     # and a client mostly calls one endpoint. A class default, so unpickled adapters have it.
@@ -142,6 +96,82 @@ class BetaAdapter(HTTPAdapter):
             applies = hosts is not None and hosts(urlsplit(url or "").hostname or "")
             self._last_url = (url, applies)  # one tuple store: safe across threads
         return applies
+
+
+# The caller's own `anthropic-beta` value while `send_merged` sends: what adapters below
+# it see as the request's own value partly came from it.
+_callers: ContextVar[tuple[str | bytes | None] | None] = ContextVar(
+    "beta_middleware_requests_callers", default=None
+)
+
+
+def send_merged(
+    send: Callable[..., Response], rules: Rules, value: str, request: PreparedRequest, args: tuple[Any, ...]
+) -> Response:
+    """Send `request` through `send` (an adapter's `send`) with `value` merged into its header.
+
+    `value` is `rules.value()`, not empty, and the request's host is one of `rules.hosts`:
+    `BetaAdapter.send` checks both first. The process-wide installation reuses this.
+    """
+    headers = request.headers
+    own = headers.get(HEADER)
+    if own:
+        value = sent(_text(own), rules.added())
+    if value == own:  # nothing new: left as it was
+        return send(request, *args)
+    headers[HEADER] = value
+    body = request.body  # what it is before sending: sending may use it up
+    # Under another adapter that added betas (the installation's over a mounted
+    # BetaAdapter) the caller's own value is the one that adapter found.
+    callers = _callers.get()
+    caller = own if callers is None else callers[0]
+    token = _callers.set((caller,))
+    try:
+        response = send(request, *args)
+        if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
+            response = _dropping(send, rules, request, body, caller, value, response, args)
+    except BaseException:
+        _put_back(request, own)  # a caller who sends the request again sends what it set
+        raise
+    finally:
+        _callers.reset(token)
+    if 300 <= response.status_code < 400 and response.is_redirect:
+        # requests builds the next hop from `request`: it must carry only what the
+        # caller set; the redirect response keeps a copy of what was sent.
+        response.request = request.copy()
+        _put_back(request, own)
+    return response
+
+
+def _dropping(
+    send: Callable[..., Response],
+    rules: Rules,
+    request: PreparedRequest,
+    body: object,
+    own: str | bytes | None,
+    value: str,
+    response: Response,
+    args: tuple[Any, ...],
+) -> Response:
+    """After a 4xx to `request` (sent with `value`): resend once without the rejected names."""
+    if _drop.was_resent(response) or _drop.resending.get():
+        return response  # a layer below already sent it again, or this is a resend: once is the limit
+    mine = _drop.ours((value,), (_text(own),) if own else ())
+    take = _drop.learn(rules, rejection(response), mine)
+    # bytes and str bodies can be sent again; generators and files are consumed by sending
+    if not take or not isinstance(body, (bytes, str, type(None))):
+        return response
+    kept = _drop.without((value,), take)
+    if kept is None:
+        _put_back(request, own)
+    else:
+        request.headers[HEADER] = kept
+    response.close()
+    response = _drop.resend(lambda request: send(request, *args), request)
+    _drop.mark_resent(response)
+    if _drop.is_rejection_status(response.status_code):
+        _drop.learn(rules, rejection(response), mine)
+    return response
 
 
 def _text(own: str | bytes) -> str:

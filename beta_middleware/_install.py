@@ -1,0 +1,287 @@
+"""`install()`: every client of the process sends the betas, whoever built it.
+
+Each HTTP stack is patched in one place it goes through per hop, reusing that stack's
+integration (see `_install_httpx`, `_install_requests`, `_install_anthropic`); nothing is
+stored on clients, so clients built before and after behave alike, and `uninstall()`
+puts every patched attribute back. A stack is patched when the program imports it: an
+import hook (a `sys.meta_path` finder) runs the patch right after the module executes,
+so `install()` itself loads nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, Any, Final, cast
+
+from ._header import Rules
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
+
+    from typing_extensions import Self
+
+__all__ = ["Installation", "default_hosts", "install", "uninstall"]
+
+DEFAULT_HOST: Final = "api.anthropic.com"
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "<default hosts>"
+
+
+DEFAULT: Final[Any] = _Default()
+"""`install(hosts=...)`'s default: see `default_hosts()`."""
+
+
+def default_hosts() -> tuple[str, ...]:
+    """`api.anthropic.com`, plus the host of `ANTHROPIC_BASE_URL` when that variable is set."""
+    from urllib.parse import urlsplit  # already loaded by any program that uses HTTP
+
+    hosts = [DEFAULT_HOST]
+    base = os.environ.get("ANTHROPIC_BASE_URL", "").strip()
+    if base:
+        try:
+            host = urlsplit(base).hostname
+        except ValueError:  # a malformed URL: the SDK refuses it itself
+            host = None
+        if host:
+            hosts.append(host)
+    return tuple(dict.fromkeys(hosts))
+
+
+# The modules whose import patches something, and the patch module for each: each is
+# imported only once its stack is, as the patch modules import their stack.
+_PATCHERS: Final = {
+    "requests": "beta_middleware._install_requests",
+    "httpx": "beta_middleware._install_httpx",
+    "httpx2": "beta_middleware._install_httpx",
+    "anthropic": "beta_middleware._install_anthropic",
+}
+_THREAD_PATCHERS: Final = {
+    "threading": "beta_middleware._carry",
+    "concurrent.futures.thread": "beta_middleware._carry",
+}
+
+_ABSENT: Final = object()
+
+sdk_sending: ContextVar[object] = ContextVar("beta_middleware_sdk_sending", default=None)
+"""The anthropic SDK client sending in this context, under the installation (else None).
+
+Its requests got the installation's betas from the SDK patch, which also resends them
+(drop_rejected): the installation's HTTP-stack patch sends them on as they are.
+"""
+
+
+class Installation:
+    """The process-wide installation made by `install()`.
+
+    `uninstall()` undoes it; usable as a context manager (`with install(...):`).
+    Its settings: `betas`, `hosts` (None: every host), `drop_rejected`, `threads`.
+    """
+
+    def __init__(
+        self, betas: tuple[str, ...], hosts: tuple[str, ...] | None, drop_rejected: bool, threads: bool
+    ) -> None:
+        self.betas = betas
+        self.hosts = hosts
+        self.drop_rejected = drop_rejected
+        self.threads = threads
+        self.rules = Rules(betas, hosts, drop_rejected)
+        """The HTTP stacks' rules: `hosts=` applies."""
+        self.sdk_rules = Rules(betas, None, drop_rejected)
+        """The SDK's rules: an SDK client always gets betas (its base URL is the choice)."""
+        self._patches: list[tuple[Any, str, object]] = []
+        self._patched: set[str] = set()
+        self._watched = dict(_PATCHERS, **(_THREAD_PATCHERS if threads else {}))
+        self._finder = _Finder(self)
+        self.active = False
+
+    def _settings(self) -> tuple[tuple[str, ...], tuple[str, ...] | None, bool, bool]:
+        return self.betas, self.hosts, self.drop_rejected, self.threads
+
+    def __repr__(self) -> str:
+        hosts = None if self.hosts is None else list(self.hosts)
+        return (
+            f"Installation(betas={list(self.betas)!r}, hosts={hosts!r}, "
+            f"drop_rejected={self.drop_rejected!r}, threads={self.threads!r})"
+        )
+
+    def patch(self, owner: Any, name: str, value: object) -> None:
+        """Set `owner.name` to `value`, remembering what `owner` itself held (for `uninstall`)."""
+        self._patches.append((owner, name, owner.__dict__.get(name, _ABSENT)))
+        setattr(owner, name, value)
+
+    def _patch_module(self, name: str) -> None:
+        """Patch what importing `name` (now in `sys.modules`) brought, once."""
+        if name in self._patched or not self.active:
+            return
+        self._patched.add(name)
+        try:
+            patcher = __import__(self._watched[name], fromlist=["patch"])
+            patcher.patch(self, sys.modules[name])
+        except Exception as exc:  # never break the program's own import
+            warnings.warn(
+                f"beta_middleware.install() could not patch {name!r}: {exc!r}; its requests get no betas",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+    def _start(self) -> None:
+        self.active = True
+        sys.meta_path.insert(0, self._finder)
+        for name in self._watched:
+            if name in sys.modules:
+                self._patch_module(name)
+
+    def uninstall(self) -> None:
+        """Undo this installation: every patched attribute gets back the very object it held."""
+        global _installed
+        with _lock:
+            if not self.active:
+                return
+            self.active = False
+            if self._finder in sys.meta_path:
+                sys.meta_path.remove(self._finder)
+            for owner, name, original in reversed(self._patches):
+                if original is _ABSENT:
+                    delattr(owner, name)
+                else:
+                    setattr(owner, name, original)
+            self._patches.clear()
+            self._patched.clear()
+            if _installed is self:
+                _installed = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.uninstall()
+
+
+class _PatchingLoader:
+    """Runs a module with its own loader, then patches it."""
+
+    def __init__(self, loader: Any, installation: Installation, name: str) -> None:
+        self.loader = loader
+        self.installation = installation
+        self.name = name
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        create: Callable[[ModuleSpec], ModuleType | None] | None
+        create = getattr(self.loader, "create_module", None)
+        return None if create is None else create(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        # the module keeps its own loader (importlib.resources and friends read it)
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+        module.__loader__ = self.loader
+        self.loader.exec_module(module)
+        with _lock:
+            self.installation._patch_module(self.name)
+
+
+class _Finder:
+    """Finds nothing itself: hands the stacks' modules to a loader that patches them."""
+
+    def __init__(self, installation: Installation) -> None:
+        self.installation = installation
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        installation = self.installation
+        if fullname not in installation._watched or fullname in installation._patched:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or isinstance(finder, _Finder):
+                continue
+            find = getattr(finder, "find_spec", None)
+            spec: ModuleSpec | None = None if find is None else find(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec  # a namespace package or an old-style loader: left to import as it is
+        spec.loader = cast("Loader", _PatchingLoader(spec.loader, installation, fullname))
+        return spec
+
+
+_lock = threading.RLock()
+_installed: Installation | None = None
+
+
+def install(
+    *,
+    betas: str | Iterable[str] = (),
+    hosts: str | Iterable[str] | None = DEFAULT,
+    drop_rejected: bool = False,
+    threads: bool = False,
+) -> Installation:
+    """Make every client of the process send the active betas, whoever built it.
+
+    From then on every anthropic SDK client sends as if it had a `BetaMiddleware`, and
+    every httpx / httpx2 `Client` and `AsyncClient` and every requests `Session` as if
+    wrapped by that stack's integration - clients built before the call included.
+
+    Args:
+        betas: names every request gets (a name or an iterable of names).
+        hosts: the host names whose requests get betas over the HTTP stacks (`None`:
+            every host). Default: `api.anthropic.com`, plus the host of
+            `ANTHROPIC_BASE_URL` when set. SDK clients always get betas.
+        drop_rejected: as on the integrations: resend once without rejected names.
+        threads: threads created, and executor jobs submitted, inside a scope run
+            with the betas active there.
+
+    A stack is patched when it is imported (at once if it already is): this loads no
+    HTTP library. Calling it again with the same settings returns the same
+    `Installation`; other settings raise `ValueError`. Undo with `uninstall()`.
+    """
+    global _installed
+    if hosts is DEFAULT:
+        hosts = default_hosts()
+    rules = Rules(betas, hosts, drop_rejected)  # validates before anything is patched
+    spec = None if rules.hosts is None else rules.hosts.spec
+    if not isinstance(threads, bool):
+        raise TypeError(f"threads must be a bool, got {threads!r}")
+    with _lock:
+        current = _installed
+        wanted = (rules.fixed.names, spec, rules.drop_rejected, threads)
+        if current is not None:
+            if current._settings() == wanted:
+                return current
+            raise ValueError(
+                f"beta_middleware is already installed as {current!r}; refusing to install "
+                f"{Installation(*wanted)!r} too (uninstall() it first)"
+            )
+        installation = Installation(*wanted)
+        _installed = installation
+        installation._start()
+        return installation
+
+
+def uninstall() -> None:
+    """Undo the process-wide installation, if any (see `Installation.uninstall`)."""
+    installation = _installed
+    if installation is not None:
+        installation.uninstall()
+
+
+def installed() -> Installation | None:
+    """The active installation, or None."""
+    return _installed

@@ -1,0 +1,112 @@
+"""`install()` for the anthropic SDK: a `BetaMiddleware` runs first in every client's chain.
+
+The SDK builds a client's middleware chain from `client._middleware` and runs it in
+`_request`, once per attempt, before the HTTP request is built and signed - which is
+what makes Bedrock's betas land in the signed body. No public API adds middleware to
+built clients, so three private names are patched, each pinned by a test:
+
+- `_request` (sync and async API clients) marks, in a context variable, which client is
+  sending;
+- `_middleware` reads, for that client only, as the installation's middleware followed
+  by the client's own, so the SDK's own code builds the chain (per-call chains of traced
+  calls included);
+- `_middleware_chain` reads, for that client, as a chain built that way.
+
+Everywhere else - `client.middleware`, `copy()`, `with_options()`, the chain the client
+stored when built - reads what it always did: nothing of the installation stays on a
+client. SDK lines without the middleware option (anthropic 0.x, on httpx) are left as
+they are; the httpx patch covers their requests to the installation's hosts.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._install import Installation
+
+__all__ = ["patch"]
+
+from ._install import sdk_sending as _sending
+
+_ABSENT = object()
+
+
+def patch(installation: Installation, stack: ModuleType) -> None:
+    """Patch the anthropic SDK for `installation`."""
+    try:
+        from .anthropic import BetaMiddleware
+    except ImportError:  # pragma: no cover - an SDK line without middleware (0.x, on httpx)
+        return
+    from anthropic._base_client import AsyncAPIClient, BaseClient, SyncAPIClient
+
+    del stack
+    middleware = BetaMiddleware()
+    middleware.rules = installation.sdk_rules
+    installation.patch(BaseClient, "_middleware", _Middleware(middleware))
+    for client in (SyncAPIClient, AsyncAPIClient):
+        original = client.__dict__.get("_middleware_chain")
+        installation.patch(client, "_middleware_chain", _Chain(original))
+    installation.patch(SyncAPIClient, "_request", _sync_request(SyncAPIClient._request))
+    installation.patch(AsyncAPIClient, "_request", _async_request(AsyncAPIClient._request))
+
+
+class _Middleware:
+    """`BaseClient._middleware`: the client's own, led by ours while that client sends."""
+
+    def __init__(self, middleware: object) -> None:
+        self.middleware = middleware
+
+    def __get__(self, client: Any, owner: type | None = None) -> Any:
+        if client is None:
+            return self
+        own: tuple[Any, ...] = client.__dict__.get("_middleware", ())
+        return (self.middleware, *own) if _sending.get() is client else own
+
+    def __set__(self, client: Any, value: tuple[Any, ...]) -> None:
+        client.__dict__["_middleware"] = value
+
+
+class _Chain:
+    """`_middleware_chain`: what the client stored, or while it sends a chain with ours."""
+
+    def __init__(self, default: object) -> None:
+        self.default = default
+
+    def __get__(self, client: Any, owner: type | None = None) -> Any:
+        if client is None:
+            return self
+        sending: Any = _sending.get()
+        if sending is client:
+            return sending._build_middleware_chain()
+        return client.__dict__.get("_middleware_chain", self.default)
+
+    def __set__(self, client: Any, value: object) -> None:
+        client.__dict__["_middleware_chain"] = value
+
+
+def _sync_request(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def _request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _sending.set(self)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _sending.reset(token)
+
+    return _request
+
+
+def _async_request(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def _request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _sending.set(self)
+        try:
+            return await original(self, *args, **kwargs)
+        finally:
+            _sending.reset(token)
+
+    return _request

@@ -1,0 +1,92 @@
+"""`install()` for requests: `Session.get_adapter` is patched.
+
+requests asks the session for the adapter of every hop (redirects included). The
+patched method hands back the mounted adapter wrapped in an adapter that runs
+`BetaAdapter`'s own merge (`beta_middleware.requests.send_merged`) around it: one
+wrapper per adapter, held weakly, nothing stored on the session.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from requests import PreparedRequest, Response, Session
+from requests.adapters import BaseAdapter
+
+from .requests import BetaAdapter, send_merged
+
+if TYPE_CHECKING:
+    from ._header import Rules
+    from ._install import Installation
+
+__all__ = ["InstalledAdapter", "patch"]
+
+
+class InstalledAdapter(BaseAdapter):
+    """A session's mounted adapter, as the installation sends through it."""
+
+    _last_url: tuple[str | None, bool] = (None, False)
+    _applies = BetaAdapter._applies  # the same host check, with the same one-URL memo
+
+    def __init__(self, adapter: BaseAdapter, rules: Rules) -> None:
+        super().__init__()
+        self.adapter = adapter
+        self.rules = rules
+
+    def send(
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> Response:
+        """Send `request` through the mounted adapter with the merged `anthropic-beta` header."""
+        rules = self.rules
+        value = rules.value()
+        send = self.adapter.send
+        if not value or (rules.hosts is not None and not self._applies(request.url)):  # type: ignore[misc]
+            return send(request, stream, timeout, verify, cert, proxies)
+        return send_merged(send, rules, value, request, (stream, timeout, verify, cert, proxies))
+
+    def __getattr__(self, name: str) -> Any:
+        # what code reads from `session.get_adapter(url)` (`max_retries`, `poolmanager`,
+        # ...) is the mounted adapter's
+        if name == "adapter":  # not set yet (unpickling, copying): no recursion
+            raise AttributeError(name)
+        return getattr(self.adapter, name)
+
+    def close(self) -> None:
+        """Close the mounted adapter."""
+        self.adapter.close()
+
+    def __repr__(self) -> str:
+        return f"InstalledAdapter({self.adapter!r}, {self.rules!r})"
+
+
+def patch(installation: Installation, stack: ModuleType) -> None:
+    """Patch requests for `installation`."""
+    del stack  # this module imports what it patches
+    installation.patch(Session, "get_adapter", _patched(Session.get_adapter, installation.rules))
+
+
+def _patched(original: Callable[[Any, str], BaseAdapter], rules: Rules) -> Callable[..., BaseAdapter]:
+    wrapped: weakref.WeakKeyDictionary[BaseAdapter, InstalledAdapter] = weakref.WeakKeyDictionary()
+
+    def get_adapter(self: Session, url: str) -> BaseAdapter:
+        adapter = original(self, url)
+        try:
+            return wrapped[adapter]
+        except KeyError:
+            found = wrapped[adapter] = InstalledAdapter(weakref.proxy(adapter), rules)
+        except TypeError:  # an adapter that takes no weak reference: a wrapper per hop
+            found = InstalledAdapter(adapter, rules)
+        return found
+
+    get_adapter.__wrapped__ = original  # type: ignore[attr-defined]
+    get_adapter.__doc__ = original.__doc__
+    return get_adapter
