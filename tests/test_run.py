@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,8 @@ import pytest
 
 from beta_middleware import _run
 from beta_middleware._run import BOOTSTRAP, Settings, settings
+
+from .server import Server
 
 PY = sys.executable
 VARS = (_run.BETAS, _run.HOSTS, _run.DROP_REJECTED, _run.THREADS, "PYTHONPATH")
@@ -214,7 +217,11 @@ def test_options_override_the_environment() -> None:
         (["--betas", "a b"], {}, "--betas: invalid beta name 'a b': it contains a space"),
         ([], {_run.BETAS: "ok-1,caf\u00e9"}, f"{_run.BETAS}: invalid beta name 'caf\u00e9'"),
         (["--hosts", "https://api.example.com"], {}, "--hosts: invalid host 'https://api.example.com'"),
-        ([], {_run.HOSTS: "ok.example,api.example.com/v1"}, f"{_run.HOSTS}: invalid host 'api.example.com/v1'"),
+        (
+            [],
+            {_run.HOSTS: "ok.example,api.example.com/v1"},
+            f"{_run.HOSTS}: invalid host 'api.example.com/v1'",
+        ),
         ([], {_run.DROP_REJECTED: "maybe"}, f"{_run.DROP_REJECTED}='maybe': expected 1 (on) or 0 (off)"),
         ([], {_run.THREADS: "2"}, f"{_run.THREADS}='2': expected 1 (on) or 0 (off)"),
     ],
@@ -371,3 +378,66 @@ def test_main_returns_on_errors_without_running_anything() -> None:
         "beta_middleware run: command not found: 'no-such-command-beta-middleware'",
         "beta_middleware run: --betas: invalid beta name 'a b': it contains a space",
     ]
+
+
+# -- requests of the program carry the betas (tests/server.py echoes what it received) ---------
+
+
+REQUESTS = """
+import json, sys, threading, httpx, requests
+from beta_middleware import betas
+url = sys.argv[1] + "/echo"
+seen = [httpx.get(url).json()["anthropic-beta"], requests.get(url).json()["anthropic-beta"]]
+with betas("files-api-2025-04-14"):
+    seen.append(httpx.get(url, headers={"anthropic-beta": "own-1"}).json()["anthropic-beta"])
+    box = []
+    worker = threading.Thread(target=lambda: box.append(requests.get(url).json()["anthropic-beta"]))
+    worker.start()
+    worker.join()
+    seen += box
+print(json.dumps(seen))
+"""
+
+
+def test_the_programs_requests_carry_the_betas(server: Server, tmp_path: Path) -> None:
+    program = script(tmp_path, REQUESTS)
+    done = run(
+        "--betas", "context-1m-2025-08-07", "--threads", "--hosts", "127.0.0.1", "--", PY, program, server.url
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert json.loads(done.stdout) == [
+        "context-1m-2025-08-07",
+        "context-1m-2025-08-07",
+        "own-1,context-1m-2025-08-07,files-api-2025-04-14",
+        "context-1m-2025-08-07,files-api-2025-04-14",  # --threads: the thread got the scope
+    ]
+
+
+def test_a_grandchild_process_sends_them_too_and_the_default_hosts_hold(
+    server: Server, tmp_path: Path
+) -> None:
+    child = script(
+        tmp_path, "import sys, httpx; print(httpx.get(sys.argv[1]).json()['anthropic-beta'])", "c.py"
+    )
+    parent = script(
+        tmp_path,
+        f"""
+        import subprocess, sys
+        for url in sys.argv[1:]:
+            subprocess.run([sys.executable, {child!r}, url], check=True)
+        """,
+        "p.py",
+    )
+    # the default hosts: api.anthropic.com and the host of ANTHROPIC_BASE_URL, not others
+    env = {"ANTHROPIC_BASE_URL": server.url_for("/")}
+    other = server.url_for("/echo", host="localhost")
+    done = run("--betas", "context-1m-2025-08-07", "--", PY, parent, server.url_for("/echo"), other, env=env)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout.decode().splitlines() == ["context-1m-2025-08-07", "None"]
+
+
+def test_a_program_that_installs_otherwise_is_told(tmp_path: Path) -> None:
+    code = "import beta_middleware\nbeta_middleware.install(betas='files-api-2025-04-14')"
+    done = run("--betas", "context-1m-2025-08-07", "--", PY, "-c", code)
+    assert done.returncode == 1
+    assert b"ValueError: beta_middleware is already installed" in done.stderr
