@@ -203,9 +203,12 @@ def test_settings_from_the_environment_alone() -> None:
 
 def test_options_override_the_environment() -> None:
     env = {_run.BETAS: "files-api-2025-04-14", _run.HOSTS: "a.example"}
-    code = "import os; print(os.environ['BETA_MIDDLEWARE_BETAS'], os.environ['BETA_MIDDLEWARE_HOSTS'])"
+    names = ("BETAS", "HOSTS", "DROP_REJECTED", "THREADS")
+    code = f"import os; print(*(os.environ.get('BETA_MIDDLEWARE_' + v) for v in {names!r}))"
     done = run("--betas", "a-1", "b-2,c-3", "--hosts", "b.example", "--", PY, "-c", code, env=env)
-    assert done.stdout == b"a-1,b-2,c-3 b.example\n"
+    assert done.stdout == b"a-1,b-2,c-3 b.example None None\n"
+    done = run("--drop-rejected", "--threads", "--betas", "a-1", "--", PY, "-c", code, env=env)
+    assert done.stdout == b"a-1 a.example 1 1\n"
 
 
 # -- bad values: exit 2 before the program starts --------------------------------------------
@@ -331,11 +334,12 @@ def test_a_stack_that_fails_to_import_leaves_the_hook_waiting(tmp_path: Path) ->
 
 def test_a_stack_that_is_not_installed_leaves_the_hook_waiting() -> None:
     code = (
-        "import sys\ntry:\n    import httpx2_not_installed_either\nexcept ImportError:\n    pass\n"
-        "try:\n    import httpx2\nexcept ImportError:\n    pass\nimport requests\n"
+        "import sys\nsaved = sys.path[:]\nsys.path[:] = [p for p in sys.path if 'site-packages' not in p]\n"
+        "try:\n    import httpx\nexcept ImportError:\n    print('no httpx')\n"
+        "sys.path[:] = saved\nprint('beta_middleware' in sys.modules)\nimport requests\n"
         "print('beta_middleware' in sys.modules)"
     )
-    assert hooked(code, {}).stdout == b"True\n"
+    assert hooked(code, {}).stdout == b"no httpx\nFalse\nTrue\n"
 
 
 # -- settings ------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ class _Loader:
         global _armed
         # The module sees its real loader (importlib.resources, inspect and reload use it).
         module.__loader__ = self._inner
-        if module.__spec__ is not None:
+        if module.__spec__ is not None:  # pragma: no branch - the import system sets it
             module.__spec__.loader = self._inner
         try:
             self._inner.exec_module(module)
@@ -80,15 +80,13 @@ class _Finder:
         if not _armed or name not in _TRIGGERS:
             return None
         _armed = False  # also keeps the search below from coming back here
+        spec: ModuleSpec | None = None
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
-            if finder is cls or find is None:
-                continue
-            spec: ModuleSpec | None = find(name, path, target)
-            if spec is not None:
-                break
-        else:
-            spec = None
+            if finder is not cls and find is not None:
+                spec = find(name, path, target)
+                if spec is not None:
+                    break
         if spec is None or spec.loader is None:
             _armed = True
             return spec
