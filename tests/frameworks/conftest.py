@@ -121,5 +121,5 @@ def run_program(
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
-        timeout=120,
+        timeout=300,  # importing LiteLLM alone can take 40 s on a busy machine
     )
