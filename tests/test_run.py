@@ -29,7 +29,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run(
-    *args: str, env: dict[str, str] | None = None, input: bytes | None = None, timeout: float = 60
+    *args: str, env: dict[str, str] | None = None, input: bytes | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [PY, "-m", "beta_middleware", "run", *args],
@@ -77,7 +77,7 @@ def test_the_program_takes_over_the_process() -> None:
         [PY, "-m", "beta_middleware", "run", "--", PY, "-c", "import os; print(os.getpid())"],
         stdout=subprocess.PIPE,
     ) as proc:
-        out, _ = proc.communicate(timeout=60)
+        out, _ = proc.communicate(timeout=180)
     assert int(out) == proc.pid  # replaced by exec: no parent in between to forward anything
 
 
@@ -115,7 +115,7 @@ def test_signals_reach_the_program(signum: int, code: str, status: int, out: byt
         assert proc.stdout is not None
         assert proc.stdout.readline() == b"ready\n"
         proc.send_signal(signum)
-        rest, err = proc.communicate(timeout=60)
+        rest, err = proc.communicate(timeout=180)
     assert proc.returncode == status
     assert b"ready\n" + rest == out
     assert (b"KeyboardInterrupt" in err) == (signum == signal.SIGINT)
@@ -185,7 +185,7 @@ def test_an_error_in_the_users_sitecustomize_is_reported_as_python_does(tmp_path
     (tmp_path / "sitecustomize.py").write_text("raise RuntimeError('broken site')\n")
     code = "import sys, requests; print('beta_middleware' in sys.modules)"
     plain = subprocess.run(
-        [PY, "-c", code], capture_output=True, env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=60
+        [PY, "-c", code], capture_output=True, env={**os.environ, "PYTHONPATH": str(tmp_path)}, timeout=180
     )
     done = hooked(code, {"PYTHONPATH": os.pathsep.join([BOOTSTRAP, str(tmp_path)])})
     assert (plain.stdout, done.stdout) == (b"False\n", b"True\n")  # the hook is set before theirs runs
@@ -282,7 +282,7 @@ def test_no_command_is_a_usage_error() -> None:
 def hooked(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
     """A plain Python with the hook on its path, as a container might set it up by hand."""
     return subprocess.run(
-        [PY, "-c", code], capture_output=True, env={**os.environ, "PYTHONPATH": BOOTSTRAP, **env}, timeout=60
+        [PY, "-c", code], capture_output=True, env={**os.environ, "PYTHONPATH": BOOTSTRAP, **env}, timeout=180
     )
 
 
