@@ -13,7 +13,9 @@ The budget:
   names in one scope) nor with concurrent tasks (10,000 vs 1, each with its own scope);
 - 1,000,000 scope enter/exit cycles leave no memory behind;
 - start-up and first-use cost, as whole processes (see `benchmarks.startup`; only
-  that part: `--startup`).
+  that part: `--startup`);
+- a Python process started under `python -m beta_middleware run` starts within 10 ms of a
+  plain one (whole processes: `benchmarks.startup_run`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from time import perf_counter, thread_time
 from beta_middleware import betas
 from beta_middleware._header import Rules
 
-from . import startup
+from . import startup, startup_run
 from .stacks import (
     INSTALLED,
     OUTSIDE,
@@ -82,6 +84,8 @@ class Config:
     solo_requests: int = 2_000
     install_runs: int = 9
     """Fresh processes timing `install()`; the median counts."""
+    startup_rounds: int = 60
+    """Rounds of whole processes, plain and under `run`, alternating."""
 
     def rounds_for(self, scenario: Scenario) -> int:
         """The rounds a cell of `scenario` takes."""
@@ -101,6 +105,7 @@ QUICK = Config(
     task_rounds=1,
     solo_requests=5,
     install_runs=1,
+    startup_rounds=2,
 )
 """A tiny configuration: every code path, no meaningful figure (used by the tests)."""
 
@@ -145,6 +150,8 @@ class Report:
     install_ms: float | None = None
     """`install()` in a fresh process, milliseconds of CPU time (median)."""
     skipped: list[str] = field(default_factory=list)
+    startup: dict[str, float] = field(default_factory=dict)
+    """`benchmarks.startup_run`'s figures, in milliseconds."""
 
     def checks(self) -> list[tuple[str, bool, str]]:
         """The budget: (what, holds, figures) per check."""
@@ -208,6 +215,15 @@ class Report:
                     f"memory after scope cycles grows < {MEMORY_SLACK} B",
                     growth < MEMORY_SLACK,
                     f"{growth:+.0f} B",
+                )
+            )
+        if self.startup:
+            gap = self.startup[startup_run.GAP]
+            out.append(
+                (
+                    f"under run, a Python process starts within {startup_run.STARTUP_SLACK_MS:.0f} ms of plain",
+                    gap <= startup_run.STARTUP_SLACK_MS,
+                    f"{gap:+.1f} ms",
                 )
             )
         return out
@@ -457,6 +473,8 @@ def measure(config: Config, log: Callable[[str], None] = lambda line: None) -> R
     log("  scopes measured")
     report.memory = measure_memory(config)
     log("  memory measured")
+    report.startup = startup_run.measure(config.startup_rounds)
+    log("  start-up under run measured")
     return report
 
 
@@ -489,6 +507,8 @@ def render(report: Report, config: Config) -> str:
     parts += [f"| {label} | {value:.2f} |" for label, value in report.scope.items()]
     parts += ["", "| memory | value |", "|---|---:|"]
     parts += [f"| {label} | {value:,.0f} |" for label, value in report.memory.items()]
+    parts += ["", "| start-up under run (whole processes) | value |", "|---|---:|"]
+    parts += [f"| {label} | {value:.1f} |" for label, value in report.startup.items()]
     parts += ["", "Budget:"]
     for what, ok, figures in report.checks():
         parts.append(f"  {'ok  ' if ok else 'FAIL'} {what} ({figures})")

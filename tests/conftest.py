@@ -10,6 +10,9 @@ from .messages_server import MessagesServer
 from .messages_server import start as start_messages_server
 from .server import Server, start
 
+# The framework suite needs the frameworks: scripts/test-frameworks runs it in its own environments.
+collect_ignore = ["frameworks"]
+
 pytest.register_assert_rewrite("tests.sdk_cases")  # shared checks, imported by the SDK test modules
 
 

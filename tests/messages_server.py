@@ -3,8 +3,14 @@
 `POST /v1/messages` (and `?beta=true`) answers a valid `Message` whose text is the
 `anthropic-beta` value the server received (`(none)` without one), or, for
 `"stream": true`, the same message as server-sent events sent one chunk per event.
-A request with `tools` gets a `tool_use` block whose input arrives in two JSON deltas,
-`{"city": "Par` then `is"}`, so that the SDK's partial-JSON handling can be observed.
+A request with `tools` gets a `tool_use` block of the first tool: streamed, its input
+arrives in two JSON deltas, `{"city": "Par` then `is"}`, so that the SDK's partial-JSON
+handling can be observed; not streamed, it is `{"city": <the anthropic-beta value>}`.
+
+`POST /v1/messages/count_tokens` answers `{"input_tokens": 3}`.
+
+A request carrying a name of `MessagesServer.refuse` gets the API's 400 `Unsupported beta
+header: NAME` (a set the test fills, for clients whose headers a test cannot choose).
 
 Test controls, sent as request headers:
 - `x-test-fail: N` with `x-test-key: KEY`: the first N requests for KEY get a 529
@@ -44,30 +50,37 @@ class MessagesServer:
     attempts: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: Iterator[int] = field(default_factory=lambda: iter(range(1, 1_000_000)))
+    refuse: set[str] = field(default_factory=set)
 
     @property
     def betas(self) -> list[str | None]:
         return [call.beta for call in self.received]
 
 
-def message(msg_id: str, text: str, *, stop_reason: str | None = "end_turn") -> dict[str, Any]:
+def message(
+    msg_id: str, text: str, *, stop_reason: str | None = "end_turn", tool: str | None = None
+) -> dict[str, Any]:
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}] if stop_reason else []
+    if tool and stop_reason:  # the tool's input carries the received value, as the text would
+        content = [{"type": "tool_use", "id": "toolu_1", "name": tool, "input": {"city": text}}]
+        stop_reason = "tool_use"
     return {
         "id": msg_id,
         "type": "message",
         "role": "assistant",
         "model": MODEL,
-        "content": [{"type": "text", "text": text}] if stop_reason else [],
+        "content": content,
         "stop_reason": stop_reason,
         "stop_sequence": None,
         "usage": {"input_tokens": 3, "output_tokens": 1 if stop_reason else 0},
     }
 
 
-def events(msg_id: str, text: str, tools: bool) -> list[dict[str, Any]]:
+def events(msg_id: str, text: str, tool: str | None) -> list[dict[str, Any]]:
     """The server-sent events of one streamed message, in the API's order."""
     start = message(msg_id, "", stop_reason=None)
-    if tools:
-        block: dict[str, Any] = {"type": "tool_use", "id": "toolu_1", "name": "weather", "input": {}}
+    if tool:
+        block: dict[str, Any] = {"type": "tool_use", "id": "toolu_1", "name": tool, "input": {}}
         deltas = [{"type": "input_json_delta", "partial_json": part} for part in ('{"city": "Par', 'is"}')]
         stop = "tool_use"
     else:
@@ -78,6 +91,7 @@ def events(msg_id: str, text: str, tools: bool) -> list[dict[str, Any]]:
     return [
         {"type": "message_start", "message": start},
         {"type": "content_block_start", "index": 0, "content_block": block},
+        {"type": "ping"},
         *({"type": "content_block_delta", "index": 0, "delta": delta} for delta in deltas),
         {"type": "content_block_stop", "index": 0},
         {
@@ -87,6 +101,11 @@ def events(msg_id: str, text: str, tools: bool) -> list[dict[str, Any]]:
         },
         {"type": "message_stop"},
     ]
+
+
+def _tool(body: dict[str, Any]) -> str | None:
+    tools = body.get("tools") or []
+    return str(tools[0].get("name") or "weather") if tools else None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -121,15 +140,24 @@ class _Handler(BaseHTTPRequestHandler):
             key = self.headers.get("x-test-key", "")
             state.attempts[key] += 1
             attempt = state.attempts[key]
-        if attempt <= int(self.headers.get("x-test-fail", "0")):
+        refused = [name for name in (beta or "").split(",") if name in state.refuse]
+        if refused:
+            why = f"Unsupported beta header: {refused[0]}"
+            self._send_json(
+                400, {"type": "error", "error": {"type": "invalid_request_error", "message": why}}
+            )
+        elif attempt <= int(self.headers.get("x-test-fail", "0")):
             self._error(529, "overloaded_error", {"retry-after-ms": "1"})
         elif status := int(self.headers.get("x-test-status", "0")):
             kind = "invalid_request_error" if status < 500 else "api_error"
             self._error(status, kind, {"x-should-retry": "false", "x-test-origin": "messages-server"})
+        elif self.path.split("?")[0].endswith("/count_tokens"):
+            self._send_json(200, {"input_tokens": 3})
         elif body.get("stream"):
-            self._stream(events(msg_id, beta or NO_HEADER, bool(body.get("tools"))))
+            self._stream(events(msg_id, beta or NO_HEADER, _tool(body)))
         else:
-            self._send_json(200, message(msg_id, beta or NO_HEADER), {"request-id": msg_id})
+            reply = message(msg_id, beta or NO_HEADER, tool=_tool(body))
+            self._send_json(200, reply, {"request-id": msg_id})
 
     def _stream(self, items: list[dict[str, Any]]) -> None:
         self.send_response(200)

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from benchmarks import run, stacks, startup
+from benchmarks import run, stacks, startup, startup_run
 from beta_middleware import betas
 from beta_middleware._header import Rules
 
@@ -30,11 +30,15 @@ def test_quick_run_measures_every_stack_and_scenario() -> None:
     checks = report.checks()
     # one per cell, one more per pass-through cell, one depth check per stack,
     # one concurrency check per stack with concurrent=True (not the SDK ones), one memory check,
-    # one outside-the-hosts check per installed HTTP stack, one for install()'s own cost
+    # one outside-the-hosts check per installed HTTP stack, one for install()'s own cost,
+    # one for start-up under run
     assert set(report.outside) == {stack.name for stack in stacks.INSTALLED if stack.hosts}
     assert report.install_ms is not None
     outside = len(report.outside) + 1
-    assert len(checks) == len(expected) + 2 * len(stacks.STACKS) + len(report.concurrency) + 1 + outside
+    assert len(checks) == len(expected) + 2 * len(stacks.STACKS) + len(report.concurrency) + 2 + outside
+    assert set(report.startup) == {
+        f"{p}: {w}, ms" for p in startup_run.PROGRAMS for w in ("plain", "under run", "gap")
+    }
     assert text.endswith(("Budget holds.", "Budget does NOT hold."))
 
 

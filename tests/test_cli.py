@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
 import pytest
 
+import beta_middleware
 from beta_middleware import _known, known_betas
 from beta_middleware.__main__ import main
 
@@ -116,3 +118,65 @@ def test_a_reader_that_stops_early_ends_it_quietly() -> None:
         stderr = proc.stderr.read()
         assert proc.wait(timeout=60) == 1
     assert stderr == b""
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out == f"beta-middleware {beta_middleware.__version__}\n"
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["check"], ["known"], ["run"]])
+def test_help_is_plain_text_and_says_the_exit_status(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main([*command, "--help"])
+    assert exit.value.code == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"usage: python -m beta_middleware {' '.join(command)}".rstrip())
+    assert "`" not in text  # no markdown in a terminal
+    assert "exit status:" in text
+    assert re.search(r"\b2\b.*usage error", text)
+
+
+def test_run_help_names_its_exit_codes_and_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    for item in (
+        "126",
+        "127",
+        "the program's own",
+        "BETA_MIDDLEWARE_BETAS",
+        "BETA_MIDDLEWARE_THREADS=1",
+        "--",
+    ):
+        assert item in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        (["check", "--bogus", "a-1"], "usage: python -m beta_middleware check "),
+        (["known", "--bogus"], "usage: python -m beta_middleware known "),
+        (["demo", "extra"], "usage: python -m beta_middleware demo "),
+        (["run", "--bogus", "--", "true"], "usage: python -m beta_middleware run "),
+    ],
+)
+def test_a_bad_option_prints_that_commands_usage(
+    capsys: pytest.CaptureFixture[str], argv: list[str], usage: str
+) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage)
+    assert "--bogus" in err or "extra" in err
+
+
+def test_check_takes_names_after_a_double_dash(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines = run(capsys, "check", "--", "--not-an-option")
+    assert status == 0
+    assert lines == ["unknown  --not-an-option: not in the known list; it may be newer"]

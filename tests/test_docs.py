@@ -41,7 +41,8 @@ FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<info>[^\n]*)\n(?P<code>.*?)^```$", 
 SHOWN = {"bash", "text"}
 # Pages whose examples another test runs: each block of this one is for one SDK line, and
 # tests/sdk_cases.py runs it in that line's environment (the two lines cannot share one).
-RUN_ELSEWHERE = {"anthropic-sdk-lines.md"}
+# docs/frameworks.md needs the frameworks: the framework suite runs it (scripts/test-frameworks).
+RUN_ELSEWHERE = {"anthropic-sdk-lines.md", "frameworks.md"}
 WARNING = re.compile(r"#\s*(\w+Warning): (.*)")
 
 

@@ -1,0 +1,17 @@
+"""docs/frameworks.md: the recipes of this environment's frameworks run as written."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.frameworks.docs_page import SECTIONS, check_every_recipe_is_run, check_recipe
+from tests.messages_server import MessagesServer
+
+
+def test_every_recipe_of_the_page_is_run_somewhere() -> None:
+    check_every_recipe_is_run()
+
+
+@pytest.mark.parametrize("title", sorted(SECTIONS["sdk0"]))
+def test_recipe(api: MessagesServer, title: str) -> None:
+    check_recipe(api, title)
