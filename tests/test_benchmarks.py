@@ -11,8 +11,14 @@ from beta_middleware import betas
 from beta_middleware._header import Rules
 
 
-def test_quick_run_measures_every_stack_and_scenario() -> None:
-    report = run.measure(run.QUICK)
+@pytest.fixture(scope="module")
+def quick_report() -> run.Report:
+    """One quick run (about half a minute) for the tests that read a whole report."""
+    return run.measure(run.QUICK)
+
+
+def test_quick_run_measures_every_stack_and_scenario(quick_report: run.Report) -> None:
+    report = quick_report
     expected = {(stack.name, scenario.name) for stack in stacks.STACKS for scenario in stacks.SCENARIOS}
     assert {(cell.stack, cell.scenario) for cell in report.cells} == expected
     assert report.skipped == []
@@ -42,8 +48,19 @@ def test_quick_run_measures_every_stack_and_scenario() -> None:
     assert text.endswith(("Budget holds.", "Budget does NOT hold."))
 
 
-def test_main_prints_the_report_and_exits_by_the_budget(capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_prints_the_report_and_exits_by_the_budget(
+    quick_report: run.Report, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What `measure` does is the test above's; this one is about what main makes of it.
+    configs: list[run.Config] = []
+
+    def measure(config: run.Config, log: object = None) -> run.Report:
+        configs.append(config)
+        return quick_report
+
+    monkeypatch.setattr(run, "measure", measure)
     status = run.main(["--quick"])
+    assert configs == [run.QUICK]
     out = capsys.readouterr().out
     assert status in (0, 1)
     assert ("Budget holds." in out) is (status == 0)
