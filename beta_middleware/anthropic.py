@@ -272,6 +272,7 @@ class BetaMiddleware(Middleware):
 
     def __init__(self, *, betas: str | Iterable[str] = (), drop_rejected: bool = False) -> None:
         self.rules = Rules(betas, drop_rejected=drop_rejected)  # validates here, before any client uses it
+        self.rules.owner = weakref.ref(self)  # for logs to name this middleware
 
     def __repr__(self) -> str:
         drop = ", drop_rejected=True" if self.rules.drop_rejected else ""

@@ -100,8 +100,8 @@ class BetaAdapter(HTTPAdapter):
         rules = self.rules
         value = rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):
-            if _SENT in request.__dict__:  # sent before with betas: send what the caller set
-                _forget(request)
+            if _SENT in request.__dict__ and _callers.get() is None:
+                _forget(request)  # sent before with betas: send what the caller set
             return super().send(request, stream, timeout, verify, cert, proxies)
         return send_merged(super().send, rules, value, request, (stream, timeout, verify, cert, proxies))
 
@@ -149,9 +149,15 @@ def send_merged(
     """
     headers = request.headers
     own = current = headers.get(HEADER)
-    mark: tuple[str, str | bytes | None] | None = request.__dict__.get(_SENT)
-    if mark is not None and current == mark[0]:  # what an earlier send left: not the caller's
-        own = mark[1]
+    # Under another layer that added betas (the installation's over a mounted BetaAdapter)
+    # the header is what that layer set for this send; the outermost layer alone tells
+    # what an earlier send left from what the caller set.
+    callers = _callers.get()
+    outermost = callers is None
+    if outermost:
+        mark: tuple[str, str | bytes | None] | None = request.__dict__.get(_SENT)
+        if mark is not None and current == mark[0]:  # what an earlier send left: not the caller's
+            own = mark[1]
     if own:
         value = sent(_text(own), rules.added())
     if value == own:  # nothing new: what the caller set
@@ -159,12 +165,8 @@ def send_merged(
             _put_back(request, own)
         return send(request, *args)
     headers[HEADER] = value
-    request.__dict__[_SENT] = (value, own)
     body = request.body  # what it is before sending: sending may use it up
-    # Under another adapter that added betas (the installation's over a mounted
-    # BetaAdapter) the caller's own value is the one that adapter found.
-    callers = _callers.get()
-    caller = own if callers is None else callers[0]
+    caller = own if callers is None else callers[0]  # what the outermost layer found
     token = _callers.set((caller,))
     try:
         response = send(request, *args)
@@ -175,6 +177,8 @@ def send_merged(
         raise
     finally:
         _callers.reset(token)
+    if outermost:  # what this send leaves on the request (layers below may have added to it)
+        request.__dict__[_SENT] = (headers.get(HEADER), own)
     if 300 <= response.status_code < 400 and response.is_redirect:
         # requests builds the next hop from `request`: it must carry only what the
         # caller set; the redirect response keeps a copy of what was sent.
