@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from types import ModuleType, TracebackType
@@ -78,6 +79,33 @@ sdk_sending: ContextVar[object] = ContextVar("beta_middleware_sdk_sending", defa
 Its requests got the installation's betas from the SDK patch, which also resends them
 (drop_rejected): the installation's HTTP-stack patch sends them on as they are.
 """
+
+
+class Wrappers:
+    """One wrapper per wrapped object (a transport, an adapter), made on first use.
+
+    The wrapper refers to the object weakly and the cache holds it weakly, so it keeps
+    no client's transport or adapter alive; the last pair is also kept in one slot, as a
+    client mostly uses one.
+    """
+
+    def __init__(self, make: Callable[[Any], Any]) -> None:
+        self._make = make
+        self._wrapped: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+        self._last: tuple[Callable[[], Any], Any] = (type(None), None)  # empty: no object is None
+
+    def __call__(self, inner: Any) -> Any:
+        ref, found = self._last
+        if ref() is inner:
+            return found
+        try:
+            found = self._wrapped[inner]
+        except KeyError:
+            found = self._wrapped[inner] = self._make(weakref.proxy(inner))
+        except TypeError:  # an object that takes no weak reference: a wrapper per call
+            return self._make(inner)
+        self._last = (weakref.ref(inner), found)  # one store: safe across threads
+        return found
 
 
 class Installation:

@@ -10,11 +10,11 @@ use and held weakly, and nothing stored on the client.
 from __future__ import annotations
 
 import importlib
-import weakref
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from ._install import Wrappers
 from ._install import sdk_sending as sending
 
 if TYPE_CHECKING:
@@ -36,28 +36,13 @@ def patch(installation: Installation, stack: ModuleType) -> None:
 
 
 def _patched(original: Callable[[Any, Any], Any], wrapper: Any, rules: Rules) -> Callable[[Any, Any], Any]:
-    wrapped: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-    make = wrapper._wrap
-    # the last transport and its wrapper: a client mostly uses one (the slot starts empty)
-    last: list[tuple[Callable[[], Any], Any]] = [(type(None), None)]
+    wrapped = Wrappers(lambda transport: wrapper._wrap(transport, rules))
 
     def _transport_for_url(self: Any, url: Any) -> Any:
         transport = original(self, url)
         if sending.get() is not None:
             return transport  # an SDK client's request: the SDK patch gave it the betas
-        ref, found = last[0]
-        if ref() is transport:
-            return found
-        try:
-            found = wrapped[transport]
-        except KeyError:
-            # the wrapper refers to the transport weakly: the cache holds no client's
-            # transport alive, and a closed client's transports go as before
-            found = wrapped[transport] = make(weakref.proxy(transport), rules)
-        except TypeError:  # a transport that takes no weak reference: a wrapper per hop
-            return make(transport, rules)
-        last[0] = (weakref.ref(transport), found)  # one store: safe across threads
-        return found
+        return wrapped(transport)
 
     _transport_for_url.__wrapped__ = original  # type: ignore[attr-defined]
     _transport_for_url.__doc__ = original.__doc__

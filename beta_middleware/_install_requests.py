@@ -8,7 +8,6 @@ wrapper per adapter, held weakly, nothing stored on the session.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from requests import PreparedRequest, Response, Session
 from requests.adapters import BaseAdapter
 
+from ._install import Wrappers
 from .requests import BetaAdapter, send_merged
 
 if TYPE_CHECKING:
@@ -75,23 +75,10 @@ def patch(installation: Installation, stack: ModuleType) -> None:
 
 
 def _patched(original: Callable[[Any, str], BaseAdapter], rules: Rules) -> Callable[..., BaseAdapter]:
-    wrapped: weakref.WeakKeyDictionary[BaseAdapter, InstalledAdapter] = weakref.WeakKeyDictionary()
-
-    # the last adapter and its wrapper: a session mostly uses one (the slot starts empty)
-    last: list[tuple[Callable[[], Any], Any]] = [(type(None), None)]
+    wrapped = Wrappers(lambda adapter: InstalledAdapter(adapter, rules))
 
     def get_adapter(self: Session, url: str) -> BaseAdapter:
-        adapter = original(self, url)
-        ref, found = last[0]
-        if ref() is adapter:
-            return found  # type: ignore[no-any-return]
-        try:
-            found = wrapped[adapter]
-        except KeyError:
-            found = wrapped[adapter] = InstalledAdapter(weakref.proxy(adapter), rules)
-        except TypeError:  # an adapter that takes no weak reference: a wrapper per hop
-            return InstalledAdapter(adapter, rules)
-        last[0] = (weakref.ref(adapter), found)  # one store: safe across threads
+        found: BaseAdapter = wrapped(original(self, url))
         return found
 
     get_adapter.__wrapped__ = original  # type: ignore[attr-defined]
