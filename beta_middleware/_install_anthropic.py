@@ -1,12 +1,12 @@
 """`install()` for the anthropic SDK: a `BetaMiddleware` runs first in every client's chain.
 
 The SDK builds a client's middleware chain from `client._middleware` and runs it in
-`_request`, once per attempt, before the HTTP request is built and signed - which is
+`_request` (`request` before 1.0), once per attempt, before the HTTP request is built and signed - which is
 what makes Bedrock's betas land in the signed body. No public API adds middleware to
 built clients, so three private names are patched, each pinned by a test:
 
-- `_request` (sync and async API clients) marks, in a context variable, which client is
-  sending;
+- `_request` (sync and async API clients; `request` on 0.x) marks, in a context
+  variable, which client is sending;
 - `_middleware` reads, for that client only, as the installation's middleware followed
   by the client's own, so the SDK's own code builds the chain (per-call chains of traced
   calls included);
@@ -14,8 +14,8 @@ built clients, so three private names are patched, each pinned by a test:
 
 Everywhere else - `client.middleware`, `copy()`, `with_options()`, the chain the client
 stored when built - reads what it always did: nothing of the installation stays on a
-client. SDK lines without the middleware option (anthropic 0.x, on httpx) are left as
-they are; the httpx patch covers their requests to the installation's hosts.
+client. SDK releases without the middleware option (before 0.108) are left as they are;
+the httpx patch covers their requests to the installation's hosts.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def patch(installation: Installation, stack: ModuleType) -> None:
     """Patch the anthropic SDK for `installation`."""
     try:
         from .anthropic import BetaMiddleware
-    except ImportError:  # pragma: no cover - an SDK line without middleware (0.x, on httpx)
+    except ImportError:  # pragma: no cover - an SDK release without middleware (before 0.108)
         return
     from anthropic._base_client import AsyncAPIClient, BaseClient, SyncAPIClient
 
@@ -50,8 +50,10 @@ def patch(installation: Installation, stack: ModuleType) -> None:
     for client in (SyncAPIClient, AsyncAPIClient):
         original = client.__dict__.get("_middleware_chain")
         installation.patch(client, "_middleware_chain", _Chain(original))
-    installation.patch(SyncAPIClient, "_request", _sync_request(SyncAPIClient._request))
-    installation.patch(AsyncAPIClient, "_request", _async_request(AsyncAPIClient._request))
+    for client, wrap in ((SyncAPIClient, _sync_request), (AsyncAPIClient, _async_request)):
+        # where an attempt's chain runs: `_request` from 1.0, `request` on 0.x
+        name = "_request" if "_request" in client.__dict__ else "request"
+        installation.patch(client, name, wrap(getattr(client, name)))
 
 
 class _Middleware:
