@@ -13,7 +13,7 @@ from tests.messages_server import MessagesServer
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "frameworks.md"
 SECTIONS = {
     "sdk1": {"LangChain", "pydantic-ai", "LiteLLM", "The SDK's aiohttp client"},
-    "sdk0": {"instructor"},
+    "sdk0": {"instructor", "strands-agents", "llama-index"},
 }
 FENCE = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
