@@ -221,7 +221,7 @@ class Report:
             gap = self.startup[startup_run.GAP]
             out.append(
                 (
-                    f"under run, a Python process starts within {startup_run.STARTUP_SLACK_MS:.0f} ms of plain",
+                    f"under run, a process starts within {startup_run.STARTUP_SLACK_MS:.0f} ms of plain",
                     gap <= startup_run.STARTUP_SLACK_MS,
                     f"{gap:+.1f} ms",
                 )
