@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-import warnings
-import weakref
-from collections.abc import Callable, Iterable, Sequence
+from _thread import RLock
 from contextvars import ContextVar
-from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any, Final, cast
 
 from ._header import Rules
 
+TYPE_CHECKING = False  # `typing`, `threading`, `warnings`, `weakref` cost install()'s budget
 if TYPE_CHECKING:
-    from importlib.abc import Loader
+    from collections.abc import Callable, Iterable, Sequence
     from importlib.machinery import ModuleSpec
+    from types import ModuleType, TracebackType
+    from typing import Any, Final
 
     from typing_extensions import Self
 
@@ -44,11 +42,11 @@ DEFAULT: Final[Any] = _Default()
 
 def default_hosts() -> tuple[str, ...]:
     """`api.anthropic.com`, plus the host of `ANTHROPIC_BASE_URL` when that variable is set."""
-    from urllib.parse import urlsplit  # already loaded by any program that uses HTTP
-
     hosts = [DEFAULT_HOST]
     base = os.environ.get("ANTHROPIC_BASE_URL", "").strip()
     if base:
+        from urllib.parse import urlsplit  # only then: it costs install()'s budget
+
         try:
             host = urlsplit(base).hostname
         except ValueError:  # a malformed URL: the SDK refuses it itself
@@ -90,7 +88,10 @@ class Wrappers:
     """
 
     def __init__(self, make: Callable[[Any], Any]) -> None:
+        import weakref  # loaded by then: the stack being patched imports it
+
         self._make = make
+        self._ref, self._proxy = weakref.ref, weakref.proxy
         self._wrapped: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
         self._last: tuple[Callable[[], Any], Any] = (type(None), None)  # empty: no object is None
 
@@ -101,10 +102,10 @@ class Wrappers:
         try:
             found = self._wrapped[inner]
         except KeyError:
-            found = self._wrapped[inner] = self._make(weakref.proxy(inner))
+            found = self._wrapped[inner] = self._make(self._proxy(inner))
         except TypeError:  # an object that takes no weak reference: a wrapper per call
             return self._make(inner)
-        self._last = (weakref.ref(inner), found)  # one store: safe across threads
+        self._last = (self._ref(inner), found)  # one store: safe across threads
         return found
 
 
@@ -156,6 +157,8 @@ class Installation:
             patcher = __import__(self._watched[name], fromlist=["patch"])
             patcher.patch(self, sys.modules[name])
         except Exception as exc:  # never break the program's own import
+            import warnings
+
             warnings.warn(
                 f"beta_middleware.install() could not patch {name!r}: {exc!r}; its requests get no betas",
                 RuntimeWarning,
@@ -214,7 +217,7 @@ class _PatchingLoader:
 
     def exec_module(self, module: ModuleType) -> None:
         # the module keeps its own loader (importlib.resources and friends read it)
-        cast("ModuleSpec", module.__spec__).loader = self.loader
+        module.__spec__.loader = self.loader  # type: ignore[union-attr]  # the import system set it
         module.__loader__ = self.loader
         self.loader.exec_module(module)
         with _lock:
@@ -244,11 +247,11 @@ class _Finder:
             return None
         if spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec  # a namespace package or an old-style loader: left to import as it is
-        spec.loader = cast("Loader", _PatchingLoader(spec.loader, installation, fullname))
+        spec.loader = _PatchingLoader(spec.loader, installation, fullname)  # type: ignore[assignment]
         return spec
 
 
-_lock = threading.RLock()
+_lock = RLock()
 _installed: Installation | None = None
 
 

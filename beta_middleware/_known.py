@@ -307,6 +307,8 @@ def warn_unknown(names: Iterable[str]) -> None:
     index) are read only for a name not bundled and not seen lately.
     """
     global _checked, _older
+    if not names:
+        return  # no names (an integration without `betas=`): nothing to read
     bundled_names = bundled()[1]
     for name in names:
         if name in bundled_names or name in _checked or name in _older:

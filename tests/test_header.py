@@ -227,3 +227,19 @@ def test_rules_pickle_equality_and_repr() -> None:
     assert rules != object()
     assert repr(rules) == "Rules(betas=['a'], hosts=['*.example.com'])"
     assert repr(rules.hosts) == "HostMatcher(['*.example.com'])"
+
+
+def test_the_label_check_is_the_documented_pattern() -> None:
+    # checked without `re` (install()'s cost): every short label over the characters that matter
+    import itertools
+    import re
+
+    from beta_middleware._header import _label
+
+    pattern = re.compile(r"[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?")
+    for n in range(5):
+        for chars in itertools.product("a9_-Z.é", repeat=n):
+            label = "".join(chars)
+            assert _label(label) is bool(pattern.fullmatch(label)), label
+    for label in ("a" * 63, "a" * 64, "a" + "-" * 61 + "b", "-" + "a" * 62):
+        assert _label(label) is bool(pattern.fullmatch(label)), label
