@@ -305,6 +305,8 @@ def test_a_request_sent_again_starts_from_what_the_caller_set(own: str | bytes |
         session.send(prepared)
     with betas("a"), betas("c"):
         session.send(prepared)
+    with betas("own-1"):  # after a send that added names: nothing new to the caller's own
+        session.send(prepared)
     session.send(prepared)
     text = None if own is None else "own-1"
     prefix = f"{text}," if text else ""
@@ -313,6 +315,7 @@ def test_a_request_sent_again_starts_from_what_the_caller_set(own: str | bytes |
         text,
         f"{prefix}b",
         f"{prefix}a,c",
+        "own-1",
         text,
     ]
     assert prepared.headers.get(HEADER) == own  # as the caller set it, type included
