@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
 from . import _drop
 from ._header import HEADER, Rules, names_given, sent, settings
+from ._names import NameSet
 from ._rejected import LIMIT, PIECE, from_body
 
 if TYPE_CHECKING:
@@ -22,16 +23,13 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncBetaTransportBase", "BetaTransportBase", "instrument", "prepare"]
 
-# Request extension holding the caller's own header value ("" for none) once betas were
-# added. httpx hands a redirect hop the request's extensions (and headers), so a hop that
-# leaves the hosts can be given back exactly what the caller set.
-OWN = "beta_middleware.own"
-
 # Request extension: (the header value our last layer left, ((rules, the value that layer
 # was given), ...) for each of our layers, outermost first). A request sent again, or a
-# redirect hop, whose header still holds what we left is given back what each layer was
-# given - never names left from an earlier send; an integration that is not among the
-# layers is an inner one of the same send and takes the header as it finds it.
+# redirect hop (httpx hands a hop the request's extensions and headers), whose header
+# still holds what we left is given back what each layer was given - never names left
+# from an earlier send; an integration that is not among the layers is an inner one of
+# the same send and takes the header as it finds it. The outermost layer's given value
+# is what the caller set.
 SENT = "beta_middleware.sent"
 
 SEND, READ = "send", "read"  # the steps of `_Wrapper._dropping`
@@ -57,13 +55,14 @@ class _Request(Protocol):
     def extensions(self) -> Any: ...
 
 
-def prepare(rules: Rules, request: _Request, value: str) -> None:
+def prepare(rules: Rules, request: _Request, added: NameSet) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
 
-    `value` is `rules.value()`, read by the caller, which calls this only when it is
-    not empty, `hosts=` is set or the request was handled by us before. One Python call
+    `added` is `rules.added()`, read by the caller, which calls this only when it holds
+    names, `hosts=` is set or the request was handled by us before. One Python call
     per request: the host is read inline.
     """
+    value = added.joined
     extensions = request.extensions
     mark = extensions.get(SENT)
     hosts = rules.hosts
@@ -87,7 +86,6 @@ def prepare(rules: Rules, request: _Request, value: str) -> None:
                 break
     if value:
         if own:
-            added = rules.added()
             value = added.after.get(own) or sent(own, added)
         headers[HEADER] = value
         left: str | None = value
@@ -99,7 +97,6 @@ def prepare(rules: Rules, request: _Request, value: str) -> None:
             else:
                 headers[HEADER] = own
     extensions[SENT] = (left, (*layers, (rules, own)))
-    extensions[OWN] = (layers[0][1] if layers else own) or ""
 
 
 def _sent_again(request: _Request) -> None:
@@ -211,9 +208,10 @@ class _Wrapper:
         Yields ("send", request) for a response, and the reading steps of `read_rejection`;
         returns the response to give back.
         """
-        own: str | None = request.extensions.get(OWN)
-        if own is None or _drop.was_resent(response) or _drop.resending.get():
+        mark = request.extensions.get(SENT)
+        if mark is None or _drop.was_resent(response) or _drop.resending.get():
             return response  # nothing was added to this request, or a layer below resent it
+        own: str = mark[1][0][1] or ""  # what the caller set: the outermost layer was given it
         values = (request.headers.get(HEADER),)
         mine = _drop.ours(values, (own,))
         if not mine:
@@ -368,9 +366,9 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        value = rules.value()
-        if value or rules.hosts is not None or SENT in request.extensions:  # else nothing to do
-            prepare(rules, request, value)
+        added = rules.added()
+        if added.joined or rules.hosts is not None or SENT in request.extensions:  # else nothing to do
+            prepare(rules, request, added)
         if rules.drop_rejected:
             return self._send_dropping(request)
         return self._transport.handle_request(request)
@@ -435,9 +433,9 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
         is handed back to be awaited, so a request costs no coroutine of this wrapper's.
         """
         rules = self.rules
-        value = rules.value()
-        if value or rules.hosts is not None or SENT in request.extensions:  # else nothing to do
-            prepare(rules, request, value)
+        added = rules.added()
+        if added.joined or rules.hosts is not None or SENT in request.extensions:  # else nothing to do
+            prepare(rules, request, added)
         if rules.drop_rejected:
             return self._send_dropping(request)
         return self._transport.handle_async_request(request)

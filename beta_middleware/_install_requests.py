@@ -47,11 +47,11 @@ class InstalledAdapter(BaseAdapter):
     ) -> Response:
         """Send `request` through the mounted adapter with the merged `anthropic-beta` header."""
         rules = self.rules
-        value = rules.value()
+        added = rules.added()
         send = self.adapter.send
-        if not value or (rules.hosts is not None and not self._applies(request.url)):  # type: ignore[misc]
+        if not added.joined or (rules.hosts is not None and not self._applies(request.url)):  # type: ignore[misc]
             return send(request, stream, timeout, verify, cert, proxies)
-        return send_merged(send, rules, value, request, (stream, timeout, verify, cert, proxies))
+        return send_merged(send, rules, added, request, (stream, timeout, verify, cert, proxies))
 
     def __getattr__(self, name: str) -> Any:
         # what code reads from `session.get_adapter(url)` (`max_retries`, `poolmanager`,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import weakref
 from collections.abc import Callable, Iterable
-from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +28,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 from . import _drop
 from ._errors import UnsupportedBetaError
 from ._header import HEADER, Rules, names_given, sent, settings
+from ._names import NameSet
 from ._rejected import LIMIT, PIECE, from_body
 
 __all__ = ["BetaAdapter", "send_merged"]
@@ -98,12 +98,12 @@ class BetaAdapter(HTTPAdapter):
         # passed on by position: `**kwargs` would copy requests' keyword arguments into a
         # new dict twice per request.
         rules = self.rules
-        value = rules.value()
-        if not value or (rules.hosts is not None and not self._applies(request.url)):
-            if _SENT in request.__dict__ and _callers.get() is None:
+        added = rules.added()
+        if not added.joined or (rules.hosts is not None and not self._applies(request.url)):
+            if getattr(request, _SENT, None) is not None and getattr(request, _SENDING, None) is None:
                 _forget(request)  # sent before with betas: send what the caller set
             return super().send(request, stream, timeout, verify, cert, proxies)
-        return send_merged(super().send, rules, value, request, (stream, timeout, verify, cert, proxies))
+        return send_merged(super().send, rules, added, request, (stream, timeout, verify, cert, proxies))
 
     # The last URL's answer to `hosts`: parsing a URL costs more than the rest of `send`,
     # and a client mostly calls one endpoint. A class default, so unpickled adapters have it.
@@ -118,56 +118,67 @@ class BetaAdapter(HTTPAdapter):
         return applies
 
 
-# PreparedRequest attribute: (the header value a send left on it, the caller's own value).
-# A request sent again whose header still holds that value starts from the caller's own;
-# requests has no place of its own for this, and `copy()` does not carry it (a redirect
-# hop is built from a request already given back the caller's value).
+# PreparedRequest attributes; requests has no place of its own for them, and `copy()`
+# carries neither (a redirect hop is built from a request given back the caller's value).
+# Attributes, not `request.__dict__`: reading that makes CPython build the instance's
+# dict, which slows every later attribute access on the request.
+# - (the header value a send left on it, the caller's own value), or None. A request
+#   sent again whose header still holds that value starts from the caller's own.
 _SENT = "_beta_middleware_sent"
+# - [the caller's own value, the header value the layers left] while the outermost
+#   layer sends it, or None: the layers below see a header that partly came from that
+#   layer, and note what they set in it. On the request, not in a context variable:
+#   setting one costs more than the rest of the merge.
+_SENDING = "_beta_middleware_sending"
 
 
 def _forget(request: PreparedRequest) -> None:
     """Give `request`, sent before with betas, back what the caller set, unless it changed since."""
-    left, own = request.__dict__.pop(_SENT)
+    left, own = getattr(request, _SENT)
+    setattr(request, _SENT, None)
     if request.headers.get(HEADER) == left:
         _put_back(request, own)
 
 
-# The caller's own `anthropic-beta` value while `send_merged` sends: what adapters below
-# it see as the request's own value partly came from it.
-_callers: ContextVar[tuple[str | bytes | None] | None] = ContextVar(
-    "beta_middleware_requests_callers", default=None
-)
-
-
 def send_merged(
-    send: Callable[..., Response], rules: Rules, value: str, request: PreparedRequest, args: tuple[Any, ...]
+    send: Callable[..., Response],
+    rules: Rules,
+    added: NameSet,
+    request: PreparedRequest,
+    args: tuple[Any, ...],
 ) -> Response:
-    """Send `request` through `send` (an adapter's `send`) with `value` merged into its header.
+    """Send `request` through `send` (an adapter's `send`) with `added` merged into its header.
 
-    `value` is `rules.value()`, not empty, and the request's host is one of `rules.hosts`:
+    `added` is `rules.added()`, holds names, and the request's host is one of `rules.hosts`:
     `BetaAdapter.send` checks both first. The process-wide installation reuses this.
     """
+    value = added.joined
     headers = request.headers
     own = current = headers.get(HEADER)
     # Under another layer that added betas (the installation's over a mounted BetaAdapter)
     # the header is what that layer set for this send; the outermost layer alone tells
     # what an earlier send left from what the caller set.
-    callers = _callers.get()
-    outermost = callers is None
-    if outermost:
-        mark: tuple[str, str | bytes | None] | None = request.__dict__.get(_SENT)
+    sending: list[str | bytes | None] | None = getattr(request, _SENDING, None)
+    if sending is None:
+        mark: tuple[str, str | bytes | None] | None = getattr(request, _SENT, None)
         if mark is not None and current == mark[0]:  # what an earlier send left: not the caller's
             own = mark[1]
     if own:
-        value = sent(_text(own), rules.added())
+        text = own.decode("latin-1") if isinstance(own, bytes) else own  # requests allows bytes
+        value = added.after.get(text) or sent(text, added)
     if value == own:  # nothing new: what the caller set
         if current != own:
             _put_back(request, own)
         return send(request, *args)
     headers[HEADER] = value
     body = request.body  # what it is before sending: sending may use it up
-    caller = own if callers is None else callers[0]  # what the outermost layer found
-    token = _callers.set((caller,))
+    if sending is None:  # the outermost layer: layers below note what they set in `record`
+        caller = own
+        record = [own, value]
+        setattr(request, _SENDING, record)
+    else:
+        caller = sending[0]  # what the outermost layer found
+        sending[1] = value
     try:
         response = send(request, *args)
         if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
@@ -176,9 +187,10 @@ def send_merged(
         _put_back(request, own)  # a caller who sends the request again sends what it set
         raise
     finally:
-        _callers.reset(token)
-    if outermost:  # what this send leaves on the request (layers below may have added to it)
-        request.__dict__[_SENT] = (headers.get(HEADER), own)
+        if sending is None:
+            setattr(request, _SENDING, None)
+    if sending is None:  # what this send leaves on the request, for a later send of it
+        setattr(request, _SENT, (record[1], own))
     if 300 <= response.status_code < 400 and response.is_redirect:
         # requests builds the next hop from `request`: it must carry only what the
         # caller set; the redirect response keeps a copy of what was sent.
@@ -214,7 +226,11 @@ def _dropping(
     else:
         resend.headers[HEADER] = kept
     response.close()
-    response = _drop.resend(lambda request: send(request, *args), resend)
+    setattr(resend, _SENDING, [own, None])  # what the layers below see as the caller's, as for the first send
+    try:
+        response = _drop.resend(lambda request: send(request, *args), resend)
+    finally:
+        setattr(resend, _SENDING, None)
     _drop.mark_resent(response)
     if _drop.is_rejection_status(response.status_code):
         _drop.learn(rules, _rejection(response, resend.method), mine, (value,))

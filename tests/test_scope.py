@@ -151,7 +151,10 @@ def test_out_of_order_exit_rebuilds_replace_scopes_above() -> None:
 def test_the_joined_names_follow_the_active_names_through_every_exit() -> None:
     # Integrations read the header value from a context variable of its own: it must
     # always be the active names joined, however scopes are entered and left.
-    from beta_middleware._scope import _joined
+    from beta_middleware._scope import _current
+
+    def _joined() -> str:
+        return _current.get().joined
 
     def check() -> None:
         assert _joined() == ",".join(current_betas())
