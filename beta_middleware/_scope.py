@@ -95,11 +95,14 @@ def _entry(top: _Frame, scope: BetaScope, where: FrameType | None) -> _Frame | N
         if frame.scope is scope and frame.where is where:
             return frame
         frame = frame.parent
-    # No entry made by `where` here: it was made in another context (a generator entered
-    # there, closed here) or by another Python frame (`ExitStack.enter_context`, a
-    # fixture's set-up). The latter is the innermost entry of the scope whose frame is
-    # not running below this exit: a running one is a `with` still open in code that
-    # called the exit, which leaves it itself.
+    # No entry made by `where` here. If `where` has an entry of the scope open elsewhere,
+    # it was made in another context (a generator entered there, closed here): nothing
+    # here is this exit's. Else it was made by another Python frame (`ExitStack.enter_context`,
+    # a fixture's set-up): the innermost entry of the scope whose frame is not running
+    # below this exit - a running one is a `with` still open in code that called the
+    # exit, which leaves it itself.
+    if where in scope._open:
+        return None
     running: set[FrameType] = set()
     caller: FrameType | None = where
     while caller is not None:
@@ -113,11 +116,27 @@ def _entry(top: _Frame, scope: BetaScope, where: FrameType | None) -> _Frame | N
     return None
 
 
+def _opened(scope: BetaScope, where: FrameType | None) -> None:
+    """Note that the Python frame `where` has entered `scope` once more (in some context)."""
+    open_ = scope._open
+    open_[where] = open_.get(where, 0) + 1
+
+
+def _closed(scope: BetaScope, where: FrameType | None) -> None:
+    """Note that one entry of `scope` made by `where` was left (in whichever context)."""
+    open_ = scope._open
+    count = open_.pop(where, 0)  # absent: an interrupt came between an entry's two writes
+    if count > 1:
+        open_[where] = count - 1
+
+
 def _leave(scope: BetaScope, where: FrameType | None) -> None:
     top = _get()
     entry = top if top.scope is scope and top.where is where else _entry(top, scope, where)
     if entry is None:
+        _closed(scope, where)  # left in the context that entered it, if it was entered
         return
+    _closed(scope, entry.where)
     above: list[_Frame] = []
     frame = top
     while frame is not entry:
@@ -158,15 +177,20 @@ class BetaScope:
     """A set of beta names to activate; see `betas()`.
 
     Usable as `with`, `async with` and as a decorator. One object may be entered any
-    number of times, nested, and from many threads or tasks at once: it holds only
-    its names, and each entry is recorded in the context that made it.
+    number of times, nested, and from many threads or tasks at once: each entry is
+    recorded in the context that made it. The object also counts, per Python frame, the
+    entries not yet left (in any context), so that an exit can tell an entry made in
+    another context by its own frame from one made here by another frame.
     """
 
-    __slots__ = ("_names", "_replace")
+    __slots__ = ("_names", "_open", "_replace")
 
     def __init__(self, names: tuple[str, ...], replace: bool) -> None:
         self._names = NameSet(names)
         self._replace = replace
+        # Python frame -> entries it made that are not left yet. Only the frame running a
+        # `with` writes its key, so threads never race on one key.
+        self._open: dict[FrameType | None, int] = {}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -183,7 +207,9 @@ class BetaScope:
         return f"betas({args}{', replace=True' if self._replace else ''})"
 
     def __enter__(self) -> Self:
-        _current.set(_push(self, _caller(), _get()))
+        where = _caller()
+        _current.set(_push(self, where, _get()))  # first: what is sent never waits on the count
+        _opened(self, where)
         return self
 
     def __exit__(
@@ -200,7 +226,9 @@ class BetaScope:
         _leave(self, _caller())
 
     async def __aenter__(self) -> Self:
-        _current.set(_push(self, _caller(), _get()))  # the frame awaiting this
+        where = _caller()  # the frame awaiting this
+        _current.set(_push(self, where, _get()))
+        _opened(self, where)
         return self
 
     async def __aexit__(

@@ -505,6 +505,102 @@ async def test_async_generator_closed_from_another_task_inside_the_same_scope() 
     assert current_betas() == ()
 
 
+def test_generator_closed_where_the_same_object_was_entered_from_another_frame() -> None:
+    # The closing context's entry was made by a frame that is no longer running (an
+    # ExitStack's `enter_context`, a fixture's set-up): it is still not the generator's.
+    shared = betas("s")
+
+    def holder() -> Generator[None, None, None]:
+        with shared:
+            yield
+
+    def set_up() -> None:
+        shared.__enter__()
+
+    def tear_down() -> None:
+        shared.__exit__(None, None, None)
+
+    def by_exit_stack(close: Callable[[], object]) -> None:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(betas("a"))
+            stack.enter_context(shared)
+            close()
+            assert current_betas() == ("a", "s")
+        assert current_betas() == ()
+
+    def by_set_up(close: Callable[[], object]) -> None:
+        set_up()
+        close()
+        assert current_betas() == ("s",)
+        tear_down()
+        assert current_betas() == ()
+
+    closes: list[Callable[[Generator[None, None, None]], object]] = [
+        lambda g: g.close(),
+        lambda g: next(g, None),
+        lambda g: g.throw(KeyError),
+    ]
+    for enter in (by_exit_stack, by_set_up):
+        for close in closes:
+            gen = holder()
+            ctx = contextvars.copy_context()
+            ctx.run(next, gen)
+
+            def closing(gen: Generator[None, None, None] = gen, close: Any = close) -> None:
+                with contextlib.suppress(KeyError):
+                    close(gen)
+
+            enter(closing)
+            assert ctx.run(current_betas) == ("s",)  # what entered it there is not left there
+    assert not shared._open  # every entry left: no frame is kept
+
+
+async def test_async_generator_closed_where_an_async_exit_stack_entered_the_same_object() -> None:
+    shared = betas("s")
+
+    async def holder() -> AsyncGenerator[None, None]:
+        async with shared:
+            yield
+
+    agen = holder()
+
+    async def start() -> None:
+        await anext(agen)
+
+    await asyncio.create_task(start())
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(shared)
+        stack.enter_context(betas("a"))
+        await agen.aclose()
+        assert current_betas() == ("s", "a")
+    assert current_betas() == ()
+    assert not shared._open
+
+
+def test_generator_closed_in_another_thread_where_an_exit_stack_entered_the_same_object() -> None:
+    shared = betas("s")
+    seen: list[tuple[str, ...]] = []
+
+    def holder() -> Generator[None, None, None]:
+        with shared:
+            yield
+
+    gen = holder()
+    contextvars.copy_context().run(next, gen)
+
+    def close() -> None:
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(shared)
+            gen.close()
+            seen.append(current_betas())
+        seen.append(current_betas())
+
+    t = threading.Thread(target=close)
+    t.start()
+    t.join(5)
+    assert seen == [("s",), ()]
+
+
 def test_exit_stack_entries_are_left_by_the_stack() -> None:
     # Entered by `enter_context`, left by the stack's own exit: another Python frame.
     shared = betas("s")
