@@ -59,8 +59,8 @@ def prepare(rules: Rules, request: _Request, added: NameSet) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
 
     `added` is `rules.added()`, read by the caller, which calls this only when it holds
-    names, `hosts=` is set or the request was handled by us before. One Python call
-    per request: the host is read inline.
+    names or the request was handled by us before. One Python call per request: the
+    host is read inline.
     """
     value = added.joined
     extensions = request.extensions
@@ -367,7 +367,8 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
         added = rules.added()
-        if added.joined or rules.hosts is not None or SENT in request.extensions:  # else nothing to do
+        # Nothing to add and nothing added before: nothing to do, whatever the host.
+        if added.joined or SENT in request.extensions:
             prepare(rules, request, added)
         if rules.drop_rejected:
             return self._send_dropping(request)
@@ -434,7 +435,8 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
         """
         rules = self.rules
         added = rules.added()
-        if added.joined or rules.hosts is not None or SENT in request.extensions:  # else nothing to do
+        # Nothing to add and nothing added before: nothing to do, whatever the host.
+        if added.joined or SENT in request.extensions:
             prepare(rules, request, added)
         if rules.drop_rejected:
             return self._send_dropping(request)

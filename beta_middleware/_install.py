@@ -96,7 +96,7 @@ class Wrappers:
         self._last: tuple[Callable[[], Any], Any] = (type(None), None)  # empty: no object is None
 
     def __call__(self, inner: Any) -> Any:
-        ref, found = self._last
+        ref, found = self._last  # the patched methods look here first themselves
         if ref() is inner:
             return found
         try:

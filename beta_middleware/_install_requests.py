@@ -78,8 +78,9 @@ def _patched(original: Callable[[Any, str], BaseAdapter], rules: Rules) -> Calla
     wrapped = Wrappers(lambda adapter: InstalledAdapter(adapter, rules))
 
     def get_adapter(self: Session, url: str) -> BaseAdapter:
-        found: BaseAdapter = wrapped(original(self, url))
-        return found
+        adapter = original(self, url)
+        ref, found = wrapped._last  # `wrapped(adapter)`'s first step, without its call
+        return found if ref() is adapter else wrapped(adapter)  # type: ignore[no-any-return]
 
     get_adapter.__wrapped__ = original  # type: ignore[attr-defined]
     get_adapter.__doc__ = original.__doc__
