@@ -116,12 +116,6 @@ def _entry(top: _Frame, scope: BetaScope, where: FrameType | None) -> _Frame | N
     return None
 
 
-def _opened(scope: BetaScope, where: FrameType | None) -> None:
-    """Note that the Python frame `where` has entered `scope` once more (in some context)."""
-    open_ = scope._open
-    open_[where] = open_.get(where, 0) + 1
-
-
 def _closed(scope: BetaScope, where: FrameType | None) -> None:
     """Note that one entry of `scope` made by `where` was left (in whichever context)."""
     open_ = scope._open
@@ -209,7 +203,8 @@ class BetaScope:
     def __enter__(self) -> Self:
         where = _caller()
         _current.set(_push(self, where, _get()))  # first: what is sent never waits on the count
-        _opened(self, where)
+        open_ = self._open
+        open_[where] = open_.get(where, 0) + 1
         return self
 
     def __exit__(
@@ -228,7 +223,8 @@ class BetaScope:
     async def __aenter__(self) -> Self:
         where = _caller()  # the frame awaiting this
         _current.set(_push(self, where, _get()))
-        _opened(self, where)
+        open_ = self._open
+        open_[where] = open_.get(where, 0) + 1
         return self
 
     async def __aexit__(
