@@ -50,8 +50,9 @@ class InstalledAdapter(BaseAdapter):
         added = rules.added()
         send = self.adapter.send
         if not added.joined or (rules.hosts is not None and not self._applies(request.url)):  # type: ignore[misc]
-            return send(request, stream, timeout, verify, cert, proxies)
-        return send_merged(send, rules, added, request, (stream, timeout, verify, cert, proxies))
+            return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+        options = {"stream": stream, "timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies}
+        return send_merged(send, rules, added, request, options)
 
     def __getattr__(self, name: str) -> Any:
         # what code reads from `session.get_adapter(url)` (`max_retries`, `poolmanager`,

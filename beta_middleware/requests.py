@@ -95,15 +95,18 @@ class BetaAdapter(HTTPAdapter):
     ) -> Response:
         """Send `request` with the merged `anthropic-beta` header set on it."""
         # HTTPAdapter.send's own parameters (typed as each requests version types them),
-        # passed on by position: `**kwargs` would copy requests' keyword arguments into a
-        # new dict twice per request.
+        # passed on by keyword, as requests itself does: adapters and test doubles that
+        # take `send(request, **kwargs)` (requests-mock, older responses) refuse positions.
         rules = self.rules
         added = rules.added()
         if not added.joined or (rules.hosts is not None and not self._applies(request.url)):
             if getattr(request, _SENT, None) is not None and getattr(request, _SENDING, None) is None:
                 _forget(request)  # sent before with betas: send what the caller set
-            return super().send(request, stream, timeout, verify, cert, proxies)
-        return send_merged(super().send, rules, added, request, (stream, timeout, verify, cert, proxies))
+            return super().send(
+                request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+            )
+        options = {"stream": stream, "timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies}
+        return send_merged(super().send, rules, added, request, options)
 
     # The last URL's answer to `hosts`: parsing a URL costs more than the rest of `send`,
     # and a client mostly calls one endpoint. A class default, so unpickled adapters have it.
@@ -145,7 +148,7 @@ def send_merged(
     rules: Rules,
     added: NameSet,
     request: PreparedRequest,
-    args: tuple[Any, ...],
+    options: dict[str, Any],
 ) -> Response:
     """Send `request` through `send` (an adapter's `send`) with `added` merged into its header.
 
@@ -169,7 +172,7 @@ def send_merged(
     if value == own:  # nothing new: what the caller set
         if current != own:
             _put_back(request, own)
-        return send(request, *args)
+        return send(request, **options)
     headers[HEADER] = value
     body = request.body  # what it is before sending: sending may use it up
     if sending is None:  # the outermost layer: layers below note what they set in `record`
@@ -180,9 +183,9 @@ def send_merged(
         caller = sending[0]  # what the outermost layer found
         sending[1] = value
     try:
-        response = send(request, *args)
+        response = send(request, **options)
         if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
-            response = _dropping(send, rules, request, body, caller, value, response, args)
+            response = _dropping(send, rules, request, body, caller, value, response, options)
     except BaseException:
         _put_back(request, own)  # a caller who sends the request again sends what it set
         raise
@@ -207,7 +210,7 @@ def _dropping(
     own: str | bytes | None,
     value: str,
     response: Response,
-    args: tuple[Any, ...],
+    options: dict[str, Any],
 ) -> Response:
     """After a 4xx to `request` (sent with `value`): resend once without the rejected names."""
     if _drop.was_resent(response) or _drop.resending.get():
@@ -228,7 +231,7 @@ def _dropping(
     response.close()
     setattr(resend, _SENDING, [own, None])  # what the layers below see as the caller's, as for the first send
     try:
-        response = _drop.resend(lambda request: send(request, *args), resend)
+        response = _drop.resend(lambda request: send(request, **options), resend)
     finally:
         setattr(resend, _SENDING, None)
     _drop.mark_resent(response)

@@ -220,6 +220,31 @@ def test_requests_redirects_out_of_the_hosts(server: Server) -> None:
     assert [r.beta for r in server.received] == ["own,a", "own"]
 
 
+@pytest.mark.parametrize("drop_rejected", [False, True])
+def test_requests_with_an_adapter_taking_keywords_only(server: Server, drop_rejected: bool) -> None:
+    # requests calls `adapter.send(request, **kwargs)`; adapters and test doubles
+    # (requests-mock's, older responses') take the options by keyword only.
+    seen: list[dict[str, Any]] = []
+
+    class KeywordsOnly(requests.adapters.HTTPAdapter):
+        def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            seen.append(kwargs)
+            return super().send(request, **kwargs)
+
+    session = requests.Session()
+    session.mount("http://", KeywordsOnly())
+    with install(hosts=LOCAL, drop_rejected=drop_rejected):
+        assert session.get(server.url_for("/echo"), timeout=7).json()[HEADER] is None  # nothing active
+        with betas("a", "r"):
+            assert session.get(server.url_for("/echo"), timeout=7).json()[HEADER] == "a,r"
+            response = session.get(server.url_for("/reject/unsupported?betas=r"), timeout=7)
+    assert response.status_code == (200 if drop_rejected else 400)
+    assert [r.beta for r in server.received] == [None, "a,r", "a,r", *(["a"] if drop_rejected else [])]
+    assert len(seen) == (4 if drop_rejected else 3)
+    assert all(kwargs["timeout"] == 7 and kwargs["proxies"] == {} for kwargs in seen)
+    session.close()
+
+
 def test_requests_with_an_adapter_taking_no_weak_reference(server: Server) -> None:
     class Slotted:  # requests takes any object with send() and close()
         __slots__ = ("inner",)

@@ -5,6 +5,7 @@ import pickle
 import re
 import socket
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -27,6 +28,39 @@ def session_with(adapter: HTTPAdapter, prefix: str = "https://") -> requests.Ses
     session = requests.Session()
     session.mount(prefix, adapter)
     return session
+
+
+class KeywordsOnly(HTTPAdapter):
+    """An adapter taking `send`'s options by keyword only, as test doubles do; answers 200."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seen: list[tuple[str | None, dict[str, object]]] = []
+
+    def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:  # type: ignore[override]
+        value = request.headers.get(HEADER)
+        self.seen.append((value if isinstance(value, str) or value is None else value.decode(), kwargs))
+        response = requests.Response()
+        response.status_code = 200
+        response.request = request
+        return response
+
+
+class BetaOverKeywordsOnly(BetaAdapter, KeywordsOnly):  # type: ignore[misc]  # send differs on purpose
+    """BetaAdapter whose `super().send` is such an adapter's."""
+
+
+def test_the_wrapped_send_is_given_its_options_by_keyword() -> None:
+    adapter = BetaOverKeywordsOnly(betas="f-1")
+    session = session_with(adapter)
+    session.trust_env = False  # verify and proxies as given, not from the environment
+    options: dict[str, object] = {"stream": False, "timeout": 7, "verify": True, "cert": None, "proxies": {}}
+    session.get(API, timeout=7)
+    with betas("a-1"):
+        session.get(API, timeout=7)
+    with betas(replace=True):
+        session_with(BetaOverKeywordsOnly()).get(API, timeout=7)  # nothing to add
+    assert adapter.seen == [("f-1", options), ("f-1,a-1", options)]
 
 
 # --- through `responses` ------------------------------------------------------------
