@@ -29,7 +29,9 @@ __all__ = ["AsyncBetaTransportBase", "BetaTransportBase", "instrument", "prepare
 # still holds what we left is given back what each layer was given - never names left
 # from an earlier send; an integration that is not among the layers is an inner one of
 # the same send and takes the header as it finds it. The outermost layer's given value
-# is what the caller set.
+# is what the caller set. Last, the `id` of the request it was written on: httpx before
+# 0.28 gives a redirect hop the very dict of the request's extensions, which must keep
+# its own record, so a hop writes its record into a copy.
 SENT = "beta_middleware.sent"
 
 SEND, READ = "send", "read"  # the steps of `_Wrapper._dropping`
@@ -51,8 +53,8 @@ class _Request(Protocol):
     def headers(self) -> _Headers: ...
     @property
     def url(self) -> _URL: ...
-    @property
-    def extensions(self) -> Any: ...
+
+    extensions: Any
 
 
 def prepare(rules: Rules, request: _Request, added: NameSet) -> None:
@@ -96,14 +98,16 @@ def prepare(rules: Rules, request: _Request, added: NameSet) -> None:
                 del headers[HEADER]
             else:
                 headers[HEADER] = own
-    extensions[SENT] = (left, (*layers, (rules, own)))
+    if mark is not None and mark[2] != id(request):  # a redirect hop: see SENT
+        extensions = request.extensions = dict(extensions)
+    extensions[SENT] = (left, (*layers, (rules, own)), id(request))
 
 
 def _sent_again(request: _Request) -> None:
     """Note the header a drop_rejected resend left on `request` as ours, for a later send."""
     mark = request.extensions.get(SENT)
     if mark is not None:
-        request.extensions[SENT] = (request.headers.get(HEADER), mark[1])
+        request.extensions[SENT] = (request.headers.get(HEADER), *mark[1:])
 
 
 class _Response(Protocol):

@@ -623,6 +623,35 @@ async def test_async_a_request_sent_again_after_a_drop_rejected_resend(stack: St
     assert seen == ["old-1,new-1", "new-1", None]
 
 
+@pytest.mark.parametrize("own", [None, "own-1"])
+def test_a_hop_sharing_the_requests_extensions_leaves_the_requests_record(stack: Stack, own: str | None) -> None:
+    # httpx before 0.28 builds a redirect hop with the very dict of the request's
+    # extensions (later releases copy it): what the hop records must not become the
+    # request's, or a later send of the request takes the hop's names for the caller's.
+    seen: list[Any] = []
+
+    def handler(request: Any) -> Any:
+        seen.append(request.headers.get(HEADER))
+        return stack.http.Response(200)
+
+    transport = stack.beta.BetaTransport(stack.http.MockTransport(handler), hosts="api.anthropic.com")
+    headers = {HEADER: own} if own else {}
+    original = stack.http.Request("GET", API, headers=headers)
+    with betas("a-1"):
+        transport.handle_request(original)
+        request = original
+        for host in ("other.example", "api.anthropic.com", "other.example"):  # hops out, in, out
+            hop = stack.http.Request("GET", f"https://{host}/", headers=request.headers)
+            hop.extensions = request.extensions  # as httpx < 0.28 builds it, whatever this release does
+            transport.handle_request(hop)
+            request = hop
+    with betas("b-1"):
+        transport.handle_request(original)  # sent again: what the caller set, and b-1
+    transport.handle_request(original)
+    mine = f"{own},a-1" if own else "a-1"
+    assert seen == [mine, own, mine, own, f"{own},b-1" if own else "b-1", own]
+
+
 IN, OUT = ("api.anthropic.com", "eu.anthropic.com"), ("other.example", "elsewhere.example")
 CHAINS = ["io", "ioo", "ioi", "oio", "oii", "iooo", "ioio", "oiooi", "iiooii", "ooo"]
 
@@ -645,7 +674,9 @@ def expected_hops(shape: str, own: str | None, added: str) -> list[tuple[str, st
 def test_real_chains_of_hops_in_and_out_of_the_hosts(
     stack: Stack, server: Server, shape: str, own: str | None
 ) -> None:
-    inner = stack.http.HTTPTransport(proxy=server.proxy)  # the server answers for every name
+    inner = stack.http.HTTPTransport(
+        proxy=stack.http.Proxy(server.proxy)
+    )  # the server answers for every name
     transport = stack.beta.BetaTransport(
         inner, betas="fixed-1", hosts=["api.anthropic.com", "*.anthropic.com"]
     )
@@ -666,7 +697,7 @@ def test_real_chains_of_hops_in_and_out_of_the_hosts(
 @pytest.mark.parametrize("own", [None, "own-1"])
 @pytest.mark.parametrize("shape", ["ioo", "oio", "ioio", "iooi"])
 async def test_async_real_chains_of_hops(stack: Stack, server: Server, shape: str, own: str | None) -> None:
-    inner = stack.http.AsyncHTTPTransport(proxy=server.proxy)
+    inner = stack.http.AsyncHTTPTransport(proxy=stack.http.Proxy(server.proxy))
     transport = stack.beta.AsyncBetaTransport(inner, hosts=["api.anthropic.com", "eu.anthropic.com"])
     headers = {} if own is None else {HEADER: own}
     async with stack.http.AsyncClient(transport=transport, follow_redirects=True) as client:
@@ -780,8 +811,12 @@ def test_internationalised_hosts_match_in_either_form(stack: Stack, given: str, 
 async def test_real_internationalised_host_through_the_server_as_proxy(
     stack: Stack, server: Server, given: str
 ) -> None:
-    sync = stack.beta.BetaTransport(stack.http.HTTPTransport(proxy=server.proxy), hosts=given)
-    asyn = stack.beta.AsyncBetaTransport(stack.http.AsyncHTTPTransport(proxy=server.proxy), hosts=[given])
+    sync = stack.beta.BetaTransport(
+        stack.http.HTTPTransport(proxy=stack.http.Proxy(server.proxy)), hosts=given
+    )
+    asyn = stack.beta.AsyncBetaTransport(
+        stack.http.AsyncHTTPTransport(proxy=stack.http.Proxy(server.proxy)), hosts=[given]
+    )
     with betas("ctx-1"):
         with stack.http.Client(transport=sync) as client:
             client.get("http://b\u00fccher.example/echo")
