@@ -259,7 +259,9 @@ def read_rejection(stack: ModuleType, response: Any, replay: Any) -> Generator[t
     there is decoded (at most `LIMIT` bytes of it) and looked at, its connection released,
     and put back as bytes; a longer one is no rejection, and its stream is replaced by
     `replay(chunks read, rest of the stream, stream)`: the client reads it whole, from the start.
-    A body already read (`response.content`) is looked at if it is short enough.
+    So is a body that breaks off (a reading step gives a `_Raising`): the client meets the
+    error where it would have, after the bytes that came. A body already read
+    (`response.content`) is looked at if it is short enough.
     """
     if response.is_stream_consumed:
         content = response.content
@@ -272,6 +274,9 @@ def read_rejection(stack: ModuleType, response: Any, replay: Any) -> Generator[t
         chunk = yield READ, rest
         if chunk is None:
             break
+        if isinstance(chunk, _Raising):
+            response.stream = replay(chunks, chunk, stream)
+            return None
         chunks.append(chunk)
         size += len(chunk)
     else:
@@ -303,12 +308,34 @@ def _decoded(stack: ModuleType, response: Any, raw: bytes) -> bytes | None:
     return b"".join(decoded)
 
 
+class _Raising:
+    """The rest of a body that broke off while it was looked at: reading it raises its error."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> bytes:
+        raise self.error
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> bytes:
+        raise self.error
+
+
 def sync_step(step: str, arg: Any) -> Any:
     """Carry out a reading step of `read_rejection` on a sync stream."""
     if step is OPEN:
         return iter(arg)
     if step is READ:
-        return next(arg, None)
+        try:
+            return next(arg, None)
+        except Exception as error:  # the client meets it when it reads there (not BaseException)
+            return _Raising(error)
     arg.close()
     return None
 
@@ -322,6 +349,8 @@ async def async_step(step: str, arg: Any) -> Any:
             return await arg.__anext__()
         except StopAsyncIteration:
             return None
+        except Exception as error:  # the client meets it when it reads there (not BaseException)
+            return _Raising(error)
     await arg.aclose()
     return None
 

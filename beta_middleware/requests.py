@@ -262,7 +262,21 @@ def _rejection(response: Response, method: str | None) -> UnsupportedBetaError |
     so `stream=True`, `iter_content` and `raw.read()` see the body as sent.
     """
     source: HTTPResponse = response.raw
-    raw = source.read(LIMIT + 1, decode_content=False)  # less only at the end of the body
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        # Until past the limit or an empty read: the end of the body, where urllib3 also
+        # finds a body shorter than its Content-Length (and raises, as requests would).
+        while size <= LIMIT:
+            chunk = source.read(LIMIT + 1 - size, decode_content=False)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except Exception as error:  # the body broke off: the caller meets the error after the bytes read
+        response.raw = _Replayed(source, b"".join(chunks), method, error)
+        return None
+    raw = b"".join(chunks)
     response.raw = _Replayed(source, raw, method)
     if len(raw) > LIMIT:
         return None
@@ -283,15 +297,18 @@ def _rejection(response: Response, method: str | None) -> UnsupportedBetaError |
 
 
 class _Chain(io.RawIOBase):
-    """The raw bytes read, then the rest of `source`'s raw body."""
+    """The raw bytes read, then the rest of `source`'s raw body - or `error`, where it broke off."""
 
-    def __init__(self, head: bytes, source: HTTPResponse) -> None:
+    def __init__(self, head: bytes, source: HTTPResponse, error: Exception | None = None) -> None:
         self._head = io.BytesIO(head)
         self._source = source
+        self._error = error
 
     def read(self, amt: int | None = -1) -> bytes:
         whole = amt is None or amt < 0
         data = self._head.read(-1 if whole else amt)
+        if self._error is not None and (whole or not data):
+            raise self._error  # urllib3 passes its own errors on, and requests maps them
         if whole:
             return data + self._source.read(decode_content=False)
         return data or self._source.read(amt, decode_content=False)
@@ -308,13 +325,15 @@ class _Replayed(HTTPResponse):
     response, from which requests reads cookies; no public name gives it.
     """
 
-    def __init__(self, source: HTTPResponse, head: bytes, method: str | None) -> None:
+    def __init__(
+        self, source: HTTPResponse, head: bytes, method: str | None, error: Exception | None = None
+    ) -> None:
         self._source = source
         extra: dict[str, Any] = (
             {"version_string": source.version_string} if hasattr(source, "version_string") else {}
         )
         super().__init__(
-            _Chain(head, source),
+            _Chain(head, source, error),
             headers=source.headers,
             status=source.status,
             version=source.version,

@@ -15,8 +15,9 @@ Routes (any method):
 - `/hostile/KIND?betas=a&size=N`: to a request carrying `a` (else echoes), a 400 whose
   body starts with a rejection of `a` but is no rejection: `huge` (N blanks follow),
   `endless` (chunked: a MiB, then the rest of N bytes only after `release`), `gzip` (N
-  blanks, gzip-compressed), `not-gzip` (said to be, but plain) or `deep` (lists nested N
-  deep, no rejection at all);
+  blanks, gzip-compressed), `not-gzip` (said to be, but plain), `deep` (lists nested N
+  deep, no rejection at all) or `cut` (N blanks said to follow, half of them sent before
+  the connection is closed);
   `&cookie=1` sets a cookie. With N small, `huge` and `gzip` are rejections.
 - `/v1/...`: a stand-in for the API: answers 400 `Unsupported beta header` when the request
   carries a name of `API_REFUSED`, else echoes.
@@ -178,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if body is not None:
             self.send_header("Content-Length", str(len(body)))
-        elif kind == "huge":
+        elif kind in ("huge", "cut"):
             self.send_header("Content-Length", str(len(rejection) + size))
         else:
             self.send_header("Transfer-Encoding", "chunked")
@@ -190,6 +191,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(rejection)
                 for at in range(0, size, len(_MIB)):
                     self.wfile.write(_MIB[: size - at])
+            elif kind == "cut":
+                self.wfile.write(rejection + _MIB[: size // 2])
+                self.close_connection = True  # the body breaks off
             else:
                 self._chunk(rejection)
                 for sent in range(0, size, len(_MIB)):

@@ -18,7 +18,7 @@ import httpx2
 import pytest
 import requests
 
-from beta_middleware import betas
+from beta_middleware import HEADER, betas
 from beta_middleware import httpx as bm_httpx
 from beta_middleware import httpx2 as bm_httpx2
 from beta_middleware.requests import BetaAdapter
@@ -201,15 +201,20 @@ MIB = 1 << 20
 class Caller:
     """One stack with `drop_rejected=True`: sends, and reads the body as its caller would."""
 
-    def __init__(self, stack: str) -> None:
+    def __init__(self, stack: str, bare: bool = False) -> None:
         self.name, _, mode = stack.partition(" ")
-        self.is_async = bool(mode)
+        self.is_async, self.bare = bool(mode), bare
         if self.name == "requests":
             self.client: Any = requests.Session()
-            self.client.mount("http://", BetaAdapter(betas=FILES, drop_rejected=True))
+            if not bare:
+                self.client.mount("http://", BetaAdapter(betas=FILES, drop_rejected=True))
         else:
             module, integration = HTTPX[self.name]
-            if self.is_async:
+            if bare:  # the stack alone, sending what the integration would
+                self.client = (module.AsyncClient if self.is_async else module.Client)(
+                    headers={HEADER: FILES}, timeout=30
+                )
+            elif self.is_async:
                 transport = integration.AsyncBetaTransport(betas=FILES, drop_rejected=True)
                 self.client = module.AsyncClient(transport=transport, timeout=30)
             else:
@@ -219,7 +224,8 @@ class Caller:
 
     async def send(self, url: str, stream: bool) -> Any:
         if self.name == "requests":
-            return self.client.post(url, data=b"{}", stream=stream, timeout=30)
+            headers = {HEADER: FILES} if self.bare else None
+            return self.client.post(url, data=b"{}", stream=stream, timeout=30, headers=headers)
         request = self.client.build_request("POST", url, content=b"{}")
         if self.is_async:
             return await self.client.send(request, stream=stream)
@@ -387,3 +393,35 @@ async def test_a_body_that_does_not_decode_is_handed_back(server: Server, stack:
             await caller.send(url, stream)  # the client reads the body: the same error as without us
         await caller.close()
     assert server.betas == [FILES]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["read", "stream"])
+@pytest.mark.parametrize("stack", STACKS)
+async def test_a_rejection_that_breaks_off_raises_what_the_stack_raises(
+    server: Server, stack: str, stream: bool
+) -> None:
+    # The body stops within the 64 KiB looked at and the connection closes: the caller
+    # meets the stack's own error, where the stack alone raises it - never one of ours.
+    url = server.url_for(f"/hostile/cut?betas={FILES}&size={16 * 1024}")
+    outcomes: list[tuple[str, type[BaseException] | None]] = []
+    for bare in (True, False):
+        caller = Caller(stack, bare=bare)
+        response = None
+        try:
+            response = await caller.send(url, stream)
+            await caller.body(response)
+            outcomes.append(("none", None))
+        except Exception as error:
+            outcomes.append(("body" if response is not None else "send", type(error)))
+        finally:
+            await caller.close(response)
+    if outcomes[0][1] is None:
+        # urllib3 1.x does not hold a body to its Content-Length: to requests the body
+        # came whole, and it holds a rejection, which is resent without the name
+        assert stack == "requests", outcomes
+        assert outcomes[1] == ("none", None)
+        assert server.betas == [FILES, FILES, None]
+    else:
+        assert outcomes[0] == outcomes[1], outcomes
+        assert outcomes[0][0] == ("body" if stream else "send")
+        assert server.betas == [FILES, FILES]  # not resent: no whole rejection was read
