@@ -624,7 +624,7 @@ async def test_async_a_request_sent_again_after_a_drop_rejected_resend(stack: St
 
 
 @pytest.mark.parametrize("own", [None, "own-1"])
-def test_a_hop_sharing_the_requests_extensions_leaves_the_requests_record(stack: Stack, own: str | None) -> None:
+def test_a_hop_sharing_the_extensions_leaves_the_requests_record(stack: Stack, own: str | None) -> None:
     # httpx before 0.28 builds a redirect hop with the very dict of the request's
     # extensions (later releases copy it): what the hop records must not become the
     # request's, or a later send of the request takes the hop's names for the caller's.
