@@ -124,12 +124,18 @@ def test_threads_share_one_client(server: Server, stack: str) -> None:
 async def test_tasks_share_one_async_client(server: Server, stack: str) -> None:
     # The tasks outnumber the sockets: the test server accepts a few connections at a
     # time, so the requests queue for the client's pool, scopes held, as in a busy service.
+    # The last of them waits in the pool for nearly all the others (seconds under coverage
+    # on a busy machine): its pool timeout bounds the whole run, each socket's the 10 s.
     if stack == "httpx":
         inner: Any = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=SOCKETS))
-        client: Any = httpx.AsyncClient(transport=bm_httpx.AsyncBetaTransport(inner, betas=FIXED), timeout=10)
+        timeout: Any = httpx.Timeout(10, pool=120)
+        transport: Any = bm_httpx.AsyncBetaTransport(inner, betas=FIXED)
+        client: Any = httpx.AsyncClient(transport=transport, timeout=timeout)
     else:
         inner = httpx2.AsyncHTTPTransport(limits=httpx2.Limits(max_connections=SOCKETS))
-        client = httpx2.AsyncClient(transport=bm_httpx2.AsyncBetaTransport(inner, betas=FIXED), timeout=10)
+        timeout = httpx2.Timeout(10, pool=120)
+        transport = bm_httpx2.AsyncBetaTransport(inner, betas=FIXED)
+        client = httpx2.AsyncClient(transport=transport, timeout=timeout)
     outcomes: list[Outcome] = []
 
     async def one(g: int, i: int) -> None:
