@@ -286,10 +286,11 @@ def measure_cell(stack: Stack, scenario: Scenario, config: Config) -> Cell:
                 # elsewhere falls on all of them alike.
                 times: dict[Variant, float] = dict.fromkeys(VARIANTS, 0.0)
                 order = ORDERS[i % len(ORDERS)]
+                chunk = config.requests if stack.switches else config.chunk
                 with _quiet_gc():
-                    for _ in range(max(1, config.requests // config.chunk)):
+                    for _ in range(max(1, config.requests // chunk)):
                         for variant in order:
-                            times[variant] += runners[variant].run(config.chunk)
+                            times[variant] += runners[variant].run(chunk)
                 package.append(times["package"] / times["bare"])
                 hand.append(times["hand"] / times["bare"])
     finally:
@@ -416,10 +417,11 @@ def measure_outside(stack: Stack, config: Config) -> float:
             for i in range(config.rounds_for(Scenario(PASS_THROUGH))):
                 times = dict.fromkeys(runners, 0.0)
                 order = ("bare", "package") if i % 2 == 0 else ("package", "bare")
+                chunk = config.requests if stack.switches else config.chunk
                 with _quiet_gc():
-                    for _ in range(max(1, config.requests // config.chunk)):
+                    for _ in range(max(1, config.requests // chunk)):
                         for variant in order:
-                            times[variant] += runners[variant].run(config.chunk)
+                            times[variant] += runners[variant].run(chunk)
                 ratios.append(times["package"] / times["bare"])
     finally:
         for runner in runners.values():

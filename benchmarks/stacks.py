@@ -204,6 +204,13 @@ class Stack:
     `middleware=[...]`). The stack runs that chain only once it holds a middleware, which
     costs the same for any middleware: with nothing active the package is then held
     against the hand-written middleware, which only forwards, instead of bare."""
+    switches: bool = False
+    """Whether its package variant patches the process for each of its turns (`install()`,
+    undone after the turn, as the other variants run uninstalled). Patching a class makes
+    CPython drop what it specialised for that class's code, so each turn starts cold: such
+    a stack's variants take turns every round's worth of requests, not every chunk, which
+    spreads that re-warming over many requests, as a program that installs once never
+    pays it again."""
 
     def available(self) -> bool:
         """Whether the stack's module is installed."""
@@ -502,12 +509,17 @@ STACKS: tuple[Stack, ...] = (
     Stack("anthropic BetaMiddleware", "anthropic", _anthropic(False), hosts=False, chained=True),
     Stack("anthropic async BetaMiddleware", "anthropic", _anthropic(True), hosts=False, chained=True),
     # install(): the same requests, through a stack patched process-wide.
-    Stack("requests install()", "requests", _installed(_requests)),
-    Stack("httpx install()", "httpx", _installed(_httpx_like("httpx", False))),
-    Stack("httpx2 install()", "httpx2", _installed(_httpx_like("httpx2", False))),
-    Stack("httpx2 async install()", "httpx2", _installed(_httpx_like("httpx2", True))),
+    Stack("requests install()", "requests", _installed(_requests), switches=True),
+    Stack("httpx install()", "httpx", _installed(_httpx_like("httpx", False)), switches=True),
+    Stack("httpx2 install()", "httpx2", _installed(_httpx_like("httpx2", False)), switches=True),
+    Stack("httpx2 async install()", "httpx2", _installed(_httpx_like("httpx2", True)), switches=True),
     Stack(
-        "anthropic install()", "anthropic", _installed(_anthropic(False), sdk=True), hosts=False, chained=True
+        "anthropic install()",
+        "anthropic",
+        _installed(_anthropic(False), sdk=True),
+        hosts=False,
+        chained=True,
+        switches=True,
     ),
 )
 
