@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
 from . import _drop
 from ._header import HEADER, Rules, names_given, sent, settings
-from ._names import NameSet
 from ._rejected import LIMIT, PIECE, from_body
 
 if TYPE_CHECKING:
@@ -57,14 +56,13 @@ class _Request(Protocol):
     extensions: Any
 
 
-def prepare(rules: Rules, request: _Request, added: NameSet) -> None:
+def prepare(rules: Rules, request: _Request, value: str) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
 
-    `added` is `rules.added()`, read by the caller, which calls this only when it holds
-    names or the request was handled by us before. One Python call per request: the
+    `value` is `rules.value()`, read by the caller, which calls this only when it is not
+    empty or the request was handled by us before. One Python call per request: the
     host is read inline.
     """
-    value = added.joined
     extensions = request.extensions
     mark = extensions.get(SENT)
     hosts = rules.hosts
@@ -88,6 +86,7 @@ def prepare(rules: Rules, request: _Request, added: NameSet) -> None:
                 break
     if value:
         if own:
+            added = rules.added()
             value = added.after.get(own) or sent(own, added)
         headers[HEADER] = value
         left: str | None = value
@@ -399,10 +398,10 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        added = rules.added()
+        value = rules.value()
         # Nothing to add and nothing added before: nothing to do, whatever the host.
-        if added.joined or SENT in request.extensions:
-            prepare(rules, request, added)
+        if value or SENT in request.extensions:
+            prepare(rules, request, value)
         if rules.drop_rejected:
             return self._send_dropping(request)
         return self._transport.handle_request(request)
@@ -467,10 +466,10 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
         is handed back to be awaited, so a request costs no coroutine of this wrapper's.
         """
         rules = self.rules
-        added = rules.added()
+        value = rules.value()
         # Nothing to add and nothing added before: nothing to do, whatever the host.
-        if added.joined or SENT in request.extensions:
-            prepare(rules, request, added)
+        if value or SENT in request.extensions:
+            prepare(rules, request, value)
         if rules.drop_rejected:
             return self._send_dropping(request)
         return self._transport.handle_async_request(request)

@@ -47,12 +47,12 @@ class InstalledAdapter(BaseAdapter):
     ) -> Response:
         """Send `request` through the mounted adapter with the merged `anthropic-beta` header."""
         rules = self.rules
-        added = rules.added()
+        value = rules.value()
         send = self.adapter.send
-        if not added.joined or (rules.hosts is not None and not self._applies(request.url)):  # type: ignore[misc]
+        if not value or (rules.hosts is not None and not self._applies(request.url)):  # type: ignore[misc]
             return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         options = {"stream": stream, "timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies}
-        return send_merged(send, rules, added, request, options)
+        return send_merged(send, rules, value, request, options)
 
     def __getattr__(self, name: str) -> Any:
         # what code reads from `session.get_adapter(url)` (`max_retries`, `poolmanager`,

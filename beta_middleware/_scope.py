@@ -75,6 +75,11 @@ _current: ContextVar[_Frame] = ContextVar("beta_middleware_betas", default=_ROOT
 _get = _current.get
 
 
+def _joined() -> str:
+    """The active names as one header value ("" for none)."""
+    return _get().joined
+
+
 def current_betas() -> tuple[str, ...]:
     """Return the beta names active in this context, in the order they will be sent."""
     return _get().names

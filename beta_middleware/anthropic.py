@@ -284,13 +284,12 @@ class BetaMiddleware(Middleware):
         The own value (`""` for none) is None when `request` is passed on untouched.
         """
         rules = self.rules
-        added = rules.added()
-        value = active = added.joined
+        value = active = rules.value()
         if not value:
             return request, None  # the pass-through path: nothing active, never touched
         own = _layers_of(call_next).under(_header_in(request.headers))
         if own:
-            value = sent(own, added)
+            value = sent(own, rules.added())
         body = _body_betas(request)
         if body is not None:  # extra_body's names: the caller's too, never dropped
             if value != own or not set(split((active,))).issubset(body):

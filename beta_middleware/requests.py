@@ -28,7 +28,6 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 from . import _drop
 from ._errors import UnsupportedBetaError
 from ._header import HEADER, Rules, names_given, sent, settings
-from ._names import NameSet
 from ._rejected import LIMIT, PIECE, from_body
 
 __all__ = ["BetaAdapter", "send_merged"]
@@ -98,15 +97,15 @@ class BetaAdapter(HTTPAdapter):
         # passed on by keyword, as requests itself does: adapters and test doubles that
         # take `send(request, **kwargs)` (requests-mock, older responses) refuse positions.
         rules = self.rules
-        added = rules.added()
-        if not added.joined or (rules.hosts is not None and not self._applies(request.url)):
+        value = rules.value()
+        if not value or (rules.hosts is not None and not self._applies(request.url)):
             if getattr(request, _SENT, None) is not None and getattr(request, _SENDING, None) is None:
                 _forget(request)  # sent before with betas: send what the caller set
             return super().send(
                 request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
             )
         options = {"stream": stream, "timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies}
-        return send_merged(super().send, rules, added, request, options)
+        return send_merged(super().send, rules, value, request, options)
 
     # The last URL's answer to `hosts`: parsing a URL costs more than the rest of `send`,
     # and a client mostly calls one endpoint. A class default, so unpickled adapters have it.
@@ -146,16 +145,15 @@ def _forget(request: PreparedRequest) -> None:
 def send_merged(
     send: Callable[..., Response],
     rules: Rules,
-    added: NameSet,
+    value: str,
     request: PreparedRequest,
     options: dict[str, Any],
 ) -> Response:
-    """Send `request` through `send` (an adapter's `send`) with `added` merged into its header.
+    """Send `request` through `send` (an adapter's `send`) with `value` merged into its header.
 
-    `added` is `rules.added()`, holds names, and the request's host is one of `rules.hosts`:
+    `value` is `rules.value()`, not empty, and the request's host is one of `rules.hosts`:
     `BetaAdapter.send` checks both first. The process-wide installation reuses this.
     """
-    value = added.joined
     headers = request.headers
     own = current = headers.get(HEADER)
     # Under another layer that added betas (the installation's over a mounted BetaAdapter)
@@ -167,6 +165,7 @@ def send_merged(
         if mark is not None and current == mark[0]:  # what an earlier send left: not the caller's
             own = mark[1]
     if own:
+        added = rules.added()
         text = own.decode("latin-1") if isinstance(own, bytes) else own  # requests allows bytes
         value = added.after.get(text) or sent(text, added)
     if value == own:  # nothing new: what the caller set
