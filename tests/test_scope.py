@@ -431,7 +431,9 @@ def test_generator_started_and_closed_here_takes_only_its_own_entry() -> None:
     assert current_betas() == ()
 
 
-def test_generator_closed_in_another_thread_inside_the_same_scope_object() -> None:
+@pytest.mark.parametrize("by_exit_stack", [False, True], ids=["with", "exit-stack"])
+def test_generator_closed_in_another_thread_inside_the_same_scope_object(by_exit_stack: bool) -> None:
+    # The closing thread entered the same object with `with`, or from another frame.
     shared = betas("s")
     seen: list[tuple[str, ...]] = []
 
@@ -443,10 +445,18 @@ def test_generator_closed_in_another_thread_inside_the_same_scope_object() -> No
     ctx = contextvars.copy_context()
     ctx.run(next, gen)
 
+    def closing() -> None:
+        gen.close()
+        seen.append(current_betas())
+
     def close() -> None:
-        with shared:
-            gen.close()
-            seen.append(current_betas())
+        if by_exit_stack:
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(shared)
+                closing()
+        else:
+            with shared:
+                closing()
         seen.append(current_betas())
 
     t = threading.Thread(target=close)
@@ -575,30 +585,6 @@ async def test_async_generator_closed_where_an_async_exit_stack_entered_the_same
         assert current_betas() == ("s", "a")
     assert current_betas() == ()
     assert not shared._open
-
-
-def test_generator_closed_in_another_thread_where_an_exit_stack_entered_the_same_object() -> None:
-    shared = betas("s")
-    seen: list[tuple[str, ...]] = []
-
-    def holder() -> Generator[None, None, None]:
-        with shared:
-            yield
-
-    gen = holder()
-    contextvars.copy_context().run(next, gen)
-
-    def close() -> None:
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(shared)
-            gen.close()
-            seen.append(current_betas())
-        seen.append(current_betas())
-
-    t = threading.Thread(target=close)
-    t.start()
-    t.join(5)
-    assert seen == [("s",), ()]
 
 
 def test_exit_stack_entries_are_left_by_the_stack() -> None:
