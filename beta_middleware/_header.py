@@ -212,8 +212,8 @@ class Rules:
     """
 
     __slots__ = (
-        *("_cache", "_lock", "_prefix", "added", "drop_rejected", "dropped", "fixed", "hosts", "value"),
-        "owner",
+        *("_cache", "_lock", "_prefix", "added", "drop_rejected", "dropped", "fixed", "hosts", "plain"),
+        *("owner", "value"),
     )
 
     owner: Callable[[], object] | None
@@ -225,6 +225,12 @@ class Rules:
     With no fixed betas and nothing dropped that is the context's names as they are,
     read by the bound `ContextVar.get` itself: no Python call on the hot path.
     """
+
+    plain: bool
+    """No fixed betas and nothing dropped: `added()` is the bound `ContextVar.get`, and
+    `added().joined` the context's header value, read with no Python call. The hot paths
+    read that when `plain`, else `value()`: a Python call costs a request more than its
+    instructions (its frame and code are cold after the stack's own work)."""
 
     value: Callable[[], str]
     """`added().joined`: what to send when the request has no value of its own ("": nothing).
@@ -250,7 +256,8 @@ class Rules:
         self.dropped: frozenset[str] = frozenset()
         self._lock = allocate_lock()
         self._prefix = self.fixed.joined + ","
-        if not self.fixed.names:
+        self.plain = not self.fixed.names
+        if self.plain:
             self.added, self.value = _current.get, _joined
         else:
             self.added = self._merged_added
@@ -318,11 +325,12 @@ class Rules:
             if new:
                 self.dropped = self.dropped.union(new)
                 self.added, self.value = self._merged_added, self._merged_value
+                self.plain = False
         return new
 
     def header(self, own: str | None) -> str | None:
         """The value to send for a request whose own value is `own`; None: leave it be."""
-        value = self.value()
+        value = self.added().joined if self.plain else self.value()
         if not value:
             return None
         return sent(own, self.added()) if own else value

@@ -28,9 +28,9 @@ __all__ = ["AsyncBetaTransportBase", "BetaTransportBase", "instrument", "prepare
 # still holds what we left is given back what each layer was given - never names left
 # from an earlier send; an integration that is not among the layers is an inner one of
 # the same send and takes the header as it finds it. The outermost layer's given value
-# is what the caller set. Last, the `id` of the request it was written on: httpx before
-# 0.28 gives a redirect hop the very dict of the request's extensions, which must keep
-# its own record, so a hop writes its record into a copy.
+# is what the caller set. httpx before 0.28 gives a redirect hop the very dict of the
+# request's extensions, which must keep its own record: a request that already has one
+# writes its new record into a copy.
 SENT = "beta_middleware.sent"
 
 SEND, READ = "send", "read"  # the steps of `_Wrapper._dropping`
@@ -59,9 +59,10 @@ class _Request(Protocol):
 def prepare(rules: Rules, request: _Request, value: str) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
 
-    `value` is `rules.value()`, read by the caller, which calls this only when it is not
-    empty or the request was handled by us before. One Python call per request: the
-    host is read inline.
+    `value` is `rules.value()` (or that read inline), read by the caller, which calls this only when it is not
+    empty or the request was handled by us before. A request's first send by its only
+    layer - nearly every request - takes the first branch: one Python call per request,
+    the host read inline.
     """
     extensions = request.extensions
     mark = extensions.get(SENT)
@@ -70,15 +71,28 @@ def prepare(rules: Rules, request: _Request, value: str) -> None:
         host = request.url.host
         if host not in hosts.exact and not hosts(host):
             value = ""  # another host: it gets what the caller set, nothing of ours
-    if not value and mark is None:
-        return  # nothing to add now, nothing added before: the request is left as it was
+    if mark is None:
+        if value:
+            headers = request.headers
+            # `get`, not `get_list`: it raises and catches a KeyError when the header is
+            # absent, yet measured in a request it costs less overall
+            own: str | None = headers.get(HEADER)
+            if own:
+                added = rules.added()
+                value = added.after.get(own) or sent(own, added)
+            headers[HEADER] = value
+            extensions[SENT] = (value, ((rules, own),))
+        return  # else nothing to add now, nothing added before: left as it was
+    _prepare_again(rules, request, value, mark)
+
+
+def _prepare_again(rules: Rules, request: _Request, value: str, mark: Any) -> None:
+    """`prepare` for a request with a record: sent again, a redirect hop, or an inner layer's."""
     headers = request.headers
-    # `get`, not `get_list`: it raises and catches a KeyError when the header is
-    # absent, yet measured in a request it costs less overall
     current: str | None = headers.get(HEADER)
     own = current
     layers: tuple[tuple[Rules, str | None], ...] = ()
-    if mark is not None and current == mark[0]:  # as we left it: sent again, or a redirect hop
+    if current == mark[0]:  # as we left it: sent again, a redirect hop, or under our outer layer
         layers = mark[1]
         for i, (layer, given) in enumerate(layers):
             if layer is rules:
@@ -97,9 +111,8 @@ def prepare(rules: Rules, request: _Request, value: str) -> None:
                 del headers[HEADER]
             else:
                 headers[HEADER] = own
-    if mark is not None and mark[2] != id(request):  # a redirect hop: see SENT
-        extensions = request.extensions = dict(extensions)
-    extensions[SENT] = (left, (*layers, (rules, own)), id(request))
+    request.extensions = extensions = dict(request.extensions)  # see SENT: perhaps a hop's shared dict
+    extensions[SENT] = (left, (*layers, (rules, own)))
 
 
 def _sent_again(request: _Request) -> None:
@@ -398,7 +411,7 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        value = rules.value()
+        value = rules.added().joined if rules.plain else rules.value()
         # Nothing to add and nothing added before: nothing to do, whatever the host.
         if value or SENT in request.extensions:
             prepare(rules, request, value)
@@ -466,7 +479,7 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
         is handed back to be awaited, so a request costs no coroutine of this wrapper's.
         """
         rules = self.rules
-        value = rules.value()
+        value = rules.added().joined if rules.plain else rules.value()
         # Nothing to add and nothing added before: nothing to do, whatever the host.
         if value or SENT in request.extensions:
             prepare(rules, request, value)
