@@ -19,10 +19,11 @@ is the one the installed SDK imported; this module imports no other.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import sys
 import weakref
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -117,8 +118,15 @@ class _Layers:
         # An omitted or empty default sends nothing of its own: the HTTP client's value applies.
         self.default = value if isinstance(value, str) and value else None
         # `_client` is the HTTP client the SDK sends with (its own or the one it was given);
-        # its headers are read per request, as httpx merges them per request.
-        self.http: Any = None if client is None else getattr(client, "_client", None)
+        # its headers are read per request, as httpx merges them per request. Held
+        # weakly: a middleware remembers the last chain's layers, and must keep no client.
+        http = None if client is None else getattr(client, "_client", None)
+        self.http: Callable[[], Any] = _none
+        if http is not None:
+            try:
+                self.http = weakref.ref(http)
+            except TypeError:  # an HTTP client that takes no weak reference: held as it is
+                self.http = functools.partial(_same, http)
 
     def under(self, own: object) -> str:
         """The value the SDK would send for a request whose own header is `own`."""
@@ -128,9 +136,39 @@ class _Layers:
             return self.default
         # No value, or the call omitted the header: the SDK's headers have none, so the
         # HTTP client's own header (if any) is what goes.
-        headers = getattr(self.http, "headers", None)
-        value = None if headers is None else headers.get(HEADER)
+        headers = getattr(self.http(), "headers", None)
+        if headers is None or not _may_hold(headers):
+            return ""
+        value = headers.get(HEADER)
         return value if isinstance(value, str) else ""
+
+
+def _none() -> None:
+    return None
+
+
+def _same(value: object) -> object:
+    return value
+
+
+_KEY = HEADER.encode("ascii")
+
+
+def _may_hold(headers: Any) -> bool:
+    """Whether the stack's `Headers` may hold `anthropic-beta`: False only when surely not.
+
+    `Headers.get` costs more than a microsecond when the header is absent (it raises and
+    catches a `KeyError`), and nearly every HTTP client lacks it, so its `_list` of
+    (raw name, lowercase name, value) is looked through first: httpx and httpx2 have no
+    public view of the names that costs less. Anything else there: perhaps (`get` says).
+    """
+    entries = getattr(headers, "_list", None)
+    if type(entries) is not list:
+        return True
+    for entry in entries:  # noqa: SIM110 - a loop, not any(): no generator per request
+        if type(entry) is not tuple or len(entry) != 3 or entry[1] == _KEY:
+            return True
+    return False
 
 
 _NO_CLIENT = _Layers(None)
@@ -140,7 +178,10 @@ _layers: weakref.WeakKeyDictionary[object, _Layers] = weakref.WeakKeyDictionary(
 
 
 def _layers_of(call_next: object) -> _Layers:
-    """The `_Layers` of the client whose chain `call_next` is (remembered per chain)."""
+    """The `_Layers` of the client whose chain `call_next` is (remembered per chain).
+
+    `BetaMiddleware._prepare` first looks at the chain it met last, without this call.
+    """
     try:
         return _layers[call_next]
     except KeyError:
@@ -194,16 +235,15 @@ def _body_betas(request: APIRequest) -> list[str] | None:
     return None
 
 
-def _with_header(request: APIRequest, value: str) -> APIRequest:
+def _with_header(request: APIRequest, value: str, body: list[str] | None) -> APIRequest:
     """A copy of `request` whose `anthropic-beta` header is `value` (any spelling replaced).
 
-    A body `anthropic_beta` of the caller's (see `_body_betas`) gets the names of `value`
-    after its own, each once.
+    A body `anthropic_beta` of the caller's (`body`, see `_body_betas`) gets the names of
+    `value` after its own, each once.
     """
     headers: dict[str, Any] = {name: v for name, v in request.headers.items() if name.lower() != HEADER}
     headers[HEADER] = value
     copy = request.copy(headers=headers)
-    body = _body_betas(request)
     if body is not None:
         names = list(split((*body, value)))
         options = copy.options  # copy() gave the new request its own copies of both
@@ -273,6 +313,15 @@ class BetaMiddleware(Middleware):
     def __init__(self, *, betas: str | Iterable[str] = (), drop_rejected: bool = False) -> None:
         self.rules = Rules(betas, drop_rejected=drop_rejected)  # validates here, before any client uses it
         self.rules.owner = weakref.ref(self)  # for logs to name this middleware
+        self._last: tuple[Callable[[], object], _Layers] = (_none, _NO_CLIENT)  # the chain met last
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"rules": self.rules}  # the chain met last belongs to this object alone
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.rules = state["rules"]
+        self.rules.owner = weakref.ref(self)
+        self._last = (_none, _NO_CLIENT)
 
     def __repr__(self) -> str:
         drop = ", drop_rejected=True" if self.rules.drop_rejected else ""
@@ -284,23 +333,25 @@ class BetaMiddleware(Middleware):
         The own value (`""` for none) is None when `request` is passed on untouched.
         """
         rules = self.rules
-        value = active = rules.value()
+        value = active = rules.added().joined if rules.plain else rules.value()
         if not value:
             return request, None  # the pass-through path: nothing active, never touched
-        own = _layers_of(call_next).under(_header_in(request.headers))
+        ref, layers = self._last  # `_layers_of(call_next)`, without its call for the chain met last
+        if ref() is not call_next:
+            layers = _layers_of(call_next)
+            with contextlib.suppress(TypeError):  # a call_next that takes no weak reference
+                self._last = (weakref.ref(call_next), layers)  # one store: safe across threads
+        own = layers.under(_header_in(request.headers))
         if own:
             value = sent(own, rules.added())
         body = _body_betas(request)
         if body is not None:  # extra_body's names: the caller's too, never dropped
             if value != own or not set(split((active,))).issubset(body):
-                return _with_header(request, value), ",".join(split((own, *body)))
+                return _with_header(request, value, body), ",".join(split((own, *body)))
             return request, None
         if value == own:
             return request, None
-        return _with_header(request, value), own
-        if value == own:
-            return request, None
-        return _with_header(request, value), own
+        return _with_header(request, value, None), own
 
     def _rejected(self, result: object) -> httpx2.Response | None:
         """The HTTP response in `result` if drop_rejected is on and it may be a rejection, else None."""
@@ -336,7 +387,7 @@ class BetaMiddleware(Middleware):
         yield CLOSE, response  # read to its end: this releases its connection before the resend
         value = _drop.without(values, take)
         # With nothing left the call's own request goes, as it came (the SDK's own value applies).
-        result = yield SEND, request if value is None else _with_header(request, value)
+        result = yield SEND, request if value is None else _with_header(request, value, _body_betas(request))
         again = _http_response(result)
         _drop.mark_resent(again)
         if again is not None and _drop.is_rejection_status(again.status_code):

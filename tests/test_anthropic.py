@@ -432,6 +432,72 @@ def test_the_walk_down_a_chain_is_bounded() -> None:
     assert anthropic_integration._chain_client(call_next) is None
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"x-other": "1"},
+        {HEADER: "h"},
+        {"Anthropic-Beta": "h", "x-other": "1"},
+        {"x-a": "1", "x-b": "2", "ANTHROPIC-BETA": "h,i"},
+        {"anthropic-betas": "h", "x-anthropic-beta": "h"},
+    ],
+)
+def test_the_http_headers_look_through_agrees_with_the_stack(headers: dict[str, str]) -> None:
+    # Pins the one spot that reads the stack's `Headers._list`: what it says of a real
+    # Headers object of the installed stack is what the public API says.
+    real = STACK.Headers(headers)
+    assert anthropic_integration._may_hold(real) is (HEADER in real)
+    real[HEADER] = "later"
+    assert anthropic_integration._may_hold(real)
+    del real[HEADER]
+    assert anthropic_integration._may_hold(real) is False
+    # Anything shaped otherwise is asked through `get`.
+    shape = types.SimpleNamespace
+    shapes = (shape(), shape(_list=()), shape(_list=[(b"x",)]))
+    for other in shapes:
+        assert anthropic_integration._may_hold(other)
+
+
+def test_a_middleware_keeps_no_client_alive() -> None:
+    # It remembers the chain it met last, weakly: a client dropped by the program goes.
+    import gc
+    import weakref
+
+    middleware = BetaMiddleware()
+    recorder = Recorder()
+    client = sync_client(recorder, middleware, http_headers={HEADER: "h"})
+    with betas("a"):
+        client.messages.create(**ASK)
+    assert recorder.sent == ["h,a"]
+    client_ref, http_ref = weakref.ref(client), weakref.ref(client._client)
+    del client
+    gc.collect()
+    assert client_ref() is None
+    assert http_ref() is None
+    other = Recorder()
+    with betas("b"):
+        sync_client(other, middleware).messages.create(**ASK)
+    assert other.sent == ["b"]
+
+
+def test_a_copied_middleware_serves_clients() -> None:
+    import copy
+    import pickle
+
+    middleware = BetaMiddleware(betas="f", drop_rejected=True)
+    with betas("a"):
+        sync_client(Recorder(), middleware).messages.create(**ASK)  # it has met a chain
+        twins = (pickle.loads(pickle.dumps(middleware)), copy.deepcopy(middleware), copy.copy(middleware))
+        for twin in twins:
+            recorder = Recorder()
+            sync_client(recorder, twin, default_headers={HEADER: "d"}).messages.create(**ASK)
+            assert recorder.sent == ["d,f,a"]
+            assert repr(twin) == repr(middleware)
+            assert twin.rules.owner is not None
+            assert twin.rules.owner() is twin
+
+
 # Bedrock: the SDK moves the header into the body's `anthropic_beta`, then signs with SigV4.
 
 
