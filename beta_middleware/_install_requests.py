@@ -16,7 +16,7 @@ from requests import PreparedRequest, Response, Session
 from requests.adapters import BaseAdapter
 
 from ._install import Wrappers
-from .requests import BetaAdapter, send_merged
+from .requests import _SENT, BetaAdapter, _forget, send_merged
 
 if TYPE_CHECKING:
     from ._header import Rules
@@ -47,12 +47,13 @@ class InstalledAdapter(BaseAdapter):
     ) -> Response:
         """Send `request` through the mounted adapter with the merged `anthropic-beta` header."""
         rules = self.rules
-        value = rules.value()
+        value = rules.added().joined if rules.plain else rules.value()
         send = self.adapter.send
         if not value or (rules.hosts is not None and not self._applies(request.url)):  # type: ignore[misc]
+            if type(getattr(request, _SENT, None)) is tuple:
+                _forget(request)  # sent before with betas: send what the caller set
             return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
-        options = {"stream": stream, "timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies}
-        return send_merged(send, rules, value, request, options)
+        return send_merged(send, rules, value, request, stream, timeout, verify, cert, proxies)
 
     def __getattr__(self, name: str) -> Any:
         # what code reads from `session.get_adapter(url)` (`max_retries`, `poolmanager`,

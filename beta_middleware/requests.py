@@ -97,15 +97,14 @@ class BetaAdapter(HTTPAdapter):
         # passed on by keyword, as requests itself does: adapters and test doubles that
         # take `send(request, **kwargs)` (requests-mock, older responses) refuse positions.
         rules = self.rules
-        value = rules.value()
+        value = rules.added().joined if rules.plain else rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):
-            if getattr(request, _SENT, None) is not None and getattr(request, _SENDING, None) is None:
+            if type(getattr(request, _SENT, None)) is tuple:
                 _forget(request)  # sent before with betas: send what the caller set
             return super().send(
                 request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
             )
-        options = {"stream": stream, "timeout": timeout, "verify": verify, "cert": cert, "proxies": proxies}
-        return send_merged(super().send, rules, value, request, options)
+        return send_merged(super().send, rules, value, request, stream, timeout, verify, cert, proxies)
 
     # The last URL's answer to `hosts`: parsing a URL costs more than the rest of `send`,
     # and a client mostly calls one endpoint. A class default, so unpickled adapters have it.
@@ -120,18 +119,18 @@ class BetaAdapter(HTTPAdapter):
         return applies
 
 
-# PreparedRequest attributes; requests has no place of its own for them, and `copy()`
-# carries neither (a redirect hop is built from a request given back the caller's value).
-# Attributes, not `request.__dict__`: reading that makes CPython build the instance's
-# dict, which slows every later attribute access on the request.
-# - (the header value a send left on it, the caller's own value), or None. A request
-#   sent again whose header still holds that value starts from the caller's own.
-_SENT = "_beta_middleware_sent"
-# - [the caller's own value, the header value the layers left] while the outermost
-#   layer sends it, or None: the layers below see a header that partly came from that
+# A PreparedRequest attribute; requests has no place of its own for it, and `copy()`
+# does not carry it (a redirect hop is built from a request given back the caller's
+# value). An attribute, not `request.__dict__`: reading that makes CPython build the
+# instance's dict, which slows every later attribute access on the request. It holds
+# - after a send: (the header value it left, the caller's own value). A request sent
+#   again whose header still holds that value starts from the caller's own;
+# - while the outermost of our layers sends it: [the caller's own value, the header
+#   value the layers left]. The layers below see a header that partly came from that
 #   layer, and note what they set in it. On the request, not in a context variable:
-#   setting one costs more than the rest of the merge.
-_SENDING = "_beta_middleware_sending"
+#   setting one costs more than the rest of the merge;
+# - None, or nothing: not sent by us.
+_SENT = "_beta_middleware_sent"
 
 
 def _forget(request: PreparedRequest) -> None:
@@ -147,23 +146,27 @@ def send_merged(
     rules: Rules,
     value: str,
     request: PreparedRequest,
-    options: dict[str, Any],
+    stream: bool,
+    timeout: Any,
+    verify: Any,
+    cert: Any,
+    proxies: Any,
 ) -> Response:
     """Send `request` through `send` (an adapter's `send`) with `value` merged into its header.
 
     `value` is `rules.value()`, not empty, and the request's host is one of `rules.hosts`:
-    `BetaAdapter.send` checks both first. The process-wide installation reuses this.
+    `BetaAdapter.send` checks both first. The process-wide installation reuses this. The
+    rest are `HTTPAdapter.send`'s parameters, passed on by keyword.
     """
     headers = request.headers
     own = current = headers.get(HEADER)
     # Under another layer that added betas (the installation's over a mounted BetaAdapter)
     # the header is what that layer set for this send; the outermost layer alone tells
     # what an earlier send left from what the caller set.
-    sending: list[str | bytes | None] | None = getattr(request, _SENDING, None)
-    if sending is None:
-        mark: tuple[str, str | bytes | None] | None = getattr(request, _SENT, None)
-        if mark is not None and current == mark[0]:  # what an earlier send left: not the caller's
-            own = mark[1]
+    mark: Any = getattr(request, _SENT, None)
+    inner = type(mark) is list
+    if not inner and mark is not None and current == mark[0]:  # what an earlier send left
+        own = mark[1]
     if own:
         added = rules.added()
         text = own.decode("latin-1") if isinstance(own, bytes) else own  # requests allows bytes
@@ -171,27 +174,27 @@ def send_merged(
     if value == own:  # nothing new: what the caller set
         if current != own:
             _put_back(request, own)
-        return send(request, **options)
+        return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
     headers[HEADER] = value
     body = request.body  # what it is before sending: sending may use it up
-    if sending is None:  # the outermost layer: layers below note what they set in `record`
+    if inner:
+        caller = mark[0]  # what the outermost layer found
+        mark[1] = value
+    else:  # the outermost layer: layers below note what they set in `record`
         caller = own
         record = [own, value]
-        setattr(request, _SENDING, record)
-    else:
-        caller = sending[0]  # what the outermost layer found
-        sending[1] = value
+        setattr(request, _SENT, record)
     try:
-        response = send(request, **options)
+        response = send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
+            options = dict(stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
             response = _dropping(send, rules, request, body, caller, value, response, options)
     except BaseException:
         _put_back(request, own)  # a caller who sends the request again sends what it set
+        if not inner:
+            setattr(request, _SENT, mark)  # and it is as an earlier send left it
         raise
-    finally:
-        if sending is None:
-            setattr(request, _SENDING, None)
-    if sending is None:  # what this send leaves on the request, for a later send of it
+    if not inner:  # what this send leaves on the request, for a later send of it
         setattr(request, _SENT, (record[1], own))
     if 300 <= response.status_code < 400 and response.is_redirect:
         # requests builds the next hop from `request`: it must carry only what the
@@ -228,11 +231,11 @@ def _dropping(
     else:
         resend.headers[HEADER] = kept
     response.close()
-    setattr(resend, _SENDING, [own, None])  # what the layers below see as the caller's, as for the first send
+    setattr(resend, _SENT, [own, None])  # what the layers below see as the caller's, as for the first send
     try:
         response = _drop.resend(lambda request: send(request, **options), resend)
     finally:
-        setattr(resend, _SENDING, None)
+        setattr(resend, _SENT, None)
     _drop.mark_resent(response)
     if _drop.is_rejection_status(response.status_code):
         _drop.learn(rules, _rejection(response, resend.method), mine, (value,))

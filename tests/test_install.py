@@ -114,6 +114,46 @@ async def test_httpx_clients_async(server: Server, stack: Any, when: str) -> Non
     await client.aclose()
 
 
+@pytest.mark.parametrize("kind", ["requests", "httpx", "httpx2", "httpx2-async"])
+async def test_a_request_sent_again_starts_from_what_the_caller_set(server: Server, kind: str) -> None:
+    # As with the explicit integrations: the same request object, sent in a scope, outside
+    # any, then in another, carries that send's names only - and the caller's own value.
+    url = server.url_for("/echo")
+    scopes = (("a",), (), ("b",))
+
+    def expected(own: str | None) -> list[str | None]:
+        return [",".join(filter(None, (own, *scope))) or None for scope in scopes]
+
+    with install(hosts=LOCAL):
+        if kind == "requests":
+            session = requests.Session()
+            for own in (None, "own"):
+                headers: dict[str, str | bytes] = {HEADER: own} if own else {}
+                prepared = session.prepare_request(requests.Request("GET", url, headers=headers))
+                got = []
+                for scope in scopes:
+                    with betas(*scope):
+                        got.append(session.send(prepared).json()[HEADER])
+                assert got == expected(own)
+            session.close()
+            return
+        stack = httpx if kind == "httpx" else httpx2
+        client: Any = stack.AsyncClient() if kind.endswith("async") else stack.Client()
+        for own in (None, "own"):
+            request = client.build_request("GET", url, headers={HEADER: own} if own else {})
+            got = []
+            for scope in scopes:
+                with betas(*scope):
+                    response = client.send(request)
+                    if kind.endswith("async"):
+                        response = await response
+                    got.append(response.json()[HEADER])
+            assert got == expected(own)
+        closed = client.aclose() if kind.endswith("async") else client.close()
+        if closed is not None:
+            await closed
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_mock_transport_and_streaming(stack: Any) -> None:
     seen: list[str | None] = []
