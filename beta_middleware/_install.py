@@ -126,6 +126,7 @@ class Installation:
         self.sdk_rules = Rules(betas, None, drop_rejected)
         """The SDK's rules: an SDK client always gets betas (its base URL is the choice)."""
         self._patches: list[tuple[Any, str, object]] = []
+        self._undo: list[Callable[[], object]] = []
         self._patched: set[str] = set()
         self._watched = dict(_PATCHERS, **(_THREAD_PATCHERS if threads else {}))
         self._finder = _Finder(self)
@@ -145,6 +146,10 @@ class Installation:
         """Set `owner.name` to `value`, remembering what `owner` itself held (for `uninstall`)."""
         self._patches.append((owner, name, owner.__dict__.get(name, _ABSENT)))
         setattr(owner, name, value)
+
+    def on_uninstall(self, undo: Callable[[], object]) -> None:
+        """Have `uninstall()` call `undo`, after it has put back every patched attribute."""
+        self._undo.append(undo)
 
     def _patch_module(self, name: str) -> None:
         """Patch what importing `name` (now in `sys.modules`) brought, once."""
@@ -186,6 +191,9 @@ class Installation:
                     setattr(owner, name, original)
             self._patches.clear()
             self._patched.clear()
+            undo, self._undo = self._undo, []
+            for step in undo:
+                step()
             _installed = None  # only the active installation is active
 
     def __enter__(self) -> Self:

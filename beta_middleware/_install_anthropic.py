@@ -10,11 +10,14 @@ built clients, so three private names are patched, each pinned by a test:
 - `_middleware` reads, for that client only, as the installation's middleware followed
   by the client's own, so the SDK's own code builds the chain (per-call chains of traced
   calls included);
-- `_middleware_chain` reads, for that client, as a chain built that way.
+- `_middleware_chain` reads, for that client, as a chain built that way - once per
+  client: building it costs about a microsecond, and a chain met for the first time costs
+  the middleware a walk down it. It is kept in the client's `__dict__`, which dies with
+  the client, and `uninstall()` removes it from every client that has one.
 
 Everywhere else - `client.middleware`, `copy()`, `with_options()`, the chain the client
-stored when built - reads what it always did: nothing of the installation stays on a
-client. SDK releases without the middleware option (before 0.108) are left as they are;
+stored when built - reads what it always did, and nothing of the installation stays on
+a client once uninstalled. SDK releases without the middleware option (before 0.108) are left as they are;
 the httpx patch covers their requests to the installation's hosts.
 """
 
@@ -49,7 +52,9 @@ def patch(installation: Installation, stack: ModuleType) -> None:
     installation.patch(BaseClient, "_middleware", _Middleware(middleware))
     for client in (SyncAPIClient, AsyncAPIClient):
         original = client.__dict__.get("_middleware_chain")
-        installation.patch(client, "_middleware_chain", _Chain(original))
+        chain = _Chain(original)
+        installation.patch(client, "_middleware_chain", chain)
+        installation.on_uninstall(chain.forget)
     for client, wrap in ((SyncAPIClient, _sync_request), (AsyncAPIClient, _async_request)):
         # where an attempt's chain runs: `_request` from 1.0, `request` on 0.x
         name = "_request" if "_request" in client.__dict__ else "request"
@@ -72,19 +77,39 @@ class _Middleware:
         client.__dict__["_middleware"] = value
 
 
+_KEPT = "_beta_middleware_chain"  # in a client's __dict__: (the _Chain, id(client), the chain)
+
+
 class _Chain:
     """`_middleware_chain`: what the client stored, or while it sends a chain with ours."""
 
     def __init__(self, default: object) -> None:
+        import weakref  # loaded by then: the SDK imports it
+
         self.default = default
+        self._kept: weakref.WeakSet[Any] = weakref.WeakSet()  # the clients holding a chain of ours
 
     def __get__(self, client: Any, owner: type | None = None) -> Any:
         if client is None:
             return self
         sending: Any = _sending.get()
         if sending is client:
-            return sending._build_middleware_chain()
+            # The chain this installation built for this very client (`id`: a copy of the
+            # client made by `copy.copy` carries its dict, not the chain's client).
+            kept = client.__dict__.get(_KEPT)
+            if kept is not None and kept[0] is self and kept[1] == id(client):
+                return kept[2]
+            chain = client._build_middleware_chain()
+            client.__dict__[_KEPT] = (self, id(client), chain)
+            self._kept.add(client)
+            return chain
         return client.__dict__.get("_middleware_chain", self.default)
+
+    def forget(self) -> None:
+        """Take the chains this installation kept off the clients (`uninstall()`)."""
+        for client in list(self._kept):
+            client.__dict__.pop(_KEPT, None)
+        self._kept.clear()
 
     def __set__(self, client: Any, value: object) -> None:
         client.__dict__["_middleware_chain"] = value

@@ -69,3 +69,28 @@ def test_bedrock_gets_them_in_the_signed_body(server: Server) -> None:
         )
     (received,) = server.received
     assert json.loads(received.body)["anthropic_beta"] == ["i", "a"]
+
+
+def test_each_client_builds_its_chain_once_and_uninstall_takes_it_off(server: Server) -> None:
+    import copy
+
+    from beta_middleware._install_anthropic import _KEPT
+    from beta_middleware.anthropic import _chain_client
+
+    client = anthropic.Anthropic(api_key="test-key", base_url=server.url)
+    twin = copy.copy(client)  # shares the client's __dict__ entries, not its chain
+    chains = []
+    with install(hosts=ELSEWHERE), betas("a"):
+        for sender in (client, client, twin, client):
+            response = sender.post("/echo", cast_to=STACK.Response, body={})
+            assert response.json()[HEADER] == "a"
+            chains.append(sender.__dict__[_KEPT][2])
+        twin.__dict__[_KEPT] = client.__dict__[_KEPT]  # as a copy made now would hold it
+        twin.post("/echo", cast_to=STACK.Response, body={})
+        assert _chain_client(twin.__dict__[_KEPT][2]) is twin
+    assert chains[0] is chains[1] is chains[3]
+    assert chains[2] is not chains[0]
+    assert _chain_client(chains[0]) is client
+    assert _KEPT not in client.__dict__
+    assert _KEPT not in twin.__dict__
+    assert client._middleware_chain is None  # as before the installation
