@@ -205,10 +205,11 @@ class Rules:
     """One integration's settings - `betas=`, `hosts=`, `drop_rejected=` - applied per request.
 
     Validation happens here, when the integration is built. Per request an
-    integration calls `value()`, and `added()` only when the request has a value of
-    its own: each is a context-variable read and, when betas are fixed or some were
-    dropped, a cache check (the merge is redone only when the innermost scope or the
-    dropped names change). `drop()` records names the API rejected (see `_drop`).
+    integration reads the header value to add - `added().joined` when `plain`, else
+    `value()` - and `added()` only when the request has a value of its own: each is a
+    context-variable read and, when betas are fixed or some were dropped, a cache check
+    (the merge is redone only when the innermost scope or the dropped names change).
+    `drop()` records names the API rejected (see `_drop`).
     """
 
     __slots__ = (

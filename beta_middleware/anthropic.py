@@ -226,8 +226,12 @@ def _body_betas(request: APIRequest) -> list[str] | None:
     it into the body before the middleware runs. Anything but a list of names there
     is the caller's own business, handed on as it is.
     """
-    for data in (request.options.extra_json, request.json):
-        if isinstance(data, Mapping) and "anthropic_beta" in data:
+    options = request.options
+    for data in (options.extra_json, options.json_data):
+        if data is None:
+            continue
+        # `dict` first: the `Mapping` check alone is a Python-level ABC check per request
+        if (type(data) is dict or isinstance(data, Mapping)) and "anthropic_beta" in data:
             names = data["anthropic_beta"]
             if isinstance(names, (list, tuple)) and all(isinstance(name, str) for name in names):
                 return list(names)
@@ -235,14 +239,19 @@ def _body_betas(request: APIRequest) -> list[str] | None:
     return None
 
 
-def _with_header(request: APIRequest, value: str, body: list[str] | None) -> APIRequest:
+def _with_header(request: APIRequest, value: str, body: list[str] | None, spelt: bool = True) -> APIRequest:
     """A copy of `request` whose `anthropic-beta` header is `value` (any spelling replaced).
 
     A body `anthropic_beta` of the caller's (`body`, see `_body_betas`) gets the names of
-    `value` after its own, each once.
+    `value` after its own, each once. `spelt=False`: the request's headers hold the
+    header in no spelling (`_header_in` found none), so none is looked for.
     """
-    headers: dict[str, Any] = {name: v for name, v in request.headers.items() if name.lower() != HEADER}
-    headers[HEADER] = value
+    headers: dict[str, Any]
+    if spelt:
+        headers = {name: v for name, v in request.headers.items() if name.lower() != HEADER}
+        headers[HEADER] = value
+    else:
+        headers = {**request.headers, HEADER: value}
     copy = request.copy(headers=headers)
     if body is not None:
         names = list(split((*body, value)))
@@ -341,22 +350,21 @@ class BetaMiddleware(Middleware):
             layers = _layers_of(call_next)
             with contextlib.suppress(TypeError):  # a call_next that takes no weak reference
                 self._last = (weakref.ref(call_next), layers)  # one store: safe across threads
-        own = layers.under(_header_in(request.headers))
+        found = _header_in(request.headers)
+        own = layers.under(found)
         if own:
             value = sent(own, rules.added())
         body = _body_betas(request)
         if body is not None:  # extra_body's names: the caller's too, never dropped
             if value != own or not set(split((active,))).issubset(body):
-                return _with_header(request, value, body), ",".join(split((own, *body)))
+                return _with_header(request, value, body, found is not _ABSENT), ",".join(split((own, *body)))
             return request, None
         if value == own:
             return request, None
-        return _with_header(request, value, None), own
+        return _with_header(request, value, None, found is not _ABSENT), own
 
     def _rejected(self, result: object) -> httpx2.Response | None:
-        """The HTTP response in `result` if drop_rejected is on and it may be a rejection, else None."""
-        if not self.rules.drop_rejected:
-            return None
+        """The HTTP response in `result` if it may be a rejection (drop_rejected is on), else None."""
         response = _http_response(result)
         if response is None or not _drop.is_rejection_status(response.status_code):
             return None
@@ -398,7 +406,7 @@ class BetaMiddleware(Middleware):
         """Send `request` on (sync clients) with the merged header."""
         sending, own = self._prepare(request, call_next)
         result = call_next(sending)
-        if own is None or (response := self._rejected(result)) is None:
+        if own is None or not self.rules.drop_rejected or (response := self._rejected(result)) is None:
             return result  # nothing added, or nothing to learn from the response
         steps = self._dropping(request, sending, own, result, response, 0)
         value: Any = None
@@ -414,7 +422,7 @@ class BetaMiddleware(Middleware):
         """Send `request` on (async clients) with the merged header."""
         sending, own = self._prepare(request, call_next)
         result = await call_next(sending)
-        if own is None or (response := self._rejected(result)) is None:
+        if own is None or not self.rules.drop_rejected or (response := self._rejected(result)) is None:
             return result  # nothing added, or nothing to learn from the response
         steps = self._dropping(request, sending, own, result, response, 1)
         value: Any = None
