@@ -28,6 +28,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -47,6 +48,7 @@ from .stacks import (
     SCENARIOS,
     STACKS,
     VARIANTS,
+    WARM,
     AsyncRunner,
     Scenario,
     Stack,
@@ -287,10 +289,11 @@ def measure_cell(stack: Stack, scenario: Scenario, config: Config) -> Cell:
                 times: dict[Variant, float] = dict.fromkeys(VARIANTS, 0.0)
                 order = ORDERS[i % len(ORDERS)]
                 chunk = config.requests if stack.switches else config.chunk
+                warm = min(WARM, config.requests) if stack.switches else 0
                 with _quiet_gc():
                     for _ in range(max(1, config.requests // chunk)):
                         for variant in order:
-                            times[variant] += runners[variant].run(chunk)
+                            times[variant] += runners[variant].run(chunk, warm)
                 package.append(times["package"] / times["bare"])
                 hand.append(times["hand"] / times["bare"])
     finally:
@@ -418,10 +421,11 @@ def measure_outside(stack: Stack, config: Config) -> float:
                 times = dict.fromkeys(runners, 0.0)
                 order = ("bare", "package") if i % 2 == 0 else ("package", "bare")
                 chunk = config.requests if stack.switches else config.chunk
+                warm = min(WARM, config.requests) if stack.switches else 0
                 with _quiet_gc():
                     for _ in range(max(1, config.requests // chunk)):
                         for variant in order:
-                            times[variant] += runners[variant].run(chunk)
+                            times[variant] += runners[variant].run(chunk, warm)
                 ratios.append(times["package"] / times["bare"])
     finally:
         for runner in runners.values():
@@ -439,13 +443,26 @@ print(time.thread_time() - start)
 
 
 def measure_install(config: Config) -> float:
-    """`install()` at the top of a fresh program, in ms of CPU time: the median of several processes."""
+    """`install()` at the top of a fresh program, in ms of CPU time: the median of several processes.
+
+    As installed: the package's modules compiled once, in a cache of this run's (see
+    `benchmarks.startup`), before the processes that count - else each would compile
+    the modules `install()` imports, where PYTHONDONTWRITEBYTECODE is set.
+    """
     times = []
-    for _ in range(config.install_runs):
-        out = subprocess.run(
-            [sys.executable, "-c", INSTALL_PROGRAM], capture_output=True, text=True, check=True, timeout=60
-        ).stdout
-        times.append(float(out) * 1000)
+    with tempfile.TemporaryDirectory() as cache:
+        env = startup._environment(cache)
+        for run in range(config.install_runs + 1):
+            out = subprocess.run(
+                [sys.executable, "-c", INSTALL_PROGRAM],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+                env=env,
+            ).stdout
+            if run:  # the first one compiles
+                times.append(float(out) * 1000)
     return statistics.median(times)
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "SCENARIOS",
     "STACKS",
     "VARIANTS",
+    "WARM",
     "AsyncRunner",
     "InstalledRunner",
     "Runner",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 URL = "https://api.anthropic.com/v1/messages"
+WARM = 20
+"""Untimed requests at the start of each turn of a `Stack.switches` stack's variants."""
 HOST = "api.anthropic.com"
 
 Variant = Literal["bare", "package", "hand"]
@@ -118,9 +121,11 @@ class Runner:
         self.integration = integration
         """The package's adapter, transport or middleware (`package` variant only), for the tests."""
 
-    def run(self, n: int) -> float:
-        """Make `n` requests; return the CPU seconds this thread spent on them."""
+    def run(self, n: int, warm: int = 0) -> float:
+        """Make `warm` requests, then `n`; return the CPU seconds this thread spent on the `n`."""
         request = self._request
+        for _ in range(warm):
+            request()
         start = thread_time()
         for _ in range(n):
             request()
@@ -140,16 +145,18 @@ class AsyncRunner(Runner):
         super().__init__(request, close, integration)
         self.loop = asyncio.new_event_loop()
 
-    async def _batch(self, n: int) -> float:
+    async def _batch(self, n: int, warm: int) -> float:
         request = self._request
+        for _ in range(warm):
+            await request()
         start = thread_time()
         for _ in range(n):
             await request()
         return thread_time() - start
 
-    def run(self, n: int) -> float:
-        """Make `n` requests in one task (it sees the scopes active here); return the CPU seconds."""
-        return self.loop.run_until_complete(self._batch(n))
+    def run(self, n: int, warm: int = 0) -> float:
+        """`Runner.run`, in one task (it sees the scopes active here)."""
+        return self.loop.run_until_complete(self._batch(n, warm))
 
     def concurrent(self, scopes: Sequence[BetaScope], per_task: int) -> list[float]:
         """Run one task per scope, all holding their scope at once, each making `per_task` requests.
@@ -207,10 +214,11 @@ class Stack:
     switches: bool = False
     """Whether its package variant patches the process for each of its turns (`install()`,
     undone after the turn, as the other variants run uninstalled). Patching a class makes
-    CPython drop what it specialised for that class's code, so each turn starts cold: such
-    a stack's variants take turns every round's worth of requests, not every chunk, which
-    spreads that re-warming over many requests, as a program that installs once never
-    pays it again."""
+    CPython drop what it specialised for that class's code - the other variants' code as
+    well, as they use the same classes - so each turn starts cold: such a stack's
+    variants take turns every round's worth of requests, not every chunk, and each turn
+    starts with `WARM` requests that are not timed, as a program that installs once pays
+    that re-warming once."""
 
     def available(self) -> bool:
         """Whether the stack's module is installed."""
@@ -467,13 +475,13 @@ class InstalledRunner(Runner):
         """What the stub received last."""
         return self.inner.sent
 
-    def run(self, n: int) -> float:
-        """Make `n` requests with the installation on; return the CPU seconds they took."""
+    def run(self, n: int, warm: int = 0) -> float:
+        """`Runner.run` with the installation on."""
         from beta_middleware import install
 
         installation = install(**self.settings)
         try:
-            return self.inner.run(n)
+            return self.inner.run(n, warm)
         finally:
             installation.uninstall()
 
