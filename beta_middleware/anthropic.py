@@ -19,7 +19,6 @@ is the one the installed SDK imported; this module imports no other.
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import sys
 import weakref
@@ -120,13 +119,9 @@ class _Layers:
         # `_client` is the HTTP client the SDK sends with (its own or the one it was given);
         # its headers are read per request, as httpx merges them per request. Held
         # weakly: a middleware remembers the last chain's layers, and must keep no client.
+        # (The SDK takes only its stack's `Client`s, whose instances all take weak references.)
         http = None if client is None else getattr(client, "_client", None)
-        self.http: Callable[[], Any] = _none
-        if http is not None:
-            try:
-                self.http = weakref.ref(http)
-            except TypeError:  # an HTTP client that takes no weak reference: held as it is
-                self.http = functools.partial(_same, http)
+        self.http: Callable[[], Any] = _none if http is None else weakref.ref(http)
 
     def under(self, own: object) -> str:
         """The value the SDK would send for a request whose own header is `own`."""
@@ -145,10 +140,6 @@ class _Layers:
 
 def _none() -> None:
     return None
-
-
-def _same(value: object) -> object:
-    return value
 
 
 _KEY = HEADER.encode("ascii")

@@ -32,9 +32,9 @@ from beta_middleware._demo import collect, main
 from beta_middleware._header import split
 from beta_middleware.anthropic import BetaMiddleware
 
+from .calls import count_calls
 from .sdk_cases import INTEGRATION, LINE_MARKS, STACK, resolve
 from .server import Server
-from .test_hot_paths import _calls as calls
 
 pytestmark = LINE_MARKS
 
@@ -509,8 +509,8 @@ def test_an_sdk_call_makes_few_calls_more_than_the_hand_written_middleware(own: 
         return lambda: client.messages.create(**ASK, extra_headers={HEADER: own} if own else None)
 
     with betas(*names):
-        package = calls(sender(BetaMiddleware()))
-        hand = calls(sender(_hand_middleware(",".join(names))))
+        package = count_calls(sender(BetaMiddleware()))
+        hand = count_calls(sender(_hand_middleware(",".join(names))))
     assert package[0] <= hand[0] + 8  # finding the client's layers, the body's names, the copy
     assert package[1] <= hand[1] + 16
 

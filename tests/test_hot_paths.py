@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,8 @@ from benchmarks.stacks import _hand_transport
 from beta_middleware import HEADER, betas
 from beta_middleware._header import HostMatcher, Rules, merge, sent
 from beta_middleware._names import NameSet
+
+from .calls import count_calls
 
 
 def test_sent_is_recomputed_when_own_values_or_names_change() -> None:
@@ -117,25 +118,6 @@ def test_the_memo_of_sent_values_starts_shared_and_read_only() -> None:
 # as calls. Both variants go through the same stack in the same interpreter.
 
 
-def _calls(send: Callable[[], object]) -> tuple[int, int]:
-    """(Python calls, C calls) made by `send()`, after one send to warm every cache."""
-    send()
-    counts = [0, 0]
-
-    def profile(frame: Any, event: str, arg: Any) -> None:
-        if event == "call":
-            counts[0] += 1
-        elif event == "c_call":
-            counts[1] += 1
-
-    sys.setprofile(profile)
-    try:
-        send()
-    finally:
-        sys.setprofile(None)
-    return counts[0], counts[1]
-
-
 @pytest.mark.parametrize("own", [None, "own-2025-01-01"])
 @pytest.mark.parametrize("stack", [httpx, httpx2], ids=["httpx", "httpx2"])
 def test_a_transport_request_makes_few_calls_more_than_the_hand_written(stack: Any, own: str | None) -> None:
@@ -149,7 +131,7 @@ def test_a_transport_request_makes_few_calls_more_than_the_hand_written(stack: A
 
     mock = stack.MockTransport(lambda request: stack.Response(200, content=b"{}"))
     with betas(*names):
-        package = _calls(sender(integration.BetaTransport(mock)))
-        hand = _calls(sender(_hand_transport(mock, ",".join(names), False)))
+        package = count_calls(sender(integration.BetaTransport(mock)))
+        hand = count_calls(sender(_hand_transport(mock, ",".join(names), False)))
     assert package[0] <= hand[0]  # Python calls: its two (handle_request, prepare) for the hand's two
     assert package[1] <= hand[1] + 4  # a ContextVar.get and a dict.get, twice with an own value

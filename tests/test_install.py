@@ -326,6 +326,33 @@ def test_httpx_with_a_transport_taking_no_weak_reference(server: Server) -> None
     client.close()
 
 
+@pytest.mark.parametrize("own", [None, "own"])
+def test_a_send_that_raises_through_two_layers_leaves_what_the_caller_set(
+    server: Server, own: str | None
+) -> None:
+    # The installation over a mounted BetaAdapter, the connection refused: each layer puts
+    # back what it found, and the request sent again starts from the caller's value.
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    session = requests.Session()
+    session.mount("http://", BetaAdapter(betas="e", max_retries=0))
+    headers: dict[str, str | bytes] = {HEADER: own} if own else {}
+    with install(betas="i", hosts=LOCAL):
+        refused = session.prepare_request(
+            requests.Request("GET", f"http://127.0.0.1:{port}/", headers=headers)
+        )
+        with betas("a"), pytest.raises(requests.ConnectionError):
+            session.send(refused)
+        assert refused.headers.get(HEADER) == own
+        refused.url = server.url_for("/echo")  # the same request object, now to a server
+        with betas("b"):
+            assert session.send(refused).json()[HEADER] == ",".join(filter(None, (own, "i", "b", "e")))
+    session.close()
+
+
 def test_a_resend_is_not_resent_below_a_resending_layer(server: Server) -> None:
     # as when an installed layer above resends: the integrations below send it as it is
     session = requests.Session()

@@ -93,6 +93,18 @@ for _ in range(600):
 """
 
 
+# A command started in the background by a shell without job control inherits SIGINT
+# ignored, and so would plain Python: this execs the command with SIGINT as a terminal
+# leaves it (in the same process, so the signal is sent to the command itself).
+FROM_A_TERMINAL = "; ".join(
+    [
+        "import os, signal, sys",
+        "signal.signal(signal.SIGINT, signal.SIG_DFL)",
+        "os.execv(sys.argv[1], sys.argv[1:])",
+    ]
+)
+
+
 @pytest.mark.parametrize(
     ("signum", "code", "status", "out"),
     [
@@ -107,10 +119,9 @@ for _ in range(600):
     ],
 )
 def test_signals_reach_the_program(signum: int, code: str, status: int, out: bytes) -> None:
+    run = [PY, "-m", "beta_middleware", "run", "--betas", "context-1m-2025-08-07", "--", PY, "-c", code]
     with subprocess.Popen(
-        [PY, "-m", "beta_middleware", "run", "--betas", "context-1m-2025-08-07", "--", PY, "-c", code],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        [PY, "-c", FROM_A_TERMINAL, *run], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as proc:
         assert proc.stdout is not None
         assert proc.stdout.readline() == b"ready\n"
