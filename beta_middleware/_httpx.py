@@ -59,10 +59,10 @@ class _Request(Protocol):
 def prepare(rules: Rules, request: _Request, value: str) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
 
-    `value` is `rules.value()` (or that read inline), read by the caller, which calls this only when it is not
-    empty or the request was handled by us before. A request's first send by its only
-    layer - nearly every request - takes the first branch: one Python call per request,
-    the host read inline.
+    `value` is what `rules` add now, read by the caller, which calls this only when it
+    is not empty or the request was handled by us before. A request's first send by its
+    only layer - nearly every request - takes the first branch: one Python call per
+    request, the host read inline.
     """
     extensions = request.extensions
     mark = extensions.get(SENT)
