@@ -1,14 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from beta_middleware import current_betas
 
+from . import environment
 from .messages_server import MessagesServer
 from .messages_server import start as start_messages_server
 from .server import Server, start
+
+environment.set_up()  # before any client is built
 
 # The framework suite needs the frameworks: scripts/test-frameworks runs it in its own environments.
 collect_ignore = ["frameworks"]
@@ -62,3 +67,22 @@ def messages_api() -> Iterator[MessagesServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def command_line() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`command_line(*args)`: `python -m beta_middleware ARGS` run in a fresh interpreter.
+
+    Each command line runs once per session and its result is shared: the docs' console
+    examples and the demo's own tests run the same `demo`, which takes seconds.
+    """
+    done: dict[tuple[str, ...], subprocess.CompletedProcess[str]] = {}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        if args not in done:
+            done[args] = subprocess.run(
+                [sys.executable, "-m", "beta_middleware", *args], capture_output=True, text=True, timeout=60
+            )
+        return done[args]
+
+    return run

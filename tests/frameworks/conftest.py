@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from beta_middleware import current_betas
+from tests import environment
 from tests.messages_server import MODEL, NO_HEADER, MessagesServer
 from tests.messages_server import start as start_messages_server
 
@@ -27,6 +28,8 @@ __all__ = ["MODEL", "NO_HEADER", "run_program"]
 # Read when LiteLLM is imported, before any fixture runs: its bundled tables, no download.
 for _name in ("LITELLM_LOCAL_MODEL_COST_MAP", "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS"):
     os.environ.setdefault(_name, "True")
+
+environment.set_up()  # before any client is built
 
 _connect = socket.socket.connect
 
