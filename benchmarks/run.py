@@ -556,7 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.startup:
-        started = startup.measure(rounds=3 if args.quick else 21)
+        started = startup.measure(rounds=1 if args.quick else 21)
         print(startup.render(started))
         return 0 if started.holds() else 1
     config = QUICK if args.quick else Config()
@@ -571,7 +571,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = perf_counter()
     report = measure(config, log=lambda line: print(line, file=sys.stderr, flush=True))
     print(render(report, config))
-    started = startup.measure(rounds=3 if config is QUICK else 21)
+    started = startup.measure(rounds=1 if config is QUICK else 21)
     print()
     print(startup.render(started))
     print(f"({perf_counter() - start:.0f} s)")

@@ -64,7 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
 def serve() -> Iterator[str]:
     """Run the echo server on 127.0.0.1 (a free port) and yield its base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # shutdown() waits for the server's next poll (half a second by default)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

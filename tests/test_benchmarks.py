@@ -67,20 +67,33 @@ def test_quick_run_measures_every_stack_and_scenario(quick_report: run.Report) -
 def test_main_prints_the_report_and_exits_by_the_budget(
     quick_report: run.Report, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # What `measure` does is the test above's; this one is about what main makes of it.
+    # What the measures do is the other tests'; this one is about what main makes of them.
     configs: list[run.Config] = []
+    startup_rounds: list[int] = []
+    started = startup_report(0.03, 0.2, 0.5)
+    assert started.holds()
 
     def measure(config: run.Config, log: object = None) -> run.Report:
         configs.append(config)
         return quick_report
 
+    def measure_startup(rounds: int) -> startup.StartupReport:
+        startup_rounds.append(rounds)
+        return started
+
     monkeypatch.setattr(run, "measure", measure)
+    monkeypatch.setattr(startup, "measure", measure_startup)
     status = run.main(["--quick"])
     assert configs == [run.QUICK]
+    assert startup_rounds == [1]
     out = capsys.readouterr().out
-    assert status in (0, 1)
-    assert ("Budget holds." in out) is (status == 0)
+    assert status == (0 if quick_report.holds() else 1)
+    assert ("Budget holds." in out) is quick_report.holds()
     assert "| stack | scenario | package / bare | hand-written / bare | gap (median per round) |" in out
+    assert "Start-up budget holds." in out
+    started = startup_report(0.04, 0.2, 0.5)  # import over its limit: main fails whatever the rest says
+    assert run.main(["--quick"]) == 1
+    assert "Start-up budget does NOT hold." in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("scenario", stacks.SCENARIOS, ids=lambda s: s.name)
@@ -205,12 +218,15 @@ def test_startup_measures_every_variant_and_checks_the_budget() -> None:
     assert text.endswith(("Start-up budget holds.", "Start-up budget does NOT hold."))
 
 
-def test_startup_budget_lines() -> None:
-    def report(import_s: float, command_s: float, each_ms: float) -> startup.StartupReport:
-        rounds = {"python -c pass": [0.02, 0.03, 0.02], "import beta_middleware": [import_s] * 3}
-        rounds |= {"check": [command_s] * 3, "known": [command_s] * 3}
-        return startup.StartupReport(rounds, new_name_first_ms=5.0, new_name_each_ms=each_ms)
+def startup_report(import_s: float, command_s: float, each_ms: float) -> startup.StartupReport:
+    """A start-up report with these figures (seconds per process, ms per new name)."""
+    rounds = {"python -c pass": [0.02, 0.03, 0.02], "import beta_middleware": [import_s] * 3}
+    rounds |= {"check": [command_s] * 3, "known": [command_s] * 3}
+    return startup.StartupReport(rounds, new_name_first_ms=5.0, new_name_each_ms=each_ms)
 
+
+def test_startup_budget_lines() -> None:
+    report = startup_report
     assert report(0.03, 0.2, 0.5).holds()
     assert [ok for _, ok, _ in report(0.04, 0.2, 0.5).checks()] == [False, True, True, True]
     assert [ok for _, ok, _ in report(0.03, 0.4, 0.5).checks()] == [True, False, False, True]

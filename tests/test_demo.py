@@ -3,7 +3,7 @@ from __future__ import annotations
 import io
 import re
 import subprocess
-import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -99,10 +99,8 @@ def test_command_line_needs_a_command(capsys: pytest.CaptureFixture[str]) -> Non
     assert "COMMAND" in capsys.readouterr().err
 
 
-def test_python_dash_m() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "beta_middleware", "demo"], capture_output=True, text=True, timeout=60
-    )
+def test_python_dash_m(command_line: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    done = command_line("demo")
     assert done.returncode == 0, done.stderr
     assert ": 0 wrong" in done.stdout
 

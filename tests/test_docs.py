@@ -20,8 +20,8 @@ import json
 import re
 import shlex
 import subprocess
-import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,18 +162,15 @@ def commands(block: Block) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if consoles(p)], ids=page_id)
-def test_console_output_matches(page: Path) -> None:
+def test_console_output_matches(
+    page: Path, command_line: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     checker = doctest.OutputChecker()
     for block in consoles(page):
         for command, shown in commands(block):
             prefix = "python -m beta_middleware "
             assert command.startswith(prefix), f"{page_id(page)}:{block.line}: {command!r}"
-            done = subprocess.run(
-                [sys.executable, "-m", "beta_middleware", *shlex.split(command.removeprefix(prefix))],
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            done = command_line(*shlex.split(command.removeprefix(prefix)))
             assert done.stderr == "", command
             assert checker.check_output(shown, done.stdout, doctest.ELLIPSIS), (
                 f"{page_id(page)}:{block.line}: {command}\n"
