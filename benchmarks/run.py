@@ -48,11 +48,12 @@ from .stacks import (
     SCENARIOS,
     STACKS,
     VARIANTS,
-    WARM,
     AsyncRunner,
+    Runner,
     Scenario,
     Stack,
     Variant,
+    running,
 )
 
 __all__ = ["Config", "Report", "main", "measure"]
@@ -272,6 +273,7 @@ def measure_cell(stack: Stack, scenario: Scenario, config: Config) -> Cell:
     runners = {variant: stack.build(variant, scenario) for variant in VARIANTS}
     try:
         with ExitStack() as scopes:
+            scopes.enter_context(running(runners))
             for names in scenario.scopes:
                 scopes.enter_context(betas(*names))
             for variant, runner in runners.items():
@@ -288,12 +290,10 @@ def measure_cell(stack: Stack, scenario: Scenario, config: Config) -> Cell:
                 # elsewhere falls on all of them alike.
                 times: dict[Variant, float] = dict.fromkeys(VARIANTS, 0.0)
                 order = ORDERS[i % len(ORDERS)]
-                chunk = config.requests if stack.switches else config.chunk
-                warm = min(WARM, config.requests) if stack.switches else 0
                 with _quiet_gc():
-                    for _ in range(max(1, config.requests // chunk)):
+                    for _ in range(max(1, config.requests // config.chunk)):
                         for variant in order:
-                            times[variant] += runners[variant].run(chunk, warm)
+                            times[variant] += runners[variant].run(config.chunk)
                 package.append(times["package"] / times["bare"])
                 hand.append(times["hand"] / times["bare"])
     finally:
@@ -407,10 +407,11 @@ def measure_concurrency(stack: Stack, config: Config) -> tuple[float, float]:
 
 def measure_outside(stack: Stack, config: Config) -> float:
     """Installed / uninstalled for the same request to a host outside the installation's hosts."""
-    runners = {"bare": stack.build("bare", OUTSIDE), "package": stack.build("package", OUTSIDE)}
+    runners: dict[Variant, Runner] = {v: stack.build(v, OUTSIDE) for v in ("bare", "package")}
     ratios: list[float] = []
     try:
         with ExitStack() as scopes:
+            scopes.enter_context(running(runners))
             for names in OUTSIDE.scopes:
                 scopes.enter_context(betas(*names))
             for variant, runner in runners.items():
@@ -419,13 +420,11 @@ def measure_outside(stack: Stack, config: Config) -> float:
                     raise AssertionError(f"{stack.name} {variant} outside the hosts sent {runner.sent!r}")
             for i in range(config.rounds_for(Scenario(PASS_THROUGH))):
                 times = dict.fromkeys(runners, 0.0)
-                order = ("bare", "package") if i % 2 == 0 else ("package", "bare")
-                chunk = config.requests if stack.switches else config.chunk
-                warm = min(WARM, config.requests) if stack.switches else 0
+                order: tuple[Variant, ...] = ("bare", "package") if i % 2 == 0 else ("package", "bare")
                 with _quiet_gc():
-                    for _ in range(max(1, config.requests // chunk)):
+                    for _ in range(max(1, config.requests // config.chunk)):
                         for variant in order:
-                            times[variant] += runners[variant].run(chunk, warm)
+                            times[variant] += runners[variant].run(config.chunk)
                 ratios.append(times["package"] / times["bare"])
     finally:
         for runner in runners.values():

@@ -22,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from time import perf_counter, thread_time
 from types import ModuleType, SimpleNamespace
@@ -36,18 +37,16 @@ __all__ = [
     "SCENARIOS",
     "STACKS",
     "VARIANTS",
-    "WARM",
     "AsyncRunner",
     "InstalledRunner",
     "Runner",
     "Scenario",
     "Stack",
     "Variant",
+    "running",
 ]
 
 URL = "https://api.anthropic.com/v1/messages"
-WARM = 20
-"""Untimed requests at the start of each turn of a `Stack.switches` stack's variants."""
 HOST = "api.anthropic.com"
 
 Variant = Literal["bare", "package", "hand"]
@@ -114,18 +113,22 @@ class Runner:
     """The `anthropic-beta` value the stub received last."""
 
     def __init__(
-        self, request: Callable[[], Any], close: Callable[[], Any], integration: object | None = None
+        self,
+        request: Callable[[], Any],
+        close: Callable[[], Any],
+        integration: object | None = None,
+        objects: tuple[object, ...] = (),
     ) -> None:
         self._request = request
         self._close = close
         self.integration = integration
         """The package's adapter, transport or middleware (`package` variant only), for the tests."""
+        self.objects = objects
+        """The session or clients the requests go through (what `install()` patches the classes of)."""
 
-    def run(self, n: int, warm: int = 0) -> float:
-        """Make `warm` requests, then `n`; return the CPU seconds this thread spent on the `n`."""
+    def run(self, n: int) -> float:
+        """Make `n` requests; return the CPU seconds this thread spent on them."""
         request = self._request
-        for _ in range(warm):
-            request()
         start = thread_time()
         for _ in range(n):
             request()
@@ -140,23 +143,25 @@ class AsyncRunner(Runner):
     """A runner whose requests are coroutines, run on its own event loop."""
 
     def __init__(
-        self, request: Callable[[], Any], close: Callable[[], Any], integration: object | None = None
+        self,
+        request: Callable[[], Any],
+        close: Callable[[], Any],
+        integration: object | None = None,
+        objects: tuple[object, ...] = (),
     ) -> None:
-        super().__init__(request, close, integration)
+        super().__init__(request, close, integration, objects)
         self.loop = asyncio.new_event_loop()
 
-    async def _batch(self, n: int, warm: int) -> float:
+    async def _batch(self, n: int) -> float:
         request = self._request
-        for _ in range(warm):
-            await request()
         start = thread_time()
         for _ in range(n):
             await request()
         return thread_time() - start
 
-    def run(self, n: int, warm: int = 0) -> float:
+    def run(self, n: int) -> float:
         """`Runner.run`, in one task (it sees the scopes active here)."""
-        return self.loop.run_until_complete(self._batch(n, warm))
+        return self.loop.run_until_complete(self._batch(n))
 
     def concurrent(self, scopes: Sequence[BetaScope], per_task: int) -> list[float]:
         """Run one task per scope, all holding their scope at once, each making `per_task` requests.
@@ -211,14 +216,6 @@ class Stack:
     `middleware=[...]`). The stack runs that chain only once it holds a middleware, which
     costs the same for any middleware: with nothing active the package is then held
     against the hand-written middleware, which only forwards, instead of bare."""
-    switches: bool = False
-    """Whether its package variant patches the process for each of its turns (`install()`,
-    undone after the turn, as the other variants run uninstalled). Patching a class makes
-    CPython drop what it specialised for that class's code - the other variants' code as
-    well, as they use the same classes - so each turn starts cold: such a stack's
-    variants take turns every round's worth of requests, not every chunk, and each turn
-    starts with `WARM` requests that are not timed, as a program that installs once pays
-    that re-warming once."""
 
     def available(self) -> bool:
         """Whether the stack's module is installed."""
@@ -279,7 +276,7 @@ def _requests(variant: Variant, scenario: Scenario) -> Runner:
         get(URL, headers=headers)
         runner.sent = adapter.sent
 
-    runner = Runner(request, session.close, adapter if variant == "package" else None)
+    runner = Runner(request, session.close, adapter if variant == "package" else None, (session,))
     return runner
 
 
@@ -341,7 +338,7 @@ def _httpx_like(module: str, is_async: bool) -> Callable[[Variant, Scenario], Ru
                 await get(URL, headers=headers)
                 runner.sent = seen[0]
 
-            runner = AsyncRunner(arequest, client.aclose, integration)
+            runner = AsyncRunner(arequest, client.aclose, integration, (client,))
         else:
             client = stack.Client(transport=transport)
             get = client.get
@@ -350,7 +347,7 @@ def _httpx_like(module: str, is_async: bool) -> Callable[[Variant, Scenario], Ru
                 get(URL, headers=headers)
                 runner.sent = seen[0]
 
-            runner = Runner(request, client.close, integration)
+            runner = Runner(request, client.close, integration, (client,))
         return runner
 
     return build
@@ -436,37 +433,38 @@ def _anthropic(is_async: bool) -> Callable[[Variant, Scenario], Runner]:
         transport = httpx2.MockTransport(handler)
         runner: Runner
         if is_async:
-            aclient = anthropic.AsyncAnthropic(http_client=httpx2.AsyncClient(transport=transport), **options)
+            ahttp = httpx2.AsyncClient(transport=transport)
+            aclient = anthropic.AsyncAnthropic(http_client=ahttp, **options)
             acreate = aclient.messages.create
 
             async def arequest() -> None:
                 await acreate(**ask)
                 runner.sent = seen[0]
 
-            runner = AsyncRunner(arequest, aclient.close, integration)
+            runner = AsyncRunner(arequest, aclient.close, integration, (aclient, ahttp))
         else:
-            client = anthropic.Anthropic(http_client=httpx2.Client(transport=transport), **options)
+            http = httpx2.Client(transport=transport)
+            client = anthropic.Anthropic(http_client=http, **options)
             create = client.messages.create
 
             def request() -> None:
                 create(**ask)
                 runner.sent = seen[0]
 
-            runner = Runner(request, client.close, integration)
+            runner = Runner(request, client.close, integration, (client, http))
         return runner
 
     return build
 
 
 class InstalledRunner(Runner):
-    """The bare stack with `install(...)` on while it runs: the package variant of an installed stack.
+    """The bare stack, sending while `install(**settings)` is on: an installed stack's package variant.
 
-    The installation is made before and undone after each timed stretch (outside it),
-    so the other variants, which run in turn in the same process, run uninstalled.
+    `running` makes the installation, once for a whole cell.
     """
 
     def __init__(self, inner: Runner, settings: dict[str, Any], rules: object) -> None:
-        super().__init__(inner._request, inner.close, SimpleNamespace(rules=rules))
+        super().__init__(inner._request, inner.close, SimpleNamespace(rules=rules), inner.objects)
         self.inner = inner
         self.settings = settings
 
@@ -475,19 +473,57 @@ class InstalledRunner(Runner):
         """What the stub received last."""
         return self.inner.sent
 
-    def run(self, n: int, warm: int = 0) -> float:
-        """`Runner.run` with the installation on."""
-        from beta_middleware import install
-
-        installation = install(**self.settings)
-        try:
-            return self.inner.run(n, warm)
-        finally:
-            installation.uninstall()
+    def run(self, n: int) -> float:
+        """The bare stack's `run`."""
+        return self.inner.run(n)
 
     def close(self) -> None:
         """Release what the stack holds."""
         self.inner.close()
+
+
+@contextmanager
+def running(runners: Mapping[Variant, Runner]) -> Iterator[None]:
+    """What a cell's requests run inside: nothing, or for an installed stack its installation.
+
+    The installation is made once for the whole cell, as a program makes it once, and the
+    variants take turns as on any stack. The bare and hand-written variants must still
+    run the code an uninstalled process runs: their session or clients are moved to a
+    subclass of their class that holds, for each attribute the installation patched on it,
+    what was there before. (Installing and uninstalling around each turn instead makes
+    CPython drop what it specialised for the patched classes at every turn, for every
+    variant: each turn starts cold, and by how much depends on who ran before.)
+    """
+    package = runners.get("package")
+    if not isinstance(package, InstalledRunner):
+        yield
+        return
+    from beta_middleware import install
+
+    installation = install(**package.settings)
+    try:
+        for runner in runners.values():
+            if runner is not package:
+                for obj in runner.objects:
+                    obj.__class__ = _uninstalled(type(obj), installation)
+        yield
+    finally:
+        installation.uninstall()
+
+
+def _uninstalled(cls: type, installation: Any) -> type:
+    """A subclass of `cls` holding what every attribute `installation` patched on it was before."""
+    from beta_middleware._install import _ABSENT
+
+    namespace: dict[str, Any] = {"__slots__": ()}
+    mro = cls.__mro__
+    for owner, name, before in installation._patches:
+        if owner not in mro or next(k for k in mro if name in k.__dict__) is not owner:
+            continue  # not a base of `cls`, or a class in between overrides the name: not patched here
+        if before is _ABSENT:  # what the next base has, else nothing: the instance's own value shows
+            before = next((k.__dict__[name] for k in mro[mro.index(owner) + 1 :] if name in k.__dict__), None)
+        namespace[name] = before
+    return type(cls.__name__, (cls,), namespace)
 
 
 def _installed(
@@ -517,17 +553,16 @@ STACKS: tuple[Stack, ...] = (
     Stack("anthropic BetaMiddleware", "anthropic", _anthropic(False), hosts=False, chained=True),
     Stack("anthropic async BetaMiddleware", "anthropic", _anthropic(True), hosts=False, chained=True),
     # install(): the same requests, through a stack patched process-wide.
-    Stack("requests install()", "requests", _installed(_requests), switches=True),
-    Stack("httpx install()", "httpx", _installed(_httpx_like("httpx", False)), switches=True),
-    Stack("httpx2 install()", "httpx2", _installed(_httpx_like("httpx2", False)), switches=True),
-    Stack("httpx2 async install()", "httpx2", _installed(_httpx_like("httpx2", True)), switches=True),
+    Stack("requests install()", "requests", _installed(_requests)),
+    Stack("httpx install()", "httpx", _installed(_httpx_like("httpx", False))),
+    Stack("httpx2 install()", "httpx2", _installed(_httpx_like("httpx2", False))),
+    Stack("httpx2 async install()", "httpx2", _installed(_httpx_like("httpx2", True))),
     Stack(
         "anthropic install()",
         "anthropic",
         _installed(_anthropic(False), sdk=True),
         hosts=False,
         chained=True,
-        switches=True,
     ),
 )
 

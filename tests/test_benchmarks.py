@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import inspect
 from collections.abc import Iterator
 
 import pytest
@@ -102,15 +103,45 @@ def test_package_and_hand_written_injector_send_the_same_header(
     stack: stacks.Stack, scenario: stacks.Scenario
 ) -> None:
     # The comparison is only fair if both do the same job; measure_cell checks this
-    # too, here it is pinned down against the expected values.
-    for variant in stacks.VARIANTS:
-        runner = stack.build(variant, scenario)
-        try:
-            with betas(*(name for scope in scenario.scopes for name in scope)):
-                runner.run(2)
-        finally:
+    # too, here it is pinned down against the expected values. On an installed stack the
+    # variants run side by side with the installation on, as in a cell.
+    runners = {variant: stack.build(variant, scenario) for variant in stacks.VARIANTS}
+    try:
+        with stacks.running(runners), betas(*(name for scope in scenario.scopes for name in scope)):
+            for variant in ("package", "bare", "hand", "package"):
+                runners[variant].run(2)
+                assert runners[variant].sent == (scenario.own if variant == "bare" else scenario.expected)
+    finally:
+        for runner in runners.values():
             runner.close()
-        assert runner.sent == (scenario.own if variant == "bare" else scenario.expected)
+
+
+@pytest.mark.parametrize("stack", stacks.INSTALLED, ids=lambda s: s.name)
+def test_an_installed_stacks_other_variants_run_the_code_they_run_uninstalled(stack: stacks.Stack) -> None:
+    runners = {variant: stack.build(variant, stacks.SCENARIOS[1]) for variant in stacks.VARIANTS}
+    classes = {variant: [type(obj) for obj in runner.objects] for variant, runner in runners.items()}
+    moved: list[tuple[type, type, dict[str, object], dict[str, object]]] = []
+    try:
+        with stacks.running(runners):
+            assert [type(obj) for obj in runners["package"].objects] == classes["package"]
+            for variant in ("bare", "hand"):
+                assert classes[variant]
+                for obj, before in zip(runners[variant].objects, classes[variant], strict=True):
+                    held = {
+                        name: value for name, value in vars(type(obj)).items() if not name.startswith("__")
+                    }
+                    installed = {name: inspect.getattr_static(before, name, None) for name in held}
+                    moved.append((type(obj), before, held, installed))
+    finally:
+        for runner in runners.values():
+            runner.close()
+    assert moved
+    for cls, before, held, installed in moved:
+        assert cls.__bases__ == (before,)
+        assert held, before  # install() patched something on every class the requests go through
+        for name, value in held.items():
+            assert value is inspect.getattr_static(before, name, None), (before, name)  # as uninstalled
+            assert value is not installed[name], (before, name)  # not what the installation put there
 
 
 @pytest.mark.parametrize("scenario", stacks.SCENARIOS, ids=lambda s: s.name)
