@@ -831,3 +831,43 @@ def test_install_and_uninstall_while_sending(server: Server) -> None:
     session.close()
     assert errors == []
     assert seen <= {None, "a", "f,a"}
+
+
+# What an installed request costs over the explicit integration: calls, not time (the
+# benchmark times them). Each stack as the benchmark builds it, a request with its own
+# value and two betas active.
+
+
+@pytest.mark.parametrize(
+    ("explicit", "installed", "more"),
+    [
+        ("requests BetaAdapter", "requests install()", 1),  # the patched get_adapter
+        ("httpx BetaTransport", "httpx install()", 1),  # the patched _transport_for_url
+        ("httpx2 BetaTransport", "httpx2 install()", 1),
+        # _request, the chain's descriptor, and the patched _transport_for_url of its HTTP client
+        ("anthropic BetaMiddleware", "anthropic install()", 3),
+    ],
+)
+def test_an_installed_request_makes_few_calls_more_than_the_integration(
+    explicit: str, installed: str, more: int
+) -> None:
+    from benchmarks import stacks
+
+    from .calls import count_calls
+
+    scenario = next(s for s in stacks.SCENARIOS if s.name == "2 active + own")
+    counts: dict[str, tuple[int, int]] = {}
+    for name in (explicit, installed):
+        stack = next(s for s in stacks.STACKS if s.name == name)
+        runners = {variant: stack.build(variant, scenario) for variant in stacks.VARIANTS}
+        try:
+            with stacks.running(runners), betas(*scenario.scopes[0]):
+                package = runners["package"]
+                counts[name] = count_calls(package._request)
+                assert package.sent == scenario.expected
+        finally:
+            for runner in runners.values():
+                runner.close()
+    (python, c), (python_installed, c_installed) = counts[explicit], counts[installed]
+    assert python_installed - python <= more, counts
+    assert c_installed - c <= 2 * more, counts
