@@ -66,7 +66,7 @@ MEMORY_SLACK = 4096  # bytes: a per-cycle leak would show as >= 1 byte x cycles
 
 @dataclass(frozen=True)
 class Config:
-    """How much to measure. The defaults take about 17 minutes on two shared cores."""
+    """How much to measure. The defaults take over an hour on two shared cores."""
 
     rounds: int = 108  # a multiple of the 6 orders of the variants
     pass_through_factor: int = 4
