@@ -474,7 +474,7 @@ class InstalledRunner(Runner):
         return self.inner.sent
 
     def run(self, n: int) -> float:
-        """The bare stack's `run`."""
+        """The bare stack's `run` (an async one runs its requests on its own loop)."""
         return self.inner.run(n)
 
     def close(self) -> None:
