@@ -257,12 +257,11 @@ def startup_report(import_s: float, command_s: float, each_ms: float) -> startup
 
 
 def test_startup_budget_lines() -> None:
-    report = startup_report
-    assert report(0.03, 0.2, 0.5).holds()
-    assert [ok for _, ok, _ in report(0.04, 0.2, 0.5).checks()] == [False, True, True, True]
-    assert [ok for _, ok, _ in report(0.03, 0.4, 0.5).checks()] == [True, False, False, True]
-    assert [ok for _, ok, _ in report(0.03, 0.2, 1.5).checks()] == [True, True, True, False]
-    assert report(0.04, 0.2, 0.5).over_base("import beta_middleware") == pytest.approx((20.0, 2.0))
+    assert startup_report(0.03, 0.2, 0.5).holds()
+    assert [ok for _, ok, _ in startup_report(0.04, 0.2, 0.5).checks()] == [False, True, True, True]
+    assert [ok for _, ok, _ in startup_report(0.03, 0.4, 0.5).checks()] == [True, False, False, True]
+    assert [ok for _, ok, _ in startup_report(0.03, 0.2, 1.5).checks()] == [True, True, True, False]
+    assert startup_report(0.04, 0.2, 0.5).over_base("import beta_middleware") == pytest.approx((20.0, 2.0))
 
 
 def test_main_runs_only_the_startup_part_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
