@@ -5,15 +5,22 @@ mounted, proxied or the client's own. The patched method hands back that transpo
 wrapped in the stack's `BetaTransport` / `AsyncBetaTransport` with the installation's
 rules, so the integration's own code sends: one wrapper per transport, made on first
 use and held weakly, and nothing stored on the client.
+
+A hop to a host outside the installation's `hosts=` gets, instead, a wrapper that only
+puts back what the caller set on a request we gave betas before (a redirect out of
+`hosts`, a request sent again): the URL is at hand here, so such a request skips the
+context read and the merge it would not use.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from ._httpx import SENT, AsyncBetaTransportBase, BetaTransportBase, prepare
 from ._install import Wrappers
 from ._install import sdk_sending as sending
 
@@ -35,13 +42,50 @@ def patch(installation: Installation, stack: ModuleType) -> None:
         installation.patch(client, "_transport_for_url", _patched(client._transport_for_url, wrapper, rules))
 
 
+@functools.cache
+def _outside(wrapper: Any) -> Any:
+    """`wrapper` for hops outside the hosts: it only undoes what an earlier send added."""
+    if issubclass(wrapper, AsyncBetaTransportBase):
+
+        class AsyncOutside(wrapper):  # type: ignore[misc]
+            def handle_async_request(self, request: Any) -> Coroutine[Any, Any, Any]:
+                if SENT in request.extensions:
+                    prepare(self.rules, request, "")
+                return self._transport.handle_async_request(request)  # type: ignore[no-any-return]
+
+        outside: Any = AsyncOutside
+    else:
+        assert issubclass(wrapper, BetaTransportBase)
+
+        class Outside(wrapper):  # type: ignore[misc]
+            def handle_request(self, request: Any) -> Any:
+                if SENT in request.extensions:
+                    prepare(self.rules, request, "")
+                return self._transport.handle_request(request)
+
+        outside = Outside
+    # logs and errors name the integration, as for a hop inside the hosts
+    outside.__name__, outside.__qualname__ = wrapper.__name__, wrapper.__qualname__
+    return outside
+
+
 def _patched(original: Callable[[Any, Any], Any], wrapper: Any, rules: Rules) -> Callable[[Any, Any], Any]:
     wrapped = Wrappers(lambda transport: wrapper._wrap(transport, rules))
+    outside_wrapper = _outside(wrapper)
+    outside = Wrappers(lambda transport: outside_wrapper._wrap(transport, rules))
+    hosts = rules.hosts
 
     def _transport_for_url(self: Any, url: Any) -> Any:
         transport = original(self, url)
         if sending.get() is not None:
             return transport  # an SDK client's request: the SDK patch gave it the betas
+        if hosts is not None:
+            host = url.host
+            if host not in hosts.exact:
+                last, matches = hosts._last  # `hosts(host)`'s memo, without its call
+                if not (matches if host == last else hosts(host)):
+                    ref, found = outside._last  # `outside(transport)`'s first step
+                    return found if ref() is transport else outside(transport)
         ref, found = wrapped._last  # `wrapped(transport)`'s first step, without its call
         return found if ref() is transport else wrapped(transport)
 

@@ -3,7 +3,9 @@
 requests asks the session for the adapter of every hop (redirects included). The
 patched method hands back the mounted adapter wrapped in an adapter that runs
 `BetaAdapter`'s own merge (`beta_middleware.requests.send_merged`) around it: one
-wrapper per adapter, held weakly, nothing stored on the session.
+wrapper per adapter, held weakly, nothing stored on the session. A hop to a host
+outside the installation's `hosts=` (the URL is at hand here) gets a wrapper that only
+gives a request we sent before with betas back what the caller set.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from ._header import Rules
     from ._install import Installation
 
-__all__ = ["InstalledAdapter", "patch"]
+__all__ = ["InstalledAdapter", "OutsideAdapter", "patch"]
 
 
 class InstalledAdapter(BaseAdapter):
@@ -67,7 +69,26 @@ class InstalledAdapter(BaseAdapter):
         self.adapter.close()
 
     def __repr__(self) -> str:
-        return f"InstalledAdapter({self.adapter!r}, {self.rules!r})"
+        return f"{type(self).__name__}({self.adapter!r}, {self.rules!r})"
+
+
+class OutsideAdapter(InstalledAdapter):
+    """A session's mounted adapter, as the installation sends through it to a host outside its hosts."""
+
+    def send(
+        self,
+        request: PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> Response:
+        """Send `request` through the mounted adapter with nothing of the installation's."""
+        if type(getattr(request, _SENT, None)) is tuple:
+            _forget(request)  # sent before with betas: send what the caller set
+        send = self.adapter.send
+        return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
 
 
 def patch(installation: Installation, stack: ModuleType) -> None:
@@ -78,9 +99,17 @@ def patch(installation: Installation, stack: ModuleType) -> None:
 
 def _patched(original: Callable[[Any, str], BaseAdapter], rules: Rules) -> Callable[..., BaseAdapter]:
     wrapped = Wrappers(lambda adapter: InstalledAdapter(adapter, rules))
+    outside = Wrappers(lambda adapter: OutsideAdapter(adapter, rules))
+    check = InstalledAdapter(BaseAdapter(), rules)  # `_applies`, with its one-URL memo
+    hosts = rules.hosts
 
     def get_adapter(self: Session, url: str) -> BaseAdapter:
         adapter = original(self, url)
+        if hosts is not None:
+            last, applies = check._last_url  # `check._applies(url)`'s first step
+            if not (applies if url == last else check._applies(url)):  # type: ignore[misc]
+                ref, found = outside._last  # `outside(adapter)`'s first step
+                return found if ref() is adapter else outside(adapter)  # type: ignore[no-any-return]
         ref, found = wrapped._last  # `wrapped(adapter)`'s first step, without its call
         return found if ref() is adapter else wrapped(adapter)  # type: ignore[no-any-return]
 

@@ -80,6 +80,24 @@ class Server:
         return [r.beta for r in self.received]
 
 
+# Chains of redirect hops in and out of `hosts=["api.anthropic.com", "*.anthropic.com"]`,
+# through the server as a proxy: `i` a host in them, `o` one outside.
+IN, OUT = ("api.anthropic.com", "eu.anthropic.com"), ("other.example", "elsewhere.example")
+CHAINS = ["io", "ioo", "ioi", "oio", "oii", "iooo", "ioio", "oiooi", "iiooii", "ooo"]
+
+
+def chain_hosts(shape: str) -> list[str]:
+    """Host names for a chain shape: `i` a host in `hosts=`, `o` one outside, alternating names."""
+    return [(IN if c == "i" else OUT)[n % 2] for n, c in enumerate(shape)]
+
+
+def expected_hops(shape: str, own: str | None, added: str) -> list[tuple[str, str | None]]:
+    """What each hop of a chain should carry: `own` and `added` inside the hosts, `own` outside."""
+    hosts = chain_hosts(shape)
+    merged = f"{own},{added}" if own else added
+    return [(h, merged if c == "i" else own) for h, c in zip(hosts, shape, strict=True)]
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     wbufsize = -1  # one write per response (flushed after each): no Nagle/delayed-ACK stalls

@@ -17,7 +17,7 @@ import beta_middleware.httpx
 import beta_middleware.httpx2
 from beta_middleware import HEADER, InvalidBetaError, betas
 
-from .server import Server
+from .server import CHAINS, Server, chain_hosts, expected_hops
 
 API = "https://api.anthropic.com/v1/messages"
 
@@ -650,23 +650,6 @@ def test_a_hop_sharing_the_extensions_leaves_the_requests_record(stack: Stack, o
     transport.handle_request(original)
     mine = f"{own},a-1" if own else "a-1"
     assert seen == [mine, own, mine, own, f"{own},b-1" if own else "b-1", own]
-
-
-IN, OUT = ("api.anthropic.com", "eu.anthropic.com"), ("other.example", "elsewhere.example")
-CHAINS = ["io", "ioo", "ioi", "oio", "oii", "iooo", "ioio", "oiooi", "iiooii", "ooo"]
-
-
-def chain_hosts(shape: str) -> list[str]:
-    """Host names for a chain shape: `i` a host in `hosts=`, `o` one outside, alternating names."""
-    return [(IN if c == "i" else OUT)[n % 2] for n, c in enumerate(shape)]
-
-
-def expected_hops(shape: str, own: str | None, added: str) -> list[tuple[str, str | None]]:
-    hosts = chain_hosts(shape)
-    return [
-        (h, (f"{own},{added}" if own else added) if c == "i" else own)
-        for h, c in zip(hosts, shape, strict=True)
-    ]
 
 
 @pytest.mark.parametrize("own", [None, "own-1"])

@@ -27,7 +27,7 @@ from beta_middleware.anthropic import BetaMiddleware
 from beta_middleware.requests import BetaAdapter
 
 from .messages_server import MessagesServer
-from .server import Server
+from .server import Server, chain_hosts, expected_hops
 from .test_anthropic import ASK, BEDROCK, VERTEX, AsyncRecorder, Recorder, assert_sigv4_valid
 
 LOCAL = "127.0.0.1"  # the installations below take it as their host; "localhost" is outside
@@ -188,6 +188,84 @@ def test_httpx_redirects_out_of_the_hosts_carry_only_the_callers_value(
     client.close()
 
 
+CHAIN_HOSTS = ["api.anthropic.com", "*.anthropic.com"]  # `i` in the chains of `.server`
+
+
+@pytest.mark.parametrize("own", [None, "own-1"])
+@pytest.mark.parametrize("shape", ["ioo", "oio", "ioio", "oiooi", "iiooii", "ooo"])
+@pytest.mark.parametrize("kind", ["requests", "httpx", "httpx2", "httpx-async", "httpx2-async"])
+async def test_chains_of_hops_in_and_out_of_the_hosts(
+    server: Server, kind: str, shape: str, own: str | None
+) -> None:
+    # Each hop gets the betas inside the hosts and what the caller set outside them; the
+    # same request object sent again runs its chain again with that send's names.
+    headers = {} if own is None else {HEADER: own}
+    url = server.chain_url(chain_hosts(shape), code=307)
+    with install(hosts=CHAIN_HOSTS):
+        if kind == "requests":
+            session = requests.Session()
+            session.proxies = {"http": server.proxy}  # the server answers for every name
+            prepared = session.prepare_request(requests.Request("GET", url, headers=headers))
+            for scope in ("ctx-1", "ctx-2"):
+                with betas(scope):
+                    assert session.send(prepared).status_code == 200
+            session.close()
+        else:
+            stack = httpx2 if kind.startswith("httpx2") else httpx
+            if kind.endswith("async"):
+                proxied: Any = stack.AsyncHTTPTransport(proxy=stack.Proxy(server.proxy))
+                client: Any = stack.AsyncClient(transport=proxied, follow_redirects=True)
+                request = client.build_request("GET", url, headers=headers)
+                for scope in ("ctx-1", "ctx-2"):
+                    with betas(scope):
+                        assert (await client.send(request)).status_code == 200
+                await client.aclose()
+            else:
+                proxied = stack.HTTPTransport(proxy=stack.Proxy(server.proxy))
+                client = stack.Client(transport=proxied, follow_redirects=True)
+                request = client.build_request("GET", url, headers=headers)
+                for scope in ("ctx-1", "ctx-2"):
+                    with betas(scope):
+                        assert client.send(request).status_code == 200
+                client.close()
+    assert server.hops == expected_hops(shape, own, "ctx-1") + expected_hops(shape, own, "ctx-2")
+
+
+@pytest.mark.parametrize("own", [None, "own-1"])
+@pytest.mark.parametrize("kind", ["requests", "httpx", "httpx2", "httpx2-async"])
+async def test_a_request_sent_again_to_a_host_outside_carries_only_the_callers_value(
+    server: Server, kind: str, own: str | None
+) -> None:
+    # The request object that was given betas inside the hosts, its URL changed to a host
+    # outside them, then sent again.
+    headers = {} if own is None else {HEADER: own}
+    inside, outside = server.url_for("/echo"), server.url_for("/echo", "localhost")
+    with install(hosts=LOCAL), betas("a"):
+        if kind == "requests":
+            session = requests.Session()
+            prepared = session.prepare_request(requests.Request("GET", inside, headers=headers))
+            first = session.send(prepared).json()[HEADER]
+            prepared.prepare_url(outside, None)
+            again = session.send(prepared).json()[HEADER]
+            session.close()
+        else:
+            stack = httpx2 if kind.startswith("httpx2") else httpx
+            client: Any = stack.AsyncClient() if kind.endswith("async") else stack.Client()
+            request = client.build_request("GET", inside, headers=headers)
+            sends = []
+            for url in (inside, outside):
+                request.url = stack.URL(url)
+                response = client.send(request)
+                if kind.endswith("async"):
+                    response = await response
+                sends.append(response.json()[HEADER])
+            first, again = sends
+            closed = client.aclose() if kind.endswith("async") else client.close()
+            if closed is not None:
+                await closed
+    assert (first, again) == (f"{own},a" if own else "a", own)
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_proxies_from_the_environment(server: Server, stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     # the loopback server serves as the proxy: it gets the absolute URL and echoes
@@ -240,7 +318,8 @@ def test_requests_sessions(server: Server, when: str) -> None:
             # what code reads from the session's adapter is the mounted adapter's
             adapter: Any = session.get_adapter("http://x")
             assert adapter.max_retries is session.adapters["http://"].max_retries  # type: ignore[attr-defined]
-            assert repr(session.get_adapter("http://x")).startswith("InstalledAdapter(")
+            assert repr(session.get_adapter(server.url_for("/"))).startswith("InstalledAdapter(")
+            assert repr(session.get_adapter("http://x")).startswith("OutsideAdapter(")  # not in hosts
             session.get_adapter("http://x").close()  # closes the mounted adapter's pools
             assert not session.adapters["http://"].poolmanager.pools.keys()  # type: ignore[attr-defined]
             unset = object.__new__(InstalledAdapter)  # as copy and pickle make it: no recursion
@@ -871,3 +950,33 @@ def test_an_installed_request_makes_few_calls_more_than_the_integration(
     (python, c), (python_installed, c_installed) = counts[explicit], counts[installed]
     assert python_installed - python <= more, counts
     assert c_installed - c <= 2 * more, counts
+
+
+@pytest.mark.parametrize(
+    ("installed", "more"),
+    [
+        ("requests install()", 2),  # the patched get_adapter, the outside adapter's send
+        ("httpx install()", 3),  # the patched _transport_for_url, `url.host`, the outside wrapper
+        ("httpx2 install()", 3),
+    ],
+)
+def test_a_request_outside_the_hosts_makes_few_calls_more_than_uninstalled(installed: str, more: int) -> None:
+    # The host is looked at where the hop's adapter or transport is picked: a request to
+    # a host outside `hosts=` skips the context read and the integration's entry.
+    from benchmarks import stacks
+
+    from .calls import count_calls
+
+    stack = next(s for s in stacks.INSTALLED if s.name == installed)
+    runners = {variant: stack.build(variant, stacks.OUTSIDE) for variant in ("bare", "package")}
+    try:
+        with stacks.running(runners), betas(*stacks.OUTSIDE.scopes[0]):
+            (python, c), (python_installed, c_installed) = (
+                count_calls(runners[variant]._request) for variant in ("bare", "package")
+            )
+            assert runners["package"].sent == stacks.OUTSIDE.own
+    finally:
+        for runner in runners.values():
+            runner.close()
+    assert python_installed - python <= more, (python, python_installed)
+    assert c_installed - c <= more, (c, c_installed)

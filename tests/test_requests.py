@@ -19,7 +19,7 @@ from urllib3.util.retry import Retry
 from beta_middleware import HEADER, InvalidBetaError, betas
 from beta_middleware.requests import BetaAdapter
 
-from .server import Server
+from .server import CHAINS, Server, chain_hosts, expected_hops
 
 API = "https://api.anthropic.com/v1/messages"
 
@@ -420,21 +420,6 @@ def test_real_server_a_request_sent_again(server: Server) -> None:
     with betas("b"):
         session.send(prepared)
     assert server.betas == ["fixed-1,a", "fixed-1", "fixed-1,b"]
-
-
-IN, OUT = ("api.anthropic.com", "eu.anthropic.com"), ("other.example", "elsewhere.example")
-CHAINS = ["io", "ioo", "ioi", "oio", "oii", "iooo", "ioio", "oiooi", "iiooii", "ooo"]
-
-
-def chain_hosts(shape: str) -> list[str]:
-    """Host names for a chain shape: `i` a host in `hosts=`, `o` one outside, alternating names."""
-    return [(IN if c == "i" else OUT)[n % 2] for n, c in enumerate(shape)]
-
-
-def expected_hops(shape: str, own: str | None, added: str) -> list[tuple[str, str | None]]:
-    hosts = chain_hosts(shape)
-    merged = f"{own},{added}" if own else added
-    return [(h, merged if c == "i" else own) for h, c in zip(hosts, shape, strict=True)]
 
 
 @pytest.mark.parametrize("code", [302, 307])
