@@ -14,7 +14,7 @@ from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
 from . import _drop
-from ._header import HEADER, Rules, names_given, sent, settings
+from ._header import HEADER, HostMatcher, Rules, names_given, sent, settings
 from ._rejected import LIMIT, PIECE, from_body
 
 if TYPE_CHECKING:
@@ -56,17 +56,17 @@ class _Request(Protocol):
     extensions: Any
 
 
-def prepare(rules: Rules, request: _Request, value: str) -> None:
+def prepare(rules: Rules, request: _Request, value: str, hosts: HostMatcher | None) -> None:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
 
     `value` is what `rules` add now, read by the caller, which calls this only when it
-    is not empty or the request was handled by us before. A request's first send by its
+    is not empty or the request was handled by us before. `hosts` is `rules.hosts`, or
+    None where the caller has matched the host already. A request's first send by its
     only layer - nearly every request - takes the first branch: one Python call per
     request, the host read inline.
     """
     extensions = request.extensions
     mark = extensions.get(SENT)
-    hosts = rules.hosts
     if hosts is not None:
         host = request.url.host
         if host not in hosts.exact and not hosts(host):
@@ -154,6 +154,7 @@ class _Wrapper:
     _base: type
     _default: type
     rules: Rules
+    _hosts: HostMatcher | None
 
     def __init_subclass__(cls, *, stack: ModuleType | None = None, base: str = "", default: str = "") -> None:
         super().__init_subclass__()
@@ -201,13 +202,21 @@ class _Wrapper:
     def _setup(self, transport: Any, rules: Rules) -> None:
         self._transport = transport
         self.rules = rules
+        self._hosts = rules.hosts  # what a request's host is checked against here
         if rules.owner is None:  # instrument() shares rules: logs name the client's own transport
             rules.owner = weakref.ref(self)
 
     @classmethod
-    def _wrap(cls, transport: Any, rules: Rules) -> Self:
+    def _wrap(cls, transport: Any, rules: Rules, matched: bool = False) -> Self:
+        """A wrapper of `transport`, built without validation.
+
+        `matched`: for hops whose host `rules.hosts` matched already (`install()` picks
+        the transport by host), so it is not checked again.
+        """
         wrapper = cls.__new__(cls)
         wrapper._setup(transport, rules)
+        if matched:
+            wrapper._hosts = None
         return wrapper
 
     @property
@@ -414,7 +423,7 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
         value = rules.added().joined if rules.plain else rules.value()
         # Nothing to add and nothing added before: nothing to do, whatever the host.
         if value or SENT in request.extensions:
-            prepare(rules, request, value)
+            prepare(rules, request, value, self._hosts)
         if rules.drop_rejected:
             return self._send_dropping(request)
         return self._transport.handle_request(request)
@@ -482,7 +491,7 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
         value = rules.added().joined if rules.plain else rules.value()
         # Nothing to add and nothing added before: nothing to do, whatever the host.
         if value or SENT in request.extensions:
-            prepare(rules, request, value)
+            prepare(rules, request, value, self._hosts)
         if rules.drop_rejected:
             return self._send_dropping(request)
         return self._transport.handle_async_request(request)

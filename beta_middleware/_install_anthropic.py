@@ -6,7 +6,7 @@ what makes Bedrock's betas land in the signed body. No public API adds middlewar
 built clients, so three private names are patched, each pinned by a test:
 
 - `_request` (sync and async API clients; `request` on 0.x) marks, in a context
-  variable, which client is sending;
+  variable, which client is sending (and counts the calls under way: see `sdk_calls`);
 - `_middleware` reads, for that client only, as the installation's middleware followed
   by the client's own, so the SDK's own code builds the chain (per-call chains of traced
   calls included);
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["patch"]
 
+from ._install import sdk_calls as _calls
 from ._install import sdk_sending as _sending
 
 _ABSENT = object()
@@ -119,9 +120,11 @@ def _sync_request(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def _request(self: Any, *args: Any, **kwargs: Any) -> Any:
         token = _sending.set(self)
+        _calls.append(None)
         try:
             return original(self, *args, **kwargs)
         finally:
+            _calls.pop()
             _sending.reset(token)
 
     return _request
@@ -131,9 +134,11 @@ def _async_request(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def _request(self: Any, *args: Any, **kwargs: Any) -> Any:
         token = _sending.set(self)
+        _calls.append(None)
         try:
             return await original(self, *args, **kwargs)
         finally:
+            _calls.pop()
             _sending.reset(token)
 
     return _request

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._httpx import SENT, AsyncBetaTransportBase, BetaTransportBase, prepare
 from ._install import Wrappers
+from ._install import sdk_calls as calls
 from ._install import sdk_sending as sending
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def _outside(wrapper: Any) -> Any:
         class AsyncOutside(wrapper):  # type: ignore[misc]
             def handle_async_request(self, request: Any) -> Coroutine[Any, Any, Any]:
                 if SENT in request.extensions:
-                    prepare(self.rules, request, "")
+                    prepare(self.rules, request, "", None)
                 return self._transport.handle_async_request(request)  # type: ignore[no-any-return]
 
         outside: Any = AsyncOutside
@@ -60,7 +61,7 @@ def _outside(wrapper: Any) -> Any:
         class Outside(wrapper):  # type: ignore[misc]
             def handle_request(self, request: Any) -> Any:
                 if SENT in request.extensions:
-                    prepare(self.rules, request, "")
+                    prepare(self.rules, request, "", None)
                 return self._transport.handle_request(request)
 
         outside = Outside
@@ -70,14 +71,14 @@ def _outside(wrapper: Any) -> Any:
 
 
 def _patched(original: Callable[[Any, Any], Any], wrapper: Any, rules: Rules) -> Callable[[Any, Any], Any]:
-    wrapped = Wrappers(lambda transport: wrapper._wrap(transport, rules))
+    wrapped = Wrappers(lambda transport: wrapper._wrap(transport, rules, matched=True))
     outside_wrapper = _outside(wrapper)
     outside = Wrappers(lambda transport: outside_wrapper._wrap(transport, rules))
     hosts = rules.hosts
 
     def _transport_for_url(self: Any, url: Any) -> Any:
         transport = original(self, url)
-        if sending.get() is not None:
+        if calls and sending.get() is not None:
             return transport  # an SDK client's request: the SDK patch gave it the betas
         if hosts is not None:
             host = url.host

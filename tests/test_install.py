@@ -405,6 +405,58 @@ def test_httpx_with_a_transport_taking_no_weak_reference(server: Server) -> None
     client.close()
 
 
+class Unhashable:
+    """A transport and an adapter that cannot be a dict key (it defines `__eq__` alone)."""
+
+    def __init__(self) -> None:
+        self.transport = httpx2.HTTPTransport()
+        self.adapter = requests.adapters.HTTPAdapter()
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def close(self) -> None:
+        self.transport.close()
+        self.adapter.close()
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        return self.transport.handle_request(request)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        return self.adapter.send(request, **kwargs)
+
+
+def test_a_transport_or_adapter_that_cannot_be_a_dict_key(server: Server) -> None:
+    # its wrapper is made per hop: every hop still gets the betas, and only inside the hosts
+    client = httpx2.Client(transport=Unhashable())  # type: ignore[arg-type]
+    session = requests.Session()
+    session.mount("http://", Unhashable())  # type: ignore[arg-type]
+    with install(hosts=LOCAL), betas("a"):
+        for _ in range(2):
+            assert client.get(server.url_for("/echo")).json()[HEADER] == "a"
+            assert client.get(server.url_for("/echo", "localhost")).json()[HEADER] is None
+            assert session.get(server.url_for("/echo")).json()[HEADER] == "a"
+            assert session.get(server.url_for("/echo", "localhost")).json()[HEADER] is None
+    client.close()
+    session.close()
+
+
+def test_nothing_is_stored_on_clients_and_sessions(server: Server) -> None:
+    # setting an attribute on an instance after it is built makes CPython give it a dict of
+    # its own, which slows every later attribute read on it: a client's, in all its code
+    client, session = httpx2.Client(), requests.Session()
+    before = (set(vars(client)), set(vars(session)))
+    with install(hosts=LOCAL), betas("a"):
+        for url in (server.url_for("/echo"), server.url_for("/echo", "localhost")):
+            client.get(url)
+            session.get(url)
+        assert (set(vars(client)), set(vars(session))) == before
+    client.close()
+    session.close()
+
+
 @pytest.mark.parametrize("own", [None, "own"])
 def test_a_send_that_raises_through_two_layers_leaves_what_the_caller_set(
     server: Server, own: str | None
@@ -918,17 +970,20 @@ def test_install_and_uninstall_while_sending(server: Server) -> None:
 
 
 @pytest.mark.parametrize(
-    ("explicit", "installed", "more"),
+    ("explicit", "installed", "more", "more_c"),
     [
-        ("requests BetaAdapter", "requests install()", 1),  # the patched get_adapter
-        ("httpx BetaTransport", "httpx install()", 1),  # the patched _transport_for_url
-        ("httpx2 BetaTransport", "httpx2 install()", 1),
-        # _request, the chain's descriptor, and the patched _transport_for_url of its HTTP client
-        ("anthropic BetaMiddleware", "anthropic install()", 3),
+        # the patched get_adapter; the wrapper's memo (a weak reference's call)
+        ("requests BetaAdapter", "requests install()", 1, 1),
+        ("httpx BetaTransport", "httpx install()", 1, 1),  # the patched _transport_for_url
+        ("httpx2 BetaTransport", "httpx2 install()", 1, 1),
+        # _request, the chain's descriptor, and the patched _transport_for_url of its HTTP
+        # client; the context variable saying which client sends, set, read and reset, and
+        # the count of SDK calls under way
+        ("anthropic BetaMiddleware", "anthropic install()", 3, 8),
     ],
 )
 def test_an_installed_request_makes_few_calls_more_than_the_integration(
-    explicit: str, installed: str, more: int
+    explicit: str, installed: str, more: int, more_c: int
 ) -> None:
     from benchmarks import stacks
 
@@ -949,7 +1004,7 @@ def test_an_installed_request_makes_few_calls_more_than_the_integration(
                 runner.close()
     (python, c), (python_installed, c_installed) = counts[explicit], counts[installed]
     assert python_installed - python <= more, counts
-    assert c_installed - c <= 2 * more, counts
+    assert c_installed - c <= more_c, counts
 
 
 @pytest.mark.parametrize(
@@ -968,7 +1023,8 @@ def test_a_request_outside_the_hosts_makes_few_calls_more_than_uninstalled(insta
     from .calls import count_calls
 
     stack = next(s for s in stacks.INSTALLED if s.name == installed)
-    runners = {variant: stack.build(variant, stacks.OUTSIDE) for variant in ("bare", "package")}
+    variants: tuple[stacks.Variant, ...] = ("bare", "package")
+    runners = {variant: stack.build(variant, stacks.OUTSIDE) for variant in variants}
     try:
         with stacks.running(runners), betas(*stacks.OUTSIDE.scopes[0]):
             (python, c), (python_installed, c_installed) = (
