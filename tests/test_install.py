@@ -626,6 +626,49 @@ def test_sdk_over_an_installed_httpx2_sends_each_name_once(messages_api: Message
     client.close()
 
 
+async def test_sdk_calls_under_way_are_counted_until_they_end(messages_api: MessagesServer) -> None:
+    # while an SDK call is under way the httpx patch reads which client sends; once none
+    # is, it does not: every call's entry goes, whether it returns, raises or is cancelled
+    sync = anthropic.Anthropic(api_key="k", base_url=messages_api.url, max_retries=0)
+    client = anthropic.AsyncAnthropic(api_key="k", base_url=messages_api.url, max_retries=0)
+    seen: list[int] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(len(install_module.sdk_calls))
+        return httpx2.Response(500, json={"type": "error", "error": {"type": "api_error", "message": "x"}})
+
+    failing = anthropic.Anthropic(
+        api_key="k", max_retries=0, http_client=httpx2.Client(transport=httpx2.MockTransport(handler))
+    )
+    started = asyncio.Event()
+
+    async def hang(request: httpx2.Request) -> httpx2.Response:
+        started.set()
+        await asyncio.Event().wait()  # until cancelled
+        raise AssertionError("not reached")  # pragma: no cover
+
+    hanging = anthropic.AsyncAnthropic(
+        api_key="k", max_retries=0, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(hang))
+    )
+    with install(hosts=None), betas("a"):
+        assert sync.messages.create(**ASK).content
+        assert (await client.messages.create(**ASK)).content
+        with pytest.raises(anthropic.InternalServerError):
+            failing.messages.create(**ASK)
+        task = asyncio.ensure_future(hanging.messages.create(**ASK))
+        await asyncio.wait_for(started.wait(), 10)
+        assert len(install_module.sdk_calls) == 1  # under way
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert install_module.sdk_calls == []
+    assert seen == [1]
+    sync.close()
+    failing.close()
+    await client.close()
+    await hanging.close()
+
+
 def beta_middleware_httpx2() -> Any:
     from beta_middleware import httpx2 as integration
 
