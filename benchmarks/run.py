@@ -496,6 +496,65 @@ def measure(config: Config, log: Callable[[str], None] = lambda line: None) -> R
     return report
 
 
+# Each installed stack and the explicit integration it reuses.
+EXPLICIT_OF = {
+    "requests install()": "requests BetaAdapter",
+    "httpx install()": "httpx BetaTransport",
+    "httpx2 install()": "httpx2 BetaTransport",
+    "httpx2 async install()": "httpx2 AsyncBetaTransport",
+    "anthropic install()": "anthropic BetaMiddleware",
+}
+
+
+def beside(installed: Stack) -> Stack:
+    """`installed` with its explicit integration in the hand-written slot.
+
+    A cell of it has installed / bare in the package column, explicit / bare in the
+    hand-written one, and installed - explicit as its gap.
+    """
+    explicit = next(stack for stack in STACKS if stack.name == EXPLICIT_OF[installed.name])
+
+    def build(variant: Variant, scenario: Scenario) -> Runner:
+        return (
+            explicit.build("package", scenario) if variant == "hand" else installed.build(variant, scenario)
+        )
+
+    return Stack(
+        f"{installed.name} beside explicit",
+        installed.requires,
+        build,
+        hosts=installed.hosts,
+        chained=installed.chained,
+    )
+
+
+def measure_beside(config: Config, log: Callable[[str], None] = lambda line: None) -> list[Cell]:
+    """Every installed stack beside its explicit integration, in every scenario (`--beside`).
+
+    No budget of its own: it tells what of an installed cell's gap is the installation's.
+    """
+    cells = []
+    for installed in INSTALLED:
+        if installed.available():
+            for scenario in SCENARIOS:
+                cell = measure_cell(beside(installed), scenario, config)
+                cells.append(cell)
+                log(f"  {installed.name:28} {scenario.name:18} installed - explicit {cell.gap:+.3f}")
+    return cells
+
+
+def render_beside(cells: Sequence[Cell]) -> str:
+    """The `--beside` table."""
+    lines = [
+        "| installed stack | scenario | installed / bare | explicit / bare | installed - explicit |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for cell in cells:
+        name = cell.stack.removesuffix(" beside explicit")
+        lines.append(f"| {name} | {cell.scenario} | {cell.package:.3f} | {cell.hand:.3f} | {cell.gap:+.3f} |")
+    return "\n".join(lines)
+
+
 def machine() -> str:
     """Where the run happened: cores, Python, stack versions."""
     stacks = []
@@ -553,6 +612,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--startup", action="store_true", help="measure only the start-up and first-use cost (a minute or so)"
     )
+    parser.add_argument(
+        "--beside",
+        action="store_true",
+        help="measure only each installed stack beside its explicit integration (no budget)",
+    )
     args = parser.parse_args(argv)
     if args.startup:
         started = startup.measure(rounds=1 if args.quick else 21)
@@ -568,6 +632,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
         )
     start = perf_counter()
+    if args.beside:
+        print(
+            render_beside(measure_beside(config, log=lambda line: print(line, file=sys.stderr, flush=True)))
+        )
+        print(f"({perf_counter() - start:.0f} s)")
+        return 0
     report = measure(config, log=lambda line: print(line, file=sys.stderr, flush=True))
     print(render(report, config))
     started = startup.measure(rounds=1 if config is QUICK else 21)

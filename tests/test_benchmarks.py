@@ -97,6 +97,43 @@ def test_main_prints_the_report_and_exits_by_the_budget(
     assert "Start-up budget does NOT hold." in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("installed", stacks.INSTALLED, ids=lambda s: s.name)
+def test_an_installed_stack_beside_its_explicit_integration(installed: stacks.Stack) -> None:
+    # `--beside`: the explicit integration takes the hand-written slot, so the gap is
+    # installed - explicit; both send what the scenario expects (measure_cell checks it)
+    explicit = next(s for s in stacks.STACKS if s.name == run.EXPLICIT_OF[installed.name])
+    stack = run.beside(installed)
+    scenario = next(s for s in stacks.SCENARIOS if s.name == "2 active + own")
+    hand, package = stack.build("hand", scenario), explicit.build("package", scenario)
+    try:
+        assert type(hand) is type(package)  # the explicit integration's runner, not installed
+        assert not isinstance(hand, stacks.InstalledRunner)
+    finally:
+        hand.close()
+        package.close()
+    cell = run.measure_cell(stack, scenario, run.QUICK)
+    assert cell.package > 0
+    assert cell.hand > 0
+    table = run.render_beside([cell])
+    assert f"| {installed.name} | 2 active + own | {cell.package:.3f} | {cell.hand:.3f} |" in table
+
+
+def test_main_beside_prints_the_table(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cells = [run.Cell("httpx install() beside explicit", "hosts=", 1.05, 1.04, 0.01, False)]
+    configs: list[run.Config] = []
+
+    def measure_beside(config: run.Config, log: object = None) -> list[run.Cell]:
+        configs.append(config)
+        return cells
+
+    monkeypatch.setattr(run, "measure_beside", measure_beside)
+    assert run.main(["--quick", "--beside"]) == 0
+    assert configs == [run.QUICK]
+    assert "| httpx install() | hosts= | 1.050 | 1.040 | +0.010 |" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("scenario", stacks.SCENARIOS, ids=lambda s: s.name)
 @pytest.mark.parametrize("stack", stacks.STACKS, ids=lambda s: s.name)
 def test_package_and_hand_written_injector_send_the_same_header(
