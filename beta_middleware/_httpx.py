@@ -424,13 +424,9 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
         # Nothing to add and nothing added before: nothing to do, whatever the host.
         if value or SENT in request.extensions:
             prepare(rules, request, value, self._hosts)
-        if rules.drop_rejected:
-            return self._send_dropping(request)
-        return self._transport.handle_request(request)
-
-    def _send_dropping(self, request: Req) -> Resp:
         response = self._transport.handle_request(request)
-        if 400 <= response.status_code < 500:  # _drop.is_rejection_status, inline
+        # inline, not a helper of its own: a call less per request with drop_rejected (measured)
+        if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
             response = self._drive(self._dropping(request, response))
             _sent_again(request)
         return response

@@ -118,9 +118,12 @@ def test_the_memo_of_sent_values_starts_shared_and_read_only() -> None:
 # as calls. Both variants go through the same stack in the same interpreter.
 
 
+@pytest.mark.parametrize("drop_rejected", [False, True], ids=["keep", "drop_rejected"])
 @pytest.mark.parametrize("own", [None, "own-2025-01-01"])
 @pytest.mark.parametrize("stack", [httpx, httpx2], ids=["httpx", "httpx2"])
-def test_a_transport_request_makes_few_calls_more_than_the_hand_written(stack: Any, own: str | None) -> None:
+def test_a_transport_request_makes_few_calls_more_than_the_hand_written(
+    stack: Any, own: str | None, drop_rejected: bool
+) -> None:
     integration = importlib.import_module(f"beta_middleware.{stack.__name__}")
     names = ("a-2025-01-01", "b-2025-01-01")
 
@@ -131,7 +134,8 @@ def test_a_transport_request_makes_few_calls_more_than_the_hand_written(stack: A
 
     mock = stack.MockTransport(lambda request: stack.Response(200, content=b"{}"))
     with betas(*names):
-        package = count_calls(sender(integration.BetaTransport(mock)))
+        # drop_rejected: a 2xx response costs a status check, no call of its own
+        package = count_calls(sender(integration.BetaTransport(mock, drop_rejected=drop_rejected)))
         hand = count_calls(sender(_hand_transport(mock, ",".join(names), False)))
     assert package[0] <= hand[0]  # Python calls: its two (handle_request, prepare) for the hand's two
     assert package[1] <= hand[1] + 4  # a ContextVar.get and a dict.get, twice with an own value
