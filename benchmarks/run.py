@@ -1,9 +1,10 @@
 """Measure the package's overhead and check the budget: `python -m benchmarks [--quick]`.
 
-Everything runs in one process. Each figure is the median, over rounds, of a ratio
-taken within one round, the variants alternating (in each of their orders in turn):
-on a shared, noisy machine only ratios between neighbouring measurements mean
-something. Exit status 1 when the budget does not hold.
+Each figure is the median, over rounds, of a ratio taken within one round, the variants
+alternating (in each of their orders in turn): on a shared, noisy machine only ratios
+between neighbouring measurements mean something. The rounds of each cell are spread
+over several fresh processes, run one after another, and pooled: each process's memory
+layout biases its figures. Exit status 1 when the budget does not hold.
 
 The budget:
 - per request, each integration's ratio to its bare stack is within +0.02 of the
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gc
 import itertools
+import json
 import os
 import platform
 import statistics
@@ -33,9 +35,10 @@ import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 from time import perf_counter, thread_time
+from typing import Literal
 
 from beta_middleware import betas
 from beta_middleware._header import Rules
@@ -68,7 +71,12 @@ MEMORY_SLACK = 4096  # bytes: a per-cycle leak would show as >= 1 byte x cycles
 class Config:
     """How much to measure. The defaults take over an hour on two shared cores."""
 
-    rounds: int = 108  # a multiple of the 6 orders of the variants
+    rounds: int = 108  # a multiple of the 6 orders of the variants (in each process)
+    processes: int = 6
+    """Fresh processes, one after another, that the rounds of every cell are spread over
+    and pooled from. A process's memory layout biases what it measures: the same cell in
+    six processes read gaps from +0.008 to +0.017, where repeated builds of it in one
+    process agreed within 0.002."""
     pass_through_factor: int = 4
     """Pass-through cells take this many times `rounds`. Their limit (+0.01 of bare) has
     half the slack of the gap's (+0.02), and a median's noise falls as 1/sqrt(rounds):
@@ -94,9 +102,20 @@ class Config:
         """The rounds a cell of `scenario` takes."""
         return self.rounds * (self.pass_through_factor if scenario.name == PASS_THROUGH else 1)
 
+    def shares(self) -> list[tuple[int, int]]:
+        """(first round, rounds) of each process the rounds are spread over.
+
+        `processes` of them, fewer where a process would have too few rounds to take
+        every order of the variants.
+        """
+        count = max(1, min(self.processes, self.rounds // len(ORDERS)))
+        bounds = [self.rounds * i // count for i in range(count + 1)]
+        return [(start, end - start) for start, end in itertools.pairwise(bounds)]
+
 
 QUICK = Config(
     rounds=2,
+    processes=1,
     pass_through_factor=1,
     requests=4,
     chunk=2,
@@ -269,7 +288,32 @@ after bare), and a variant's place in that succession alone moved its ratio by u
 
 
 def measure_cell(stack: Stack, scenario: Scenario, config: Config) -> Cell:
-    """Median ratios of `package` and `hand` to `bare` for one stack in one scenario."""
+    """Median ratios of `package` and `hand` to `bare` for one stack in one scenario, in this process."""
+    package, hand = cell_rounds(stack, scenario, config)
+    return pooled_cell(stack, scenario, package, hand)
+
+
+def pooled_cell(stack: Stack, scenario: Scenario, package: Sequence[float], hand: Sequence[float]) -> Cell:
+    """The cell of a stack and scenario from its rounds' ratios (from one process or several)."""
+    return Cell(
+        stack.name,
+        scenario.name,
+        statistics.median(package),
+        statistics.median(hand),
+        statistics.median(p - h for p, h in zip(package, hand, strict=True)),
+        stack.chained,
+    )
+
+
+def cell_rounds(
+    stack: Stack, scenario: Scenario, config: Config, first: int = 0
+) -> tuple[list[float], list[float]]:
+    """Each round's package / bare and hand-written / bare for one stack in one scenario.
+
+    `first`: the number of the first round (of `config.rounds`), so that the rounds of
+    several processes take the orders of the variants in turn as one process would.
+    """
+    first *= config.rounds_for(scenario) // config.rounds
     runners = {variant: stack.build(variant, scenario) for variant in VARIANTS}
     try:
         with ExitStack() as scopes:
@@ -289,7 +333,7 @@ def measure_cell(stack: Stack, scenario: Scenario, config: Config) -> Cell:
                 # Variants take turns every `chunk` requests, so a burst of load from
                 # elsewhere falls on all of them alike.
                 times: dict[Variant, float] = dict.fromkeys(VARIANTS, 0.0)
-                order = ORDERS[i % len(ORDERS)]
+                order = ORDERS[(first + i) % len(ORDERS)]
                 with _quiet_gc():
                     for _ in range(max(1, config.requests // config.chunk)):
                         for variant in order:
@@ -299,14 +343,7 @@ def measure_cell(stack: Stack, scenario: Scenario, config: Config) -> Cell:
     finally:
         for runner in runners.values():
             runner.close()
-    return Cell(
-        stack.name,
-        scenario.name,
-        statistics.median(package),
-        statistics.median(hand),
-        statistics.median(p - h for p, h in zip(package, hand, strict=True)),
-        stack.chained,
-    )
+    return package, hand
 
 
 def _time(cycles: int, body: Callable[[], None]) -> float:
@@ -407,6 +444,12 @@ def measure_concurrency(stack: Stack, config: Config) -> tuple[float, float]:
 
 def measure_outside(stack: Stack, config: Config) -> float:
     """Installed / uninstalled for the same request to a host outside the installation's hosts."""
+    return statistics.median(outside_rounds(stack, config))
+
+
+def outside_rounds(stack: Stack, config: Config, first: int = 0) -> list[float]:
+    """Each round's installed / uninstalled for a request outside the hosts (`first`: see `cell_rounds`)."""
+    first *= config.pass_through_factor
     runners: dict[Variant, Runner] = {v: stack.build(v, OUTSIDE) for v in ("bare", "package")}
     ratios: list[float] = []
     try:
@@ -420,7 +463,8 @@ def measure_outside(stack: Stack, config: Config) -> float:
                     raise AssertionError(f"{stack.name} {variant} outside the hosts sent {runner.sent!r}")
             for i in range(config.rounds_for(Scenario(PASS_THROUGH))):
                 times = dict.fromkeys(runners, 0.0)
-                order: tuple[Variant, ...] = ("bare", "package") if i % 2 == 0 else ("package", "bare")
+                turn = (first + i) % 2
+                order: tuple[Variant, ...] = ("package", "bare") if turn else ("bare", "package")
                 with _quiet_gc():
                     for _ in range(max(1, config.requests // config.chunk)):
                         for variant in order:
@@ -429,7 +473,7 @@ def measure_outside(stack: Stack, config: Config) -> float:
     finally:
         for runner in runners.values():
             runner.close()
-    return statistics.median(ratios)
+    return ratios
 
 
 INSTALL_PROGRAM = """
@@ -465,26 +509,96 @@ def measure_install(config: Config) -> float:
     return statistics.median(times)
 
 
+@dataclass(frozen=True)
+class Job:
+    """A measurement whose rounds are spread over processes: a cell, or an outside measure."""
+
+    kind: Literal["cell", "beside", "outside"]
+    """`cell`: `stack` (a name in `STACKS`) in `scenario`; `beside`: `beside(stack)` in
+    `scenario`; `outside`: `measure_outside` of `stack`."""
+    stack: str
+    scenario: str = OUTSIDE.name
+
+    def run(self, config: Config, first: int = 0) -> list[list[float]]:
+        """Run it here: its rounds' [package, hand-written] ratios, or [installed / uninstalled]."""
+        stack = next(stack for stack in STACKS if stack.name == self.stack)
+        if self.kind == "outside":
+            return [outside_rounds(stack, config, first)]
+        scenario = next(scenario for scenario in SCENARIOS if scenario.name == self.scenario)
+        return list(cell_rounds(beside(stack) if self.kind == "beside" else stack, scenario, config, first))
+
+
+def measure_jobs(
+    jobs: Sequence[Job], config: Config, log: Callable[[str], None] = lambda line: None
+) -> list[list[list[float]]]:
+    """Every job's rounds, pooled from `config.shares()` fresh processes run one after another.
+
+    Each process measures every job (in a turned order, so that no job always runs first
+    or right after the same one) and hands back its rounds; a lone share runs here.
+    """
+    shares = config.shares()
+    if len(shares) == 1:
+        return [job.run(config) for job in jobs]
+    pooled: list[list[list[float]]] = [[] for _ in jobs]
+    for number, (first, rounds) in enumerate(shares):
+        turn = len(jobs) * number // len(shares)
+        order = list(range(len(jobs)))[turn:] + list(range(len(jobs)))[:turn]
+        spec = {
+            "config": {**asdict(config), "rounds": rounds, "processes": 1},
+            "first": first,
+            "jobs": [asdict(jobs[i]) for i in order],
+        }
+        start = perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks", "--worker"],
+            input=json.dumps(spec),
+            stdout=subprocess.PIPE,
+            text=True,
+            check=True,
+        ).stdout
+        for i, result in zip(order, json.loads(out), strict=True):
+            pooled[i] = [p + r for p, r in zip(pooled[i], result, strict=True)] if pooled[i] else result
+        log(f"  process {number + 1} of {len(shares)} done ({perf_counter() - start:.0f} s)")
+    return pooled
+
+
+def worker(spec: str, log: Callable[[str], None]) -> str:
+    """`--worker`: run the jobs of `spec` (JSON from `measure_jobs`) here; their rounds as JSON."""
+    loaded = json.loads(spec)
+    config = Config(**loaded["config"])
+    results = []
+    for fields in loaded["jobs"]:
+        job = Job(**fields)
+        results.append(job.run(config, loaded["first"]))
+        log(f"    {job.kind:7} {job.stack:28} {job.scenario}")
+    return json.dumps(results)
+
+
 def measure(config: Config, log: Callable[[str], None] = lambda line: None) -> Report:
     """Run every measurement for every installed stack and scenario."""
     report = Report()
+    jobs: list[Job] = []
     for stack in STACKS:
         if not stack.available():
             report.skipped.append(f"{stack.name} ({stack.requires} not installed)")
             continue
-        for scenario in SCENARIOS:
-            cell = measure_cell(stack, scenario, config)
-            report.cells.append(cell)
-            log(f"  {stack.name:28} {scenario.name:18} package {cell.package:.3f}  hand {cell.hand:.3f}")
+        jobs += [Job("cell", stack.name, scenario.name) for scenario in SCENARIOS]
+    jobs += [Job("outside", stack.name) for stack in INSTALLED if stack.hosts and stack.available()]
+    for job, rounds in zip(jobs, measure_jobs(jobs, config, log), strict=True):
+        stack = next(stack for stack in STACKS if stack.name == job.stack)
+        if job.kind == "outside":
+            report.outside[stack.name] = statistics.median(rounds[0])
+            log(f"  {stack.name:28} {OUTSIDE.name}: installed / uninstalled {report.outside[stack.name]:.3f}")
+            continue
+        scenario = next(scenario for scenario in SCENARIOS if scenario.name == job.scenario)
+        cell = pooled_cell(stack, scenario, *rounds)
+        report.cells.append(cell)
+        log(f"  {stack.name:28} {scenario.name:18} package {cell.package:.3f}  hand {cell.hand:.3f}")
     for stack in STACKS:
         if stack.concurrent and stack.available():
             report.concurrency[stack.name] = measure_concurrency(stack, config)
             solo, many = report.concurrency[stack.name]
             log(f"  {stack.name:28} concurrency: 1 task {solo:.3f}, {config.tasks} tasks {many:.3f}")
-    for stack in INSTALLED:
-        if stack.hosts and stack.available():
-            report.outside[stack.name] = measure_outside(stack, config)
-            log(f"  {stack.name:28} {OUTSIDE.name}: installed / uninstalled {report.outside[stack.name]:.3f}")
     report.install_ms = measure_install(config)
     log(f"  install() in a fresh process: {report.install_ms:.2f} ms")
     report.scope = measure_scopes(config)
@@ -533,13 +647,19 @@ def measure_beside(config: Config, log: Callable[[str], None] = lambda line: Non
 
     No budget of its own: it tells what of an installed cell's gap is the installation's.
     """
+    jobs = [
+        Job("beside", installed.name, scenario.name)
+        for installed in INSTALLED
+        if installed.available()
+        for scenario in SCENARIOS
+    ]
     cells = []
-    for installed in INSTALLED:
-        if installed.available():
-            for scenario in SCENARIOS:
-                cell = measure_cell(beside(installed), scenario, config)
-                cells.append(cell)
-                log(f"  {installed.name:28} {scenario.name:18} installed - explicit {cell.gap:+.3f}")
+    for job, (package, hand) in zip(jobs, measure_jobs(jobs, config, log), strict=True):
+        installed = next(stack for stack in INSTALLED if stack.name == job.stack)
+        scenario = next(scenario for scenario in SCENARIOS if scenario.name == job.scenario)
+        cell = pooled_cell(beside(installed), scenario, package, hand)
+        cells.append(cell)
+        log(f"  {installed.name:28} {scenario.name:18} installed - explicit {cell.gap:+.3f}")
     return cells
 
 
@@ -610,6 +730,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--requests", type=int, help=f"requests per variant per round (default {Config.requests})"
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        help=f"fresh processes the rounds are spread over (default {Config.processes})",
+    )
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)  # see measure_jobs
+    parser.add_argument(
         "--startup", action="store_true", help="measure only the start-up and first-use cost (a minute or so)"
     )
     parser.add_argument(
@@ -618,19 +744,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="measure only each installed stack beside its explicit integration (no budget)",
     )
     args = parser.parse_args(argv)
+    if args.worker:
+        print(worker(sys.stdin.read(), log=lambda line: print(line, file=sys.stderr, flush=True)))
+        return 0
     if args.startup:
         started = startup.measure(rounds=1 if args.quick else 21)
         print(startup.render(started))
         return 0 if started.holds() else 1
     config = QUICK if args.quick else Config()
-    if args.rounds or args.requests:
-        config = Config(
-            **{
-                **config.__dict__,
-                **({"rounds": args.rounds} if args.rounds else {}),
-                **({"requests": args.requests} if args.requests else {}),
-            }
-        )
+    given = {"rounds": args.rounds, "requests": args.requests, "processes": args.processes}
+    if any(given.values()):
+        config = Config(**{**asdict(config), **{key: value for key, value in given.items() if value}})
     start = perf_counter()
     if args.beside:
         print(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import gc
 import inspect
+import itertools
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -306,3 +308,63 @@ def test_main_runs_only_the_startup_part_when_asked(capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert ("Start-up budget holds." in out) is (status == 0)
     assert "| stack | scenario |" not in out
+
+
+@pytest.mark.parametrize(("rounds", "processes", "spread"), [(108, 6, 6), (24, 6, 4), (2, 6, 1), (108, 1, 1)])
+def test_the_rounds_are_spread_over_processes_that_each_take_every_order(
+    rounds: int, processes: int, spread: int
+) -> None:
+    shares = run.Config(rounds=rounds, processes=processes).shares()
+    assert len(shares) == spread
+    assert [first for first, _ in shares] == list(itertools.accumulate([0] + [n for _, n in shares[:-1]]))
+    assert sum(n for _, n in shares) == rounds
+    assert spread == 1 or all(n >= len(run.ORDERS) for _, n in shares)
+
+
+def test_a_process_taking_later_rounds_goes_on_with_the_orders() -> None:
+    # rounds 6 to 11 of a cell, measured in a process of their own, take the orders a
+    # single process would have given them
+    seen: list[str] = []
+
+    def build(variant: stacks.Variant, scenario: stacks.Scenario) -> stacks.Runner:
+        runner = stacks.Runner(lambda: seen.append(variant), lambda: None)
+        runner.sent = scenario.own if variant == "bare" else scenario.expected
+        return runner
+
+    config = run.Config(rounds=6, pass_through_factor=1, requests=3, chunk=3)
+    scenario = stacks.SCENARIOS[1]
+    for first in (0, 6, 7):
+        seen.clear()
+        run.cell_rounds(stacks.Stack("fake", "fake", build), scenario, config, first)
+        turns = seen[3:][::3]  # after the warm-up, one entry per turn (3 requests each)
+        orders = [tuple(turns[i : i + 3]) for i in range(0, len(turns), 3)]
+        assert orders == [run.ORDERS[(first + i) % len(run.ORDERS)] for i in range(6)]
+
+
+def test_jobs_spread_over_processes_pool_their_rounds() -> None:
+    # Two fresh processes, each measuring every job; the rounds come back pooled in job order.
+    config = dataclasses.replace(run.QUICK, rounds=12, processes=2)
+    jobs = [
+        run.Job("cell", "requests BetaAdapter", "hosts="),
+        run.Job("outside", "requests install()"),
+        run.Job("beside", "requests install()", "pass-through"),
+    ]
+    logged: list[str] = []
+    pooled = run.measure_jobs(jobs, config, logged.append)
+    assert [[len(rounds) for rounds in job] for job in pooled] == [[12, 12], [12], [12, 12]]
+    assert all(ratio > 0 for job in pooled for rounds in job for ratio in rounds)
+    assert [line.split(" done")[0] for line in logged] == ["  process 1 of 2", "  process 2 of 2"]
+    alone = run.measure_jobs(jobs[:1], dataclasses.replace(config, processes=1))  # in this process
+    assert [len(rounds) for rounds in alone[0]] == [12, 12]
+
+
+def test_a_worker_runs_its_jobs_from_the_rounds_it_is_given() -> None:
+    spec = {
+        "config": {**dataclasses.asdict(run.QUICK), "rounds": 2},
+        "first": 4,
+        "jobs": [dataclasses.asdict(run.Job("cell", "httpx BetaTransport", "drop_rejected"))],
+    }
+    logged: list[str] = []
+    ((package, hand),) = json.loads(run.worker(json.dumps(spec), logged.append))
+    assert len(package) == len(hand) == 2
+    assert logged == [f"    cell    {'httpx BetaTransport':28} drop_rejected"]
