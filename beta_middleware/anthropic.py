@@ -124,9 +124,10 @@ class _Layers:
         self.http: Callable[[], Any] = _none if http is None else weakref.ref(http)
 
     def under(self, own: object) -> str:
-        """The value the SDK would send for a request whose own header is `own`."""
-        if isinstance(own, str):
-            return own
+        """The value the SDK would send for a request whose own header is `own`, not a str.
+
+        That is, for a call that omitted the header (an `Omit`) or did not set it (`_ABSENT`).
+        """
         if own is _ABSENT and self.default is not None:
             return self.default
         # No value, or the call omitted the header: the SDK's headers have none, so the
@@ -230,20 +231,29 @@ def _body_betas(request: APIRequest) -> list[str] | None:
     return None
 
 
-def _with_header(request: APIRequest, value: str, body: list[str] | None, spelt: bool = True) -> APIRequest:
+def _with_header(
+    request: APIRequest,
+    value: str,
+    body: list[str] | None,
+    respelt: bool = True,
+    headers: Mapping[str, Any] | None = None,
+) -> APIRequest:
     """A copy of `request` whose `anthropic-beta` header is `value` (any spelling replaced).
 
     A body `anthropic_beta` of the caller's (`body`, see `_body_betas`) gets the names of
-    `value` after its own, each once. `spelt=False`: the request's headers hold the
-    header in no spelling (`_header_in` found none), so none is looked for.
+    `value` after its own, each once. `respelt=False`: the request's headers (`headers`,
+    if read already) hold the header in no spelling but HEADER's own, which `value`
+    replaces where it stands, so no other is looked for.
     """
-    headers: dict[str, Any]
-    if spelt:
-        headers = {name: v for name, v in request.headers.items() if name.lower() != HEADER}
-        headers[HEADER] = value
+    if headers is None:
+        headers = request.headers
+    copied: dict[str, Any]
+    if respelt:
+        copied = {name: v for name, v in headers.items() if name.lower() != HEADER}
+        copied[HEADER] = value
     else:
-        headers = {**request.headers, HEADER: value}
-    copy = request.copy(headers=headers)
+        copied = {**headers, HEADER: value}
+    copy = request.copy(headers=copied)
     if body is not None:
         names = list(split((*body, value)))
         options = copy.options  # copy() gave the new request its own copies of both
@@ -341,18 +351,31 @@ class BetaMiddleware(Middleware):
             layers = _layers_of(call_next)
             with contextlib.suppress(TypeError):  # a call_next that takes no weak reference
                 self._last = (weakref.ref(call_next), layers)  # one store: safe across threads
-        found = _header_in(request.headers)
-        own = layers.under(found)
+        # Inline below, as calls each cost a request more than their work: `_header_in`,
+        # `under` for a str, `sent`'s memo, `_body_betas` for a JSON object without names.
+        headers = request.headers  # a property (and `is_given`): read once
+        found: object = _ABSENT
+        respelt = False  # a spelling other than HEADER's: the copy must drop it
+        for name, given in headers.items():
+            if name.lower() == HEADER:
+                found, respelt = given, respelt or name != HEADER  # the last spelling wins
+        own = found if isinstance(found, str) else layers.under(found)
         if own:
-            value = sent(own, rules.added())
-        body = _body_betas(request)
+            added = rules.added()
+            value = added.after.get(own) or sent(own, added)
+        options = request.options
+        data = options.json_data
+        if options.extra_json is None and type(data) is dict and "anthropic_beta" not in data:
+            body = None
+        else:
+            body = _body_betas(request)
         if body is not None:  # extra_body's names: the caller's too, never dropped
             if value != own or not set(split((active,))).issubset(body):
-                return _with_header(request, value, body, found is not _ABSENT), ",".join(split((own, *body)))
+                return _with_header(request, value, body, respelt, headers), ",".join(split((own, *body)))
             return request, None
         if value == own:
             return request, None
-        return _with_header(request, value, None, found is not _ABSENT), own
+        return _with_header(request, value, None, respelt, headers), own
 
     def _rejected(self, result: object) -> httpx2.Response | None:
         """The HTTP response in `result` if it may be a rejection (drop_rejected is on), else None."""
