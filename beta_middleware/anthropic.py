@@ -265,6 +265,9 @@ def _with_header(
     return copy
 
 
+_API_RESPONSES = (APIResponse, AsyncAPIResponse)  # what `call_next` returns, nearly always
+
+
 def _http_response(result: object) -> httpx2.Response | None:
     """The HTTP response in what `call_next` returned, or None (a middleware's own value).
 
@@ -272,7 +275,7 @@ def _http_response(result: object) -> httpx2.Response | None:
     for calls made with `cast_to=httpx2.Response` (or `httpx.Response` on 0.x), which
     the SDK then hands back without raising.
     """
-    if isinstance(result, (APIResponse, AsyncAPIResponse)):
+    if isinstance(result, _API_RESPONSES):
         return result.http_response
     return result if isinstance(result, _Response) else None
 
@@ -378,7 +381,10 @@ class BetaMiddleware(Middleware):
         return _with_header(request, value, None, respelt, headers), own
 
     def _rejected(self, result: object) -> httpx2.Response | None:
-        """The HTTP response in `result` if it may be a rejection (drop_rejected is on), else None."""
+        """The HTTP response in `result` if it may be a rejection (drop_rejected is on), else None.
+
+        The entries pass over a successful `APIResponse` themselves: no call per request.
+        """
         response = _http_response(result)
         if response is None or not _drop.is_rejection_status(response.status_code):
             return None
@@ -420,8 +426,12 @@ class BetaMiddleware(Middleware):
         """Send `request` on (sync clients) with the merged header."""
         sending, own = self._prepare(request, call_next)
         result = call_next(sending)
-        if own is None or not self.rules.drop_rejected or (response := self._rejected(result)) is None:
-            return result  # nothing added, or nothing to learn from the response
+        if own is None or not self.rules.drop_rejected:
+            return result  # nothing added, or the option is off
+        if type(result) in _API_RESPONSES and result.http_response.status_code < 400:
+            return result  # a success (`_rejected`'s first check, inline: no call per request)
+        if (response := self._rejected(result)) is None:
+            return result  # nothing to learn from the response
         steps = self._dropping(request, sending, own, result, response, 0)
         value: Any = None
         try:
@@ -436,8 +446,12 @@ class BetaMiddleware(Middleware):
         """Send `request` on (async clients) with the merged header."""
         sending, own = self._prepare(request, call_next)
         result = await call_next(sending)
-        if own is None or not self.rules.drop_rejected or (response := self._rejected(result)) is None:
-            return result  # nothing added, or nothing to learn from the response
+        if own is None or not self.rules.drop_rejected:
+            return result  # nothing added, or the option is off
+        if type(result) in _API_RESPONSES and result.http_response.status_code < 400:
+            return result  # a success (`_rejected`'s first check, inline: no call per request)
+        if (response := self._rejected(result)) is None:
+            return result  # nothing to learn from the response
         steps = self._dropping(request, sending, own, result, response, 1)
         value: Any = None
         try:

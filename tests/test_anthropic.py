@@ -500,8 +500,11 @@ def test_a_copied_middleware_serves_clients() -> None:
             assert twin.rules.owner() is twin
 
 
+@pytest.mark.parametrize("drop_rejected", [False, True], ids=["keep", "drop_rejected"])
 @pytest.mark.parametrize("own", [None, "own-2025-01-01"])
-def test_an_sdk_call_makes_few_calls_more_than_the_hand_written_middleware(own: str | None) -> None:
+def test_an_sdk_call_makes_few_calls_more_than_the_hand_written_middleware(
+    own: str | None, drop_rejected: bool
+) -> None:
     names = tuple(f"n{i}-2025-01-01" for i in range(8))
 
     def sender(middleware: Any) -> Callable[[], object]:
@@ -509,7 +512,8 @@ def test_an_sdk_call_makes_few_calls_more_than_the_hand_written_middleware(own: 
         return lambda: client.messages.create(**ASK, extra_headers={HEADER: own} if own else None)
 
     with betas(*names):
-        package = count_calls(sender(BetaMiddleware()))
+        # drop_rejected: a success costs a status check, no call of its own
+        package = count_calls(sender(BetaMiddleware(drop_rejected=drop_rejected)))
         hand = count_calls(sender(_hand_middleware(",".join(names))))
     # the copy's call, and with no own value the HTTP client's header looked for (`under`)
     assert package[0] <= hand[0] + (1 if own else 4)
