@@ -73,6 +73,8 @@ class Api:
         self.requests.append(request)
         if request.url.path == "/v1/invalid":
             return STACK.Response(400, json=INVALID)  # a 4xx that is no beta rejection
+        if request.url.path == "/v1/unavailable":
+            return STACK.Response(503, json={"type": "error"})
         hit = [name for name in sent_names(request) if name in self.refused]
         if hit:
             body, *headers = REJECTIONS[self.shape](hit + self.also)
@@ -272,6 +274,17 @@ async def test_other_errors_are_not_resent(kind: str) -> None:
     assert response.status_code == 400
     assert response.json() == INVALID  # read for the check, still readable
     assert api.sent == [FIXED]
+
+
+@pytest.mark.parametrize(("path", "status"), [("/v1/messages", 200), ("/v1/unavailable", 503)])
+async def test_a_response_that_is_no_4xx_is_handed_back_as_it_came(kind: str, path: str, status: int) -> None:
+    # The SDK's bare response (cast_to=STACK.Response), a success or a 5xx: nothing to look for
+    api = Api(FIXED)
+    caller = Caller(kind, api, BetaMiddleware(betas=OTHER, drop_rejected=True))
+    response = await caller.run(caller.client.post, path, cast_to=STACK.Response, body={})
+    assert response.status_code == status
+    assert response.json() == (MESSAGE if status == 200 else {"type": "error"})
+    assert api.sent == [OTHER]
 
 
 class Overloaded(Api):
