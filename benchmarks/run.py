@@ -442,13 +442,11 @@ def measure_concurrency(stack: Stack, config: Config) -> tuple[float, float]:
     return statistics.median(ratios["solo"]), statistics.median(ratios["many"])
 
 
-def measure_outside(stack: Stack, config: Config) -> float:
-    """Installed / uninstalled for the same request to a host outside the installation's hosts."""
-    return statistics.median(outside_rounds(stack, config))
-
-
 def outside_rounds(stack: Stack, config: Config, first: int = 0) -> list[float]:
-    """Each round's installed / uninstalled for a request outside the hosts (`first`: see `cell_rounds`)."""
+    """Each round's installed / uninstalled for the same request to a host outside the hosts.
+
+    `first`: see `cell_rounds`. The report holds the median.
+    """
     first *= config.pass_through_factor
     runners: dict[Variant, Runner] = {v: stack.build(v, OUTSIDE) for v in ("bare", "package")}
     ratios: list[float] = []
@@ -515,7 +513,7 @@ class Job:
 
     kind: Literal["cell", "beside", "outside"]
     """`cell`: `stack` (a name in `STACKS`) in `scenario`; `beside`: `beside(stack)` in
-    `scenario`; `outside`: `measure_outside` of `stack`."""
+    `scenario`; `outside`: `outside_rounds` of `stack`."""
     stack: str
     scenario: str = OUTSIDE.name
 
