@@ -283,6 +283,68 @@ def test_proxies_from_the_environment(server: Server, stack: Any, monkeypatch: p
     session.close()
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_hop_takes_the_transport_the_clients_mounts_say(stack: Any) -> None:
+    # The patch picks a hop's transport itself, as the stack does: the first mount whose
+    # pattern matches (one of None: the client's own transport), else the client's own.
+    def transport(name: str) -> Any:
+        def handler(request: Any) -> Any:
+            return stack.Response(200, json={"by": name, HEADER: request.headers.get(HEADER)})
+
+        return stack.MockTransport(handler)
+
+    mounts = {
+        "all://mounted.example": transport("mount"),
+        "all://*.mounted.example": transport("subdomain mount"),
+        "all://own.example": None,
+        "https://": transport("https mount"),
+    }
+    client = stack.Client(mounts=mounts, transport=transport("client's own"))
+    with install(hosts=None), betas("a"):
+        got = [
+            client.get(url).json()
+            for url in (
+                "http://mounted.example/",
+                "http://api.mounted.example/",
+                "http://own.example/",
+                "https://own.example/",  # the first match wins: own.example's None, before https://
+                "https://elsewhere.example/",
+                "http://elsewhere.example/",
+            )
+        ]
+    assert got == [
+        {"by": by, HEADER: "a"}
+        for by in ("mount", "subdomain mount", "client's own", "client's own", "https mount", "client's own")
+    ]
+    client.close()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_release_whose_transport_choice_differs_is_called(
+    server: Server, stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from beta_middleware._install_httpx import _is_the_stacks_choice
+
+    # the releases tested make the choice the patch makes in its own frame
+    assert _is_the_stacks_choice(stack.Client._transport_for_url)
+    assert _is_the_stacks_choice(stack.AsyncClient._transport_for_url)
+    # another's is called, and its answer wrapped
+    chosen: list[str] = []
+    original = stack.Client._transport_for_url
+
+    def _transport_for_url(self: Any, url: Any) -> Any:
+        chosen.append(url.host)
+        return original(self, url)
+
+    assert not _is_the_stacks_choice(_transport_for_url)
+    assert not _is_the_stacks_choice(len)  # no code to compare: called too
+    monkeypatch.setattr(stack.Client, "_transport_for_url", _transport_for_url)
+    with install(hosts=LOCAL), stack.Client() as client, betas("a"):
+        assert client.get(server.url_for("/echo")).json()[HEADER] == "a"
+        assert client.get(server.url_for("/echo", "localhost")).json()[HEADER] is None
+    assert chosen == [LOCAL, "localhost"]
+
+
 def test_hosts_default_is_the_api_and_the_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     assert install_module.default_hosts() == ("api.anthropic.com",)
@@ -1017,12 +1079,12 @@ def test_install_and_uninstall_while_sending(server: Server) -> None:
     [
         # the patched get_adapter; the wrapper's memo (a weak reference's call)
         ("requests BetaAdapter", "requests install()", 1, 1),
-        ("httpx BetaTransport", "httpx install()", 1, 1),  # the patched _transport_for_url
-        ("httpx2 BetaTransport", "httpx2 install()", 1, 1),
-        # _request, the chain's descriptor, and the patched _transport_for_url of its HTTP
-        # client; the context variable saying which client sends, set, read and reset, and
-        # the count of SDK calls under way
-        ("anthropic BetaMiddleware", "anthropic install()", 3, 8),
+        # the patched _transport_for_url makes the stack's choice in its own frame; the memo
+        ("httpx BetaTransport", "httpx install()", 0, 1),
+        ("httpx2 BetaTransport", "httpx2 install()", 0, 1),
+        # _request and the chain's descriptor; the context variable saying which client
+        # sends, set, read and reset, and the count of SDK calls under way
+        ("anthropic BetaMiddleware", "anthropic install()", 2, 8),
     ],
 )
 def test_an_installed_request_makes_few_calls_more_than_the_integration(
@@ -1054,8 +1116,8 @@ def test_an_installed_request_makes_few_calls_more_than_the_integration(
     ("installed", "more"),
     [
         ("requests install()", 2),  # the patched get_adapter, the outside adapter's send
-        ("httpx install()", 3),  # the patched _transport_for_url, `url.host`, the outside wrapper
-        ("httpx2 install()", 3),
+        ("httpx install()", 2),  # `url.host` and the outside wrapper (the choice is made inline)
+        ("httpx2 install()", 2),
     ],
 )
 def test_a_request_outside_the_hosts_makes_few_calls_more_than_uninstalled(installed: str, more: int) -> None:
