@@ -284,14 +284,15 @@ def test_proxies_from_the_environment(server: Server, stack: Any, monkeypatch: p
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_each_hop_takes_the_transport_the_clients_mounts_say(stack: Any) -> None:
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_each_hop_takes_the_transport_the_clients_mounts_say(stack: Any, asynchronous: bool) -> None:
     # The patch picks a hop's transport itself, as the stack does: the first mount whose
     # pattern matches (one of None: the client's own transport), else the client's own.
     def transport(name: str) -> Any:
         def handler(request: Any) -> Any:
             return stack.Response(200, json={"by": name, HEADER: request.headers.get(HEADER)})
 
-        return stack.MockTransport(handler)
+        return stack.MockTransport(handler)  # serves sync and async clients alike
 
     mounts = {
         "all://mounted.example": transport("mount"),
@@ -299,24 +300,29 @@ def test_each_hop_takes_the_transport_the_clients_mounts_say(stack: Any) -> None
         "all://own.example": None,
         "https://": transport("https mount"),
     }
-    client = stack.Client(mounts=mounts, transport=transport("client's own"))
+    urls = (
+        "http://mounted.example/",
+        "http://api.mounted.example/",
+        "http://own.example/",
+        "https://own.example/",  # the first match wins: own.example's None, before https://
+        "https://elsewhere.example/",
+        "http://elsewhere.example/",
+    )
     with install(hosts=None), betas("a"):
-        got = [
-            client.get(url).json()
-            for url in (
-                "http://mounted.example/",
-                "http://api.mounted.example/",
-                "http://own.example/",
-                "https://own.example/",  # the first match wins: own.example's None, before https://
-                "https://elsewhere.example/",
-                "http://elsewhere.example/",
-            )
-        ]
+        if asynchronous:
+
+            async def send() -> list[Any]:
+                async with stack.AsyncClient(mounts=mounts, transport=transport("client's own")) as client:
+                    return [(await client.get(url)).json() for url in urls]
+
+            got = asyncio.run(send())
+        else:
+            with stack.Client(mounts=mounts, transport=transport("client's own")) as client:
+                got = [client.get(url).json() for url in urls]
     assert got == [
         {"by": by, HEADER: "a"}
         for by in ("mount", "subdomain mount", "client's own", "client's own", "https mount", "client's own")
     ]
-    client.close()
 
 
 @pytest.mark.parametrize("stack", STACKS)
