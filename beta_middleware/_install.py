@@ -72,15 +72,16 @@ _THREAD_PATCHERS: Final = {
 _ABSENT: Final = object()
 
 sdk_sending: ContextVar[object] = ContextVar("beta_middleware_sdk_sending", default=None)
-"""The anthropic SDK client sending in this context, under the installation (else None).
+"""The installation's SDK middleware while it runs in this context (else None).
 
-Its requests got the installation's betas from the SDK patch, which also resends them
-(drop_rejected): the installation's HTTP-stack patch sends them on as they are.
+The requests sent under it got the installation's betas from the SDK's middleware chain,
+which also resends them (drop_rejected): the installation's HTTP-stack patch sends them on
+as they are.
 """
 
 sdk_calls: list[None] = []
 """One entry per SDK call under way in the process, made with `sdk_sending`'s value: while
-it is empty no context has a client sending, and the httpx patch does not read
+it is empty no context has one under way, and the httpx patch does not read
 `sdk_sending` (that read cost 0.006 to 0.008 of an httpx2 request, measured side by
 side). `append` and `pop` are atomic."""
 
@@ -137,6 +138,8 @@ class Installation:
         self._watched = dict(_PATCHERS, **(_THREAD_PATCHERS if threads else {}))
         self._finder = _Finder(self)
         self.active = False
+        self.imported_before: frozenset[str] = frozenset()
+        """The watched modules the program had imported when `install()` was called."""
 
     def _settings(self) -> tuple[tuple[str, ...], tuple[str, ...] | None, bool, bool]:
         return self.betas, self.hosts, self.drop_rejected, self.threads
@@ -176,6 +179,7 @@ class Installation:
 
     def _start(self) -> None:
         self.active = True
+        self.imported_before = frozenset(name for name in self._watched if name in sys.modules)
         sys.meta_path.insert(0, self._finder)
         for name in self._watched:
             if name in sys.modules:

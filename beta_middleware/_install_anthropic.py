@@ -1,30 +1,31 @@
 """`install()` for the anthropic SDK: a `BetaMiddleware` runs first in every client's chain.
 
-The SDK builds a client's middleware chain from `client._middleware` and runs it in
-`_request` (`request` before 1.0), once per attempt, before the HTTP request is built and signed - which is
-what makes Bedrock's betas land in the signed body. No public API adds middleware to
-built clients, so three private names are patched, each pinned by a test:
+The SDK builds a client's middleware chain from `client._middleware` when the client is
+built (and per call for a traced call), and runs it once per attempt, before the HTTP
+request is built and signed - which is what makes Bedrock's betas land in the signed
+body. No public API adds middleware to built clients, so private names are patched,
+each pinned by a test, and none of them runs per call:
 
-- `_request` (sync and async API clients; `request` on 0.x) marks, in a context
-  variable, which client is sending (and counts the calls under way: see `sdk_calls`);
-- `_middleware` reads, for that client only, as the installation's middleware followed
-  by the client's own, so the SDK's own code builds the chain (per-call chains of traced
-  calls included);
-- `_middleware_chain` reads, for that client, as a chain built that way - once per
-  client: building it costs about a microsecond, and a chain met for the first time costs
-  the middleware a walk down it. It is kept in the client's `__dict__`, which dies with
-  the client, and `uninstall()` removes it from every client that has one.
+- `_middleware` reads as the installation's middleware followed by the client's own, so
+  the SDK's own code builds every chain with it (copies and traced calls included); it
+  stores the client's own, without ours, so a copy does not get it twice;
+- `middleware`, the public property, still shows the client's own;
+- `_middleware_chain` notes, when a client stores its chain, that the chain holds ours:
+  `uninstall()` builds those clients' chains anew, without it. Where the SDK was
+  imported before `install()`, clients built before may hold a chain without ours, so
+  there it also reads, per call, as a chain with ours (built once per client).
 
-Everywhere else - `client.middleware`, `copy()`, `with_options()`, the chain the client
-stored when built - reads what it always did, and nothing of the installation stays on
-a client once uninstalled. SDK releases without the middleware option (before 0.108) are left as they are;
-the httpx patch covers their requests to the installation's hosts.
+The installation's middleware marks the call in `sdk_sending` for the HTTP-stack patch,
+which stands aside for the request the SDK sends, and does nothing once uninstalled (a
+chain of it someone kept goes on working, without betas). SDK releases without the
+middleware option (before 0.108) are left as they are; the httpx patch covers their
+requests to the installation's hosts.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import weakref
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ __all__ = ["patch"]
 from ._install import sdk_calls as _calls
 from ._install import sdk_sending as _sending
 
-_ABSENT = object()
+_MARK = "_beta_middleware_chain"  # in a client's __dict__: the id of the client whose chain holds ours
 
 
 def patch(installation: Installation, stack: ModuleType) -> None:
@@ -47,23 +48,58 @@ def patch(installation: Installation, stack: ModuleType) -> None:
         return
     from anthropic._base_client import AsyncAPIClient, BaseClient, SyncAPIClient
 
-    del stack
-    middleware = BetaMiddleware()
+    middleware = _installed(BetaMiddleware)()
     middleware.rules = installation.sdk_rules
     installation.patch(BaseClient, "_middleware", _Middleware(middleware))
+    installation.patch(BaseClient, "middleware", property(_own, doc=_own.__doc__))
+    # Imported before install(): clients built before may exist, whose chain lacks ours.
+    chain = (_Covering if stack.__name__ in installation.imported_before else _Chain)()
     for client in (SyncAPIClient, AsyncAPIClient):
-        original = client.__dict__.get("_middleware_chain")
-        chain = _Chain(original)
         installation.patch(client, "_middleware_chain", chain)
-        installation.on_uninstall(chain.forget)
-    for client, wrap in ((SyncAPIClient, _sync_request), (AsyncAPIClient, _async_request)):
-        # where an attempt's chain runs: `_request` from 1.0, `request` on 0.x
-        name = "_request" if "_request" in client.__dict__ else "request"
-        installation.patch(client, name, wrap(getattr(client, name)))
+    installation.on_uninstall(functools.partial(chain.forget, middleware))
+
+
+@functools.cache
+def _installed(base: type[Any]) -> type[Any]:
+    """The installation's `BetaMiddleware`: marks the SDK call it runs in; inert once uninstalled."""
+
+    class InstalledMiddleware(base):  # type: ignore[misc]
+        on = True
+
+        def handle(self, request: Any, call_next: Any) -> Any:
+            if not self.on:
+                return call_next(request)
+            token = _sending.set(self)
+            _calls.append(None)
+            try:
+                return base.handle(self, request, call_next)
+            finally:
+                _calls.pop()
+                _sending.reset(token)
+
+        async def handle_async(self, request: Any, call_next: Any) -> Any:
+            if not self.on:
+                return await call_next(request)
+            token = _sending.set(self)
+            _calls.append(None)
+            try:
+                return await base.handle_async(self, request, call_next)
+            finally:
+                _calls.pop()
+                _sending.reset(token)
+
+    # logs and errors name the integration
+    InstalledMiddleware.__name__ = InstalledMiddleware.__qualname__ = base.__name__
+    return InstalledMiddleware
+
+
+def _own(client: Any) -> Any:
+    """The client-level middleware, outermost first: the client's own (the installation's is not shown)."""
+    return client.__dict__.get("_middleware", ())
 
 
 class _Middleware:
-    """`BaseClient._middleware`: the client's own, led by ours while that client sends."""
+    """`BaseClient._middleware`: ours, then the client's own."""
 
     def __init__(self, middleware: object) -> None:
         self.middleware = middleware
@@ -71,74 +107,47 @@ class _Middleware:
     def __get__(self, client: Any, owner: type | None = None) -> Any:
         if client is None:
             return self
-        own: tuple[Any, ...] = client.__dict__.get("_middleware", ())
-        return (self.middleware, *own) if _sending.get() is client else own
+        return (self.middleware, *client.__dict__.get("_middleware", ()))
 
     def __set__(self, client: Any, value: tuple[Any, ...]) -> None:
-        client.__dict__["_middleware"] = value
-
-
-_KEPT = "_beta_middleware_chain"  # in a client's __dict__: (the _Chain, id(client), the chain)
+        # a copy of a client is given what it read here: ours goes, the rest stays
+        client.__dict__["_middleware"] = tuple(entry for entry in value if entry is not self.middleware)
 
 
 class _Chain:
-    """`_middleware_chain`: what the client stored, or while it sends a chain with ours."""
+    """`_middleware_chain` where no client can predate the installation: notes the chains with ours.
 
-    def __init__(self, default: object) -> None:
-        import weakref  # loaded by then: the SDK imports it
+    It has no `__get__`, so the SDK reads the chain from the client's `__dict__` as ever.
+    """
 
-        self.default = default
-        self._kept: weakref.WeakSet[Any] = weakref.WeakSet()  # the clients holding a chain of ours
+    def __init__(self) -> None:
+        # those whose chain holds ours, held weakly: a set of references, copied in one step at uninstall
+        self.clients: set[weakref.ref[Any]] = set()
+
+    def __set__(self, client: Any, chain: object) -> None:
+        # the SDK stores the chain it built from `_middleware`: ours leads it
+        client.__dict__["_middleware_chain"] = chain
+        client.__dict__[_MARK] = id(client)  # a `copy.copy` of the client has another id
+        self.clients.add(weakref.ref(client, self.clients.discard))
+
+    def forget(self, middleware: Any) -> None:
+        """`uninstall()`, once the attributes are back: each chain noted is built anew, without ours."""
+        middleware.on = False  # a chain of it kept elsewhere sends on without betas
+        # copied in one step (other threads may be building clients); a dead one is left out
+        for client in [c for c in (ref() for ref in tuple(self.clients)) if c is not None]:
+            client.__dict__["_middleware_chain"] = client._build_middleware_chain()
+            client.__dict__.pop(_MARK, None)
+        self.clients.clear()
+
+
+class _Covering(_Chain):
+    """`_middleware_chain` where clients may predate the installation: a chain with ours, per read."""
 
     def __get__(self, client: Any, owner: type | None = None) -> Any:
         if client is None:
             return self
-        sending: Any = _sending.get()
-        if sending is client:
-            # The chain this installation built for this very client (`id`: a copy of the
-            # client made by `copy.copy` carries its dict, not the chain's client).
-            kept = client.__dict__.get(_KEPT)
-            if kept is not None and kept[0] is self and kept[1] == id(client):
-                return kept[2]
-            chain = client._build_middleware_chain()
-            client.__dict__[_KEPT] = (self, id(client), chain)
-            self._kept.add(client)
-            return chain
-        return client.__dict__.get("_middleware_chain", self.default)
-
-    def forget(self) -> None:
-        """Take the chains this installation kept off the clients (`uninstall()`)."""
-        for client in list(self._kept):
-            client.__dict__.pop(_KEPT, None)
-        self._kept.clear()
-
-    def __set__(self, client: Any, value: object) -> None:
-        client.__dict__["_middleware_chain"] = value
-
-
-def _sync_request(original: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(original)
-    def _request(self: Any, *args: Any, **kwargs: Any) -> Any:
-        token = _sending.set(self)
-        _calls.append(None)
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            _calls.pop()
-            _sending.reset(token)
-
-    return _request
-
-
-def _async_request(original: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(original)
-    async def _request(self: Any, *args: Any, **kwargs: Any) -> Any:
-        token = _sending.set(self)
-        _calls.append(None)
-        try:
-            return await original(self, *args, **kwargs)
-        finally:
-            _calls.pop()
-            _sending.reset(token)
-
-    return _request
+        found = client.__dict__
+        if found.get(_MARK) == id(client):
+            return found["_middleware_chain"]
+        self.__set__(client, client._build_middleware_chain())  # `_middleware` leads with ours
+        return found["_middleware_chain"]
