@@ -121,7 +121,7 @@ async def test_an_async_chain_kept_past_uninstall_sends_without_betas(server: Se
         client = anthropic.AsyncAnthropic(api_key="test-key", base_url=server.url)
         stray = copy.copy(client)  # holds the chain with ours, where uninstall() cannot see it
         async with betas("a"):
-            await stray.post("/echo", cast_to=STACK.Response, body={})
+            await client.post("/echo", cast_to=STACK.Response, body={})
     async with betas("a"):
         await stray.post("/echo", cast_to=STACK.Response, body={})
     assert [r.beta for r in server.received] == ["i,a", None]
