@@ -4,7 +4,7 @@ The SDK builds a client's middleware chain from `client._middleware` when the cl
 built (and per call for a traced call), and runs it once per attempt, before the HTTP
 request is built and signed - which is what makes Bedrock's betas land in the signed
 body. No public API adds middleware to built clients, so private names are patched,
-each pinned by a test, and none of them runs per call:
+each pinned by a test; only one of them can run per call, the third below:
 
 - `_middleware` reads as the installation's middleware followed by the client's own, so
   the SDK's own code builds every chain with it (copies and traced calls included); it
@@ -38,6 +38,7 @@ from ._install import sdk_calls as _calls
 from ._install import sdk_sending as _sending
 
 _MARK = "_beta_middleware_chain"  # in a client's __dict__: the id of the client whose chain holds ours
+# (read by `_Covering`: a `copy.copy` of a client carries its dict, not its chain's client)
 
 
 def patch(installation: Installation, stack: ModuleType) -> None:
@@ -127,7 +128,7 @@ class _Chain:
     def __set__(self, client: Any, chain: object) -> None:
         # the SDK stores the chain it built from `_middleware`: ours leads it
         client.__dict__["_middleware_chain"] = chain
-        client.__dict__[_MARK] = id(client)  # a `copy.copy` of the client has another id
+        client.__dict__[_MARK] = id(client)
         self.clients.add(weakref.ref(client, self.clients.discard))
 
     def forget(self, middleware: Any) -> None:
