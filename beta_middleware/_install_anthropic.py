@@ -126,8 +126,10 @@ class _Chain:
         self.clients: set[weakref.ref[Any]] = set()
 
     def __set__(self, client: Any, chain: object) -> None:
-        # the SDK stores the chain it built from `_middleware`: ours leads it
-        client.__dict__["_middleware_chain"] = chain
+        # Built here, not taken: a constructor that built its chain before the patch (on
+        # another thread, while installing) may store it after. About a microsecond.
+        del chain
+        client.__dict__["_middleware_chain"] = client._build_middleware_chain()  # ours leads it
         client.__dict__[_MARK] = id(client)
         self.clients.add(weakref.ref(client, self.clients.discard))
 
@@ -150,5 +152,5 @@ class _Covering(_Chain):
         found = client.__dict__
         if found.get(_MARK) == id(client):
             return found["_middleware_chain"]
-        self.__set__(client, client._build_middleware_chain())  # `_middleware` leads with ours
+        self.__set__(client, None)
         return found["_middleware_chain"]

@@ -114,6 +114,17 @@ def test_each_client_builds_its_chain_once_and_uninstall_takes_it_off(server: Se
     assert [r.beta for r in server.received] == ["a"] * 5 + [None] * 4
 
 
+def test_a_chain_built_before_install_and_stored_after_is_not_taken(server: Server) -> None:
+    # as a constructor on another thread does when install() patches the SDK in between
+    client = anthropic.Anthropic(api_key="test-key", base_url=server.url)
+    built_before = client._build_middleware_chain()  # without the installation's middleware
+    with install(hosts=ELSEWHERE), betas("a"):
+        client._middleware_chain = built_before
+        assert client._middleware_chain is not built_before
+        client.post("/echo", cast_to=STACK.Response, body={})
+    assert [r.beta for r in server.received] == ["a"]
+
+
 async def test_an_async_chain_kept_past_uninstall_sends_without_betas(server: Server) -> None:
     import copy
 
