@@ -13,7 +13,8 @@ each pinned by a test; only one of them can run per call, the third below:
 - `_middleware_chain` notes, when a client stores its chain, that the chain holds ours:
   `uninstall()` builds those clients' chains anew, without it. Where the SDK was
   imported before `install()`, clients built before may hold a chain without ours, so
-  there it also reads, per call, as a chain with ours (built once per client).
+  there it reads, per call, as a chain with ours (built once per client, on its first
+  read; the read is C code, see `_Covering`).
 
 The installation's middleware marks the call in `sdk_sending` for the HTTP-stack patch,
 which stands aside for the request the SDK sends, and does nothing once uninstalled (a
@@ -25,6 +26,7 @@ requests to the installation's hosts.
 from __future__ import annotations
 
 import functools
+import operator
 import weakref
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -37,8 +39,7 @@ __all__ = ["patch"]
 from ._install import sdk_calls as _calls
 from ._install import sdk_sending as _sending
 
-_MARK = "_beta_middleware_chain"  # in a client's __dict__: the id of the client whose chain holds ours
-# (read by `_Covering`: a `copy.copy` of a client carries its dict, not its chain's client)
+_MARK = "_beta_middleware_chain"  # in a client's __dict__: its chain with ours (read by `_Covering`)
 
 
 def patch(installation: Installation, stack: ModuleType) -> None:
@@ -56,7 +57,7 @@ def patch(installation: Installation, stack: ModuleType) -> None:
     # Imported before install(): clients built before may exist, whose chain lacks ours.
     chain = (_Covering if stack.__name__ in installation.imported_before else _Chain)()
     for client in (SyncAPIClient, AsyncAPIClient):
-        installation.patch(client, "_middleware_chain", chain)
+        chain.patch(installation, client)
     installation.on_uninstall(functools.partial(chain.forget, middleware))
 
 
@@ -129,9 +130,13 @@ class _Chain:
         # Built here, not taken: a constructor that built its chain before the patch (on
         # another thread, while installing) may store it after. About a microsecond.
         del chain
-        client.__dict__["_middleware_chain"] = client._build_middleware_chain()  # ours leads it
-        client.__dict__[_MARK] = id(client)
+        # ours leads it; kept under both names: `_Covering` reads one, a copy left after uninstall() the other
+        client.__dict__["_middleware_chain"] = client.__dict__[_MARK] = client._build_middleware_chain()
         self.clients.add(weakref.ref(client, self.clients.discard))
+
+    def patch(self, installation: Installation, owner: type[Any]) -> None:
+        """Put it on the client class `owner`."""
+        installation.patch(owner, "_middleware_chain", self)
 
     def forget(self, middleware: Any) -> None:
         """`uninstall()`, once the attributes are back: each chain noted is built anew, without ours."""
@@ -144,13 +149,32 @@ class _Chain:
 
 
 class _Covering(_Chain):
-    """`_middleware_chain` where clients may predate the installation: a chain with ours, per read."""
+    """`_middleware_chain` where clients may predate the installation: a chain with ours, per read.
+
+    A client's chain with ours is kept in its `__dict__` under `_MARK`; the read is a
+    `property` over `operator.attrgetter(_MARK)`, all of it C, so a client whose chain holds
+    ours pays a C attribute read per call. A client built before the installation has no
+    such entry: the read falls to `_Build`, on the class, which builds its chain once.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read = property(operator.attrgetter(_MARK), self.__set__, doc=self.__doc__)
+        self.build = _Build(self)
+
+    def patch(self, installation: Installation, owner: type[Any]) -> None:
+        installation.patch(owner, "_middleware_chain", self.read)
+        installation.patch(owner, _MARK, self.build)
+
+
+class _Build:
+    """`_MARK` on the client classes, read only where a client's `__dict__` lacks it: builds it."""
+
+    def __init__(self, chain: _Chain) -> None:
+        self.chain = chain
 
     def __get__(self, client: Any, owner: type | None = None) -> Any:
         if client is None:
             return self
-        found = client.__dict__
-        if found.get(_MARK) == id(client):
-            return found["_middleware_chain"]
-        self.__set__(client, None)
-        return found["_middleware_chain"]
+        self.chain.__set__(client, None)
+        return client.__dict__[_MARK]

@@ -613,7 +613,8 @@ async def test_sdk_clients(messages_api: MessagesServer, kind: str, when: str) -
         assert type(BaseClient._middleware).__name__ == "_Middleware"
         # anthropic was imported before install(): clients built before may exist, and the
         # chain is read per call (see test_an_sdk_imported_after_install_runs_nothing_of_it_per_call)
-        assert type(SyncAPIClient._middleware_chain).__name__ == "_Covering"
+        assert type(SyncAPIClient.__dict__["_middleware_chain"]) is property
+        assert type(SyncAPIClient._beta_middleware_chain).__name__ == "_Build"  # type: ignore[attr-defined]
     with betas("a"):
         assert await ask(client) == "(none)"
         assert await ask(client.with_options(timeout=5)) == "(none)"

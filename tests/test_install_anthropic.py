@@ -114,6 +114,18 @@ def test_each_client_builds_its_chain_once_and_uninstall_takes_it_off(server: Se
     assert [r.beta for r in server.received] == ["a"] * 5 + [None] * 4
 
 
+def test_a_copy_made_while_installed_sends_the_betas_through_the_chain_it_copied(server: Server) -> None:
+    import copy
+
+    with install(hosts=ELSEWHERE), betas("a"):
+        client = anthropic.Anthropic(api_key="test-key", base_url=server.url)
+        twin = copy.copy(client)  # its __dict__, chain included, as the SDK's own copy.copy gives
+        assert twin._middleware_chain is client._middleware_chain
+        twin.post("/echo", cast_to=STACK.Response, body={})
+    twin.post("/echo", cast_to=STACK.Response, body={})
+    assert [r.beta for r in server.received] == ["a", None]
+
+
 def test_a_chain_built_before_install_and_stored_after_is_not_taken(server: Server) -> None:
     # as a constructor on another thread does when install() patches the SDK in between
     client = anthropic.Anthropic(api_key="test-key", base_url=server.url)
