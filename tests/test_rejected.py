@@ -62,6 +62,23 @@ def test_parse_other_messages(message: str) -> None:
     assert parse(message) is None
 
 
+# The names' end is `for the`, blanks, `anthropic-beta` (backticks optional), blanks and
+# `header`: each piece missing in turn is no end, and a later whole one still is.
+@pytest.mark.parametrize(
+    "end",
+    [
+        "for theanthropic-beta header",
+        "for the model header",
+        "for the anthropic-betaheader",
+        "for the anthropic-beta",
+        "for the anthropic-beta field",
+    ],
+)
+def test_parse_needs_the_whole_end(end: str) -> None:
+    assert parse(f"Unexpected value `{A}` {end}") is None
+    assert parse(f"Unexpected value `{A}` {end}; for the anthropic-beta header") == (A,)
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_bodies_in_every_form(shape: str) -> None:
     body, names = SHAPES[shape]
