@@ -31,6 +31,9 @@ def test_the_sdk_patch_applies_and_uninstall_restores_the_very_objects() -> None
         (BaseClient, "middleware"),
         (SyncAPIClient, "_middleware_chain"),
         (AsyncAPIClient, "_middleware_chain"),
+        # the SDK was imported first (above): what builds a chain for a client built before
+        (SyncAPIClient, "_beta_middleware_chain"),
+        (AsyncAPIClient, "_beta_middleware_chain"),
     ]
     per_call = [
         (c, "_request" if "_request" in c.__dict__ else "request") for c in (SyncAPIClient, AsyncAPIClient)
