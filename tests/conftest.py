@@ -9,6 +9,9 @@ import pytest
 from beta_middleware import current_betas
 
 from . import environment
+from .messages_server import MessagesServer
+from .messages_server import start as start_messages_server
+from .server import Server, start
 
 try:  # not in the anthropic 0.x environments, which run no property test
     from hypothesis import settings
@@ -18,9 +21,6 @@ else:
     # scripts/test's coverage lane (`--hypothesis-profile=coverage`) draws the examples CI
     # draws, wherever it runs: what it covers must not depend on a random draw
     settings.register_profile("coverage", derandomize=True, database=None)
-from .messages_server import MessagesServer
-from .messages_server import start as start_messages_server
-from .server import Server, start
 
 environment.set_up()  # before any client is built
 
