@@ -111,7 +111,7 @@ def _patched(original: Callable[[Any, Any], Any], wrapper: Any, rules: Rules) ->
 
 
 def _choice(self: Any, url: Any) -> Any:
-    """The `_transport_for_url` of httpx (0.24 to 0.28) and httpx2 (2.x), word for word."""
+    """The `_transport_for_url` of httpx (0.24 to 0.29) and httpx2 (2.x), word for word."""
     for pattern, transport in self._mounts.items():
         if pattern.matches(url):
             return self._transport if transport is None else transport
