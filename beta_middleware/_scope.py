@@ -32,6 +32,12 @@ def _caller() -> FrameType | None:
         return None
 
 
+class _Entry:
+    """The token of one entry of a scope: an identity, holding nothing."""
+
+    __slots__ = ()
+
+
 # Code flags (see `inspect`), read directly: importing `inspect` costs start-up.
 _CO_GENERATOR = 0x20
 _CO_COROUTINE = 0x80
@@ -47,23 +53,25 @@ class _Frame(NameSet):
     task-safe. A frame is the active names themselves, so that a request reads them
     with a single `ContextVar.get`.
 
-    `where` is the Python frame that entered the scope - the one executing the `with`
-    statement, which is the same object when it leaves it, also for a generator or
-    coroutine resumed in another context. It pairs an exit with its own entry.
+    `entry` is the entry's token: a plain object that the scope also files under the
+    Python frame that entered it (`BetaScope._open`), for as long as the entry is open.
+    So an exit pairs with its own entry while nothing here holds a Python frame: a
+    context, a task, a cache or a carried callable that keeps a `_Frame` after the
+    `with` has left keeps no caller's locals alive.
     """
 
-    __slots__ = ("parent", "scope", "where")
+    __slots__ = ("entry", "parent", "scope")
 
     def __init__(
         self,
         scope: BetaScope | None,
-        where: FrameType | None,
+        entry: _Entry | None,
         parent: _Frame | None,
         names: tuple[str, ...],
     ) -> None:
         super().__init__(names)
         self.scope = scope
-        self.where = where
+        self.entry = entry
         self.parent = parent
 
 
@@ -85,57 +93,72 @@ def current_betas() -> tuple[str, ...]:
     return _get().names
 
 
-def _push(scope: BetaScope, where: FrameType | None, parent: _Frame) -> _Frame:
+def _push(scope: BetaScope, entry: _Entry | None, parent: _Frame) -> _Frame:
     names = scope._names
     if scope._replace:
-        return _Frame(scope, where, parent, names.names)
+        return _Frame(scope, entry, parent, names.names)
     new = tuple(name for name in names.names if name not in parent.members)
-    return _Frame(scope, where, parent, parent.names + new if new else parent.names)
+    return _Frame(scope, entry, parent, parent.names + new if new else parent.names)
 
 
 def _entry(top: _Frame, scope: BetaScope, where: FrameType | None) -> _Frame | None:
     """The entry of `scope` that an exit from the Python frame `where` closes, or None."""
-    frame = top
-    while frame.parent is not None:  # the root is no entry
-        if frame.scope is scope and frame.where is where:
-            return frame
-        frame = frame.parent
-    # No entry made by `where` here. If `where` has an entry of the scope open elsewhere,
-    # it was made in another context (a generator entered there, closed here): nothing
-    # here is this exit's. Else it was made by another Python frame (`ExitStack.enter_context`,
+    open_ = scope._open
+    mine = open_.get(where)
+    if mine:
+        frame = top
+        while frame.parent is not None:  # the root is no entry
+            if frame.scope is scope and frame.entry in mine:
+                return frame
+            frame = frame.parent
+        # `where` has an entry of the scope open, not here: it was made in another
+        # context (a generator entered there, closed here). Nothing here is this exit's.
+        return None
+    # No entry made by `where`: it was made by another Python frame (`ExitStack.enter_context`,
     # a fixture's set-up): the innermost entry of the scope whose frame is not running
     # below this exit - a running one is a `with` still open in code that called the
     # exit, which leaves it itself.
-    if where in scope._open:
-        return None
-    running: set[FrameType] = set()
+    running: set[_Entry | None] = set()
     caller: FrameType | None = where
     while caller is not None:
-        running.add(caller)
+        running.update(open_.get(caller, ()))
         caller = caller.f_back
     frame = top
     while frame.parent is not None:
-        if frame.scope is scope and frame.where not in running:
+        if frame.scope is scope and frame.entry not in running:
             return frame
         frame = frame.parent
     return None
 
 
-def _closed(scope: BetaScope, where: FrameType | None) -> None:
-    """Note that one entry of `scope` made by `where` was left (in whichever context)."""
+def _closed(scope: BetaScope, where: FrameType | None, entry: _Entry | None) -> None:
+    """Note that `entry`, made by `where` (None: whichever frame made it), was left."""
     open_ = scope._open
-    count = open_.pop(where, 0)  # absent: an interrupt came between an entry's two writes
-    if count > 1:
-        open_[where] = count - 1
+    if where is None or entry not in open_.get(where, ()):
+        where = next((frame for frame, entries in open_.items() if entry in entries), where)
+    entries = open_.get(where)
+    if not entries:
+        return  # an interrupt came between an entry's two writes
+    if entry in entries:
+        entries.remove(entry)
+    else:
+        entries.pop()  # made by `where` in another context: its innermost open one
+    if not entries:
+        del open_[where]
 
 
 def _leave(scope: BetaScope, where: FrameType | None) -> None:
     top = _get()
-    entry = top if top.scope is scope and top.where is where else _entry(top, scope, where)
+    mine = scope._open.get(where)
+    if mine and top.scope is scope and top.entry is mine[-1]:
+        entry: _Frame | None = top  # the innermost entry, left by the frame that made it
+    else:
+        entry = _entry(top, scope, where)
     if entry is None:
-        _closed(scope, where)  # left in the context that entered it, if it was entered
+        if mine:
+            _closed(scope, where, None)  # left in the context that entered it
         return
-    _closed(scope, entry.where)
+    _closed(scope, where if mine and entry.entry in mine else None, entry.entry)
     above: list[_Frame] = []
     frame = top
     while frame is not entry:
@@ -145,7 +168,7 @@ def _leave(scope: BetaScope, where: FrameType | None) -> None:
     assert restored is not None  # only the root frame has no parent
     for later in reversed(above):
         assert later.scope is not None
-        restored = _push(later.scope, later.where, restored)
+        restored = _push(later.scope, later.entry, restored)
     _current.set(restored)
 
 
@@ -177,9 +200,10 @@ class BetaScope:
 
     Usable as `with`, `async with` and as a decorator. One object may be entered any
     number of times, nested, and from many threads or tasks at once: each entry is
-    recorded in the context that made it. The object also counts, per Python frame, the
+    recorded in the context that made it. The object also files, per Python frame, the
     entries not yet left (in any context), so that an exit can tell an entry made in
-    another context by its own frame from one made here by another frame.
+    another context by its own frame from one made here by another frame. A Python
+    frame is held there only while an entry it made is open.
     """
 
     __slots__ = ("_names", "_open", "_replace")
@@ -187,9 +211,9 @@ class BetaScope:
     def __init__(self, names: tuple[str, ...], replace: bool) -> None:
         self._names = NameSet(names)
         self._replace = replace
-        # Python frame -> entries it made that are not left yet. Only the frame running a
-        # `with` writes its key, so threads never race on one key.
-        self._open: dict[FrameType | None, int] = {}
+        # Python frame -> the tokens of its entries not left yet, innermost last. Only the
+        # frame running a `with` writes its key, so threads never race on one key.
+        self._open: dict[FrameType | None, list[_Entry]] = {}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -206,10 +230,9 @@ class BetaScope:
         return f"betas({args}{', replace=True' if self._replace else ''})"
 
     def __enter__(self) -> Self:
-        where = _caller()
-        _current.set(_push(self, where, _get()))  # first: what is sent never waits on the count
-        open_ = self._open
-        open_[where] = open_.get(where, 0) + 1
+        entry = _Entry()
+        _current.set(_push(self, entry, _get()))  # first: what is sent never waits on the record
+        self._open.setdefault(_caller(), []).append(entry)
         return self
 
     def __exit__(
@@ -226,10 +249,9 @@ class BetaScope:
         _leave(self, _caller())
 
     async def __aenter__(self) -> Self:
-        where = _caller()  # the frame awaiting this
-        _current.set(_push(self, where, _get()))
-        open_ = self._open
-        open_[where] = open_.get(where, 0) + 1
+        entry = _Entry()
+        _current.set(_push(self, entry, _get()))
+        self._open.setdefault(_caller(), []).append(entry)  # the frame awaiting this
         return self
 
     async def __aexit__(

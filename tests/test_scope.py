@@ -889,3 +889,94 @@ def test_entered_and_left_straight_from_c_code() -> None:
     assert ctx.run(current_betas) == ("s",)
     ctx.run(scope.__exit__, None, None, None)
     assert ctx.run(current_betas) == ()
+
+
+# Nothing of the caller's stack is kept: a `_Frame` holds no Python frame, so whatever
+# outlives a scope and holds its frame (a context, a task, a rules cache) keeps no
+# caller's locals alive once the `with` has left.
+
+
+class _Payload:
+    """A caller's local: a request body, a dataframe..."""
+
+
+def _kept_past_the_scope(keep: Callable[[], object]) -> tuple[object, Callable[[], object]]:
+    """Call `keep` inside a scope entered two frames below a caller holding a payload."""
+
+    def outer() -> tuple[object, Callable[[], object]]:
+        import weakref
+
+        payload = _Payload()
+        return inner(), weakref.ref(payload)
+
+    def inner() -> object:
+        with betas("kept-2025-01-01"), betas("inner-2025-01-01"):
+            return keep()
+
+    return outer()
+
+
+def test_a_copied_context_keeps_nothing_of_the_stack_that_entered_the_scope() -> None:
+    kept, payload = _kept_past_the_scope(contextvars.copy_context)
+    gc.collect()
+    assert payload() is None
+    assert isinstance(kept, contextvars.Context)
+    assert kept.run(current_betas) == ("kept-2025-01-01", "inner-2025-01-01")  # the names stay
+
+
+def test_a_rules_cache_keeps_nothing_of_the_stack_that_entered_the_scope() -> None:
+    rules = Rules(betas=["inner-2025-01-01", "fixed-2025-01-01"])  # merged with the scope's: cached
+    kept, payload = _kept_past_the_scope(lambda: rules.value())
+    gc.collect()
+    assert payload() is None
+    assert kept == "inner-2025-01-01,fixed-2025-01-01,kept-2025-01-01"
+
+
+async def test_a_long_lived_task_keeps_nothing_of_the_stack_that_entered_the_scope() -> None:
+    release = asyncio.Event()
+
+    async def long_lived() -> tuple[str, ...]:
+        await release.wait()
+        return current_betas()
+
+    task, payload = _kept_past_the_scope(lambda: asyncio.get_running_loop().create_task(long_lived()))
+    gc.collect()
+    assert payload() is None
+    release.set()
+    assert await task == ("kept-2025-01-01", "inner-2025-01-01")  # type: ignore[misc]
+
+
+def test_a_scope_object_keeps_no_frame_once_every_entry_is_left() -> None:
+    scope = betas("kept-2025-01-01")
+
+    def outer() -> Callable[[], object]:
+        import weakref
+
+        payload = _Payload()
+        with scope, scope:
+            pass
+        return weakref.ref(payload)
+
+    payload = outer()
+    gc.collect()
+    assert payload() is None
+    assert not scope._open
+
+
+def test_a_generator_closed_elsewhere_leaves_no_frame_in_the_context_that_entered() -> None:
+    def gen() -> Generator[None, None, None]:
+        payload = _Payload()  # noqa: F841 - the local that must not outlive the generator
+        with betas("gen-2025-01-01"):
+            yield
+
+    import weakref
+
+    entered = contextvars.copy_context()
+    generator = gen()
+    entered.run(next, generator)  # the scope is now active in `entered` for good
+    frame_ref = weakref.ref(generator)
+    contextvars.copy_context().run(generator.close)
+    del generator
+    gc.collect()
+    assert frame_ref() is None  # the generator (and its frame, and its locals) are gone
+    assert entered.run(current_betas) == ("gen-2025-01-01",)  # contextvars' rule for generators
