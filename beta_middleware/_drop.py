@@ -1,42 +1,30 @@
 """`drop_rejected=True`: what every integration does when the API rejects betas it added.
 
-The steps, shared by all stacks (each integration only sends, reads and replays):
-1. `mine = ours(sent, own)` - the names the integration put on this request;
-2. on a 4xx, `take = learn(rules, rejection, mine)` - the rejected names among them are
-   left off every later request of that integration (one WARNING each), and `take` says
-   what to take off a resend: empty when a resend cannot help (the rejection names
-   nothing of ours, or a sent name the caller set);
-3. resend once with `without(header values, take)` - if the body can be replayed - and
-   `learn` from that response too, without resending again.
+The steps, shared by all stacks (each integration only sends, reads and replays), run by
+the owner of the request - the outermost of our layers that added names (see `Below`):
+1. the layers that may drop names: the owner with `mine = ours(sent, own)`, the names it
+   put on the request, if it has `drop_rejected=True`, and each layer below that reported
+   the names it added (`Below.added`);
+2. on a 4xx, `take = learn(layers, rejection, sent)` - each layer leaves the rejected names
+   it added off every later request (one WARNING each), and `take` says what to take off
+   a resend: empty when a resend cannot help (the rejection names nothing those layers
+   added, or a sent name that the caller or a layer without `drop_rejected` set);
+3. resend once with `without(header values, take)` - if the body can be replayed - under
+   `Below(take, resend=True)`, so no layer below puts a name back, and `learn` from that
+   response too, without resending again.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import weakref
-from collections.abc import Callable, Sequence
-from contextvars import ContextVar
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
 from ._errors import UnsupportedBetaError
 from ._header import Rules, split
 
-__all__ = [
-    "is_rejection_status",
-    "learn",
-    "logger",
-    "mark_resent",
-    "ours",
-    "resend",
-    "resending",
-    "was_resent",
-    "without",
-]
+__all__ = ["is_rejection_status", "learn", "logger", "ours", "without"]
 
 logger = logging.getLogger("beta_middleware")
-
-R = TypeVar("R")
 
 
 def ours(sent: Sequence[str], own: Sequence[str]) -> frozenset[str]:
@@ -50,27 +38,31 @@ def is_rejection_status(status: int) -> bool:
 
 
 def learn(
-    rules: Rules, error: UnsupportedBetaError | None, mine: frozenset[str], sent: Sequence[str]
+    layers: Sequence[tuple[Rules, frozenset[str]]], error: UnsupportedBetaError | None, sent: Sequence[str]
 ) -> frozenset[str]:
-    """Leave the rejected names in `mine` off later requests; return what a resend must lack.
+    """Each layer leaves the rejected names it added off later requests; return what a resend must lack.
 
-    `sent` are the header values the request carried. Returns an empty set when a resend
-    cannot succeed: no rejection, a rejection naming nothing (Bedrock), none of `mine`,
-    or a name that was sent and the caller set. Rejected names that were not sent at all
-    (the API may list several) change nothing.
+    `layers` are (rules, names added) of the layers with `drop_rejected=True` on the
+    request's path; `sent` the header values the request carried. Returns an empty set
+    when a resend cannot succeed: no rejection, a rejection naming nothing (Bedrock),
+    none of the layers' names, or a name that was sent and no such layer added. Rejected
+    names that were not sent at all (the API may list several) change nothing.
     """
     if error is None or not error.betas:
         return frozenset()
-    taken = [name for name in error.betas if name in mine]
-    for name in rules.drop(taken):
-        logger.warning(
-            "the API rejected beta %r (%s); it is left off every later request of %r",
-            name,
-            error.message,
-            _owner(rules),
-        )
-    callers = frozenset(split(sent)).difference(mine)
-    return frozenset() if callers.intersection(error.betas) else frozenset(taken)
+    taken: dict[str, None] = {}
+    for rules, mine in layers:
+        names = [name for name in error.betas if name in mine]
+        taken.update(dict.fromkeys(names))
+        for name in rules.drop(names):
+            logger.warning(
+                "the API rejected beta %r (%s); it is left off every later request of %r",
+                name,
+                error.message,
+                _owner(rules),
+            )
+    others = frozenset(split(sent)).difference(taken)
+    return frozenset() if others.intersection(error.betas) else frozenset(taken)
 
 
 def _owner(rules: Rules) -> object:
@@ -83,35 +75,3 @@ def without(values: Sequence[str], names: frozenset[str]) -> str | None:
     """The header value `values` less `names`; None when nothing is left."""
     kept = [item for item in split(values) if item not in names]
     return ",".join(kept) if kept else None
-
-
-# Responses to a resend. A request can pass through several integrations (an explicit one
-# under the process-wide installation, the SDK's middleware over an httpx2 transport):
-# the first to resend marks the response it got, and the layers above it hand that on
-# instead of resending again. Weak: the mark goes with the response.
-_resent: weakref.WeakSet[object] = weakref.WeakSet()
-
-
-# True while an integration resends: the integrations below it (an explicit transport
-# under the SDK's middleware) send that request on as it is, without resending it again.
-resending: ContextVar[bool] = ContextVar("beta_middleware_resending", default=False)
-
-
-def resend(send: Callable[[Any], R], request: Any) -> R:
-    """`send(request)` as a resend: the integrations below it do not resend it."""
-    token = resending.set(True)
-    try:
-        return send(request)
-    finally:
-        resending.reset(token)
-
-
-def mark_resent(response: object) -> None:
-    """Record that `response` answers a resend (anything else, None included, is ignored)."""
-    with contextlib.suppress(TypeError):  # takes no weak reference: nothing above can ask
-        _resent.add(response)
-
-
-def was_resent(response: object) -> bool:
-    """Whether `response` answers a resend made by some integration."""
-    return response in _resent

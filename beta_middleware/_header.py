@@ -8,6 +8,7 @@ as it was. Integrations only adapt their stack's request object to `Rules`.
 from __future__ import annotations
 
 from _thread import allocate_lock
+from contextvars import ContextVar
 
 from ._names import Merged, NameSet, parse_names
 from ._scope import _current, _joined
@@ -16,7 +17,19 @@ TYPE_CHECKING = False  # `typing`, `threading` and `collections.abc` cost start-
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
-__all__ = ["HEADER", "HostMatcher", "Rules", "merge", "names_given", "sent", "settings", "split"]
+__all__ = [
+    "HEADER",
+    "INSTALLED",
+    "Below",
+    "HostMatcher",
+    "Rules",
+    "below",
+    "merge",
+    "names_given",
+    "sent",
+    "settings",
+    "split",
+]
 
 HEADER = "anthropic-beta"
 
@@ -180,6 +193,36 @@ def _idna(name: str) -> tuple[str, str] | None:
         return None
 
 
+class Below:
+    """What the outermost of our layers on a request's path tells the layers below it.
+
+    Several of our layers may handle one request: an SDK middleware over an `http_client`
+    with a `BetaTransport`, the installation over an explicit integration, a transport
+    wrapping another. The outermost one that adds names owns the request: it alone
+    merges the context's names, records what the caller set, and resends after a
+    refusal. While it sends, `below` holds one of these for the layers under it, which
+    add only their own `betas=` (less `left_off`), never resend, and report in `added`
+    the names they put on the request when they have `drop_rejected=True`.
+    """
+
+    __slots__ = ("added", "left_off", "resend")
+
+    def __init__(self, left_off: frozenset[str] = frozenset(), resend: bool = False) -> None:
+        self.left_off = left_off
+        """Names a layer above left off after a refusal: no layer below puts them back."""
+        self.resend = resend
+        """This send is a resend: what is learnt from its answer is not sent again."""
+        self.added: list[tuple[Rules, frozenset[str]]] = []
+        """(rules, names added) of each layer below with `drop_rejected=True` that added names."""
+
+
+below: ContextVar[Below | None] = ContextVar("beta_middleware_below", default=None)
+"""Set by the owner of a request while it sends it through layers that may be ours."""
+
+INSTALLED: list[object] = []
+"""The installation while one is active: then an HTTP layer of ours may be under any SDK client."""
+
+
 _FEW = 4  # fixed betas checked against the context's names by substring, per request
 
 
@@ -328,6 +371,12 @@ class Rules:
                 self.added, self.value = self._merged_added, self._merged_value
                 self.plain = False
         return new
+
+    def below_names(self, under: Below) -> NameSet:
+        """What this layer adds under another of ours: its own `betas=`, less what is left off."""
+        names = self.fixed
+        gone = self.dropped.union(under.left_off) if under.left_off else self.dropped
+        return names.without(gone) if gone else names
 
     def header(self, own: str | None) -> str | None:
         """The value to send for a request whose own value is `own`; None: leave it be."""

@@ -14,23 +14,28 @@ from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
 from . import _drop
-from ._header import HEADER, HostMatcher, Rules, names_given, sent, settings
+from ._header import HEADER, Below, HostMatcher, Rules, below, names_given, sent, settings
 from ._rejected import LIMIT, PIECE, from_body
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["AsyncBetaTransportBase", "BetaTransportBase", "instrument", "prepare"]
+__all__ = [
+    "AsyncBetaTransportBase",
+    "BetaTransportBase",
+    "instrument",
+    "prepare",
+    "prepare_below",
+    "sends_through_ours",
+]
 
-# Request extension: (the header value our last layer left, ((rules, the value that layer
-# was given), ...) for each of our layers, outermost first). A request sent again, or a
-# redirect hop (httpx hands a hop the request's extensions and headers), whose header
-# still holds what we left is given back what each layer was given - never names left
-# from an earlier send; an integration that is not among the layers is an inner one of
-# the same send and takes the header as it finds it. The outermost layer's given value
-# is what the caller set. httpx before 0.28 gives a redirect hop the very dict of the
-# request's extensions, which must keep its own record: a request that already has one
-# writes its new record into a copy.
+# Request extension: (the header value the owner's send left, the value the caller set).
+# Written by the owner of a send (see `Below`). A request sent again, or a redirect hop
+# (httpx hands a hop the request's extensions and headers), whose header still holds
+# what the send left starts from what the caller set - never names left from an earlier
+# send, whichever client or layer sends it now. httpx before 0.28 gives a redirect hop
+# the very dict of the request's extensions: a request that has a record writes its
+# new one into a copy.
 SENT = "beta_middleware.sent"
 
 SEND, READ = "send", "read"  # the steps of `_Wrapper._dropping`
@@ -56,14 +61,14 @@ class _Request(Protocol):
     extensions: Any
 
 
-def prepare(rules: Rules, request: _Request, value: str, hosts: HostMatcher | None) -> None:
+def prepare(rules: Rules, request: _Request, value: str, hosts: HostMatcher | None) -> str:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
 
     `value` is what `rules` add now, read by the caller, which calls this only when it
     is not empty or the request was handled by us before. `hosts` is `rules.hosts`, or
-    None where the caller has matched the host already. A request's first send by its
-    only layer - nearly every request - takes the first branch: one Python call per
-    request, the host read inline.
+    None where the caller has matched the host already. Returns the value set ("" when
+    nothing of ours was). A request's first send - nearly every request - takes the
+    first branch: one Python call per request, the host read inline.
     """
     extensions = request.extensions
     mark = extensions.get(SENT)
@@ -81,45 +86,51 @@ def prepare(rules: Rules, request: _Request, value: str, hosts: HostMatcher | No
                 added = rules.added()
                 value = added.after.get(own) or sent(own, added)
             headers[HEADER] = value
-            extensions[SENT] = (value, ((rules, own),))
-        return  # else nothing to add now, nothing added before: left as it was
-    _prepare_again(rules, request, value, mark)
+            extensions[SENT] = (value, own)
+        return value  # else nothing to add now, nothing added before: left as it was
+    return _prepare_again(rules, request, value, mark)
 
 
-def _prepare_again(rules: Rules, request: _Request, value: str, mark: Any) -> None:
-    """`prepare` for a request with a record: sent again, a redirect hop, or an inner layer's."""
+def _prepare_again(rules: Rules, request: _Request, value: str, mark: tuple[str | None, str | None]) -> str:
+    """`prepare` for a request with a record: sent again, or a redirect hop."""
     headers = request.headers
     current: str | None = headers.get(HEADER)
-    own = current
-    layers: tuple[tuple[Rules, str | None], ...] = ()
-    if current == mark[0]:  # as we left it: sent again, a redirect hop, or under our outer layer
-        layers = mark[1]
-        for i, (layer, given) in enumerate(layers):
-            if layer is rules:
-                own, layers = given, layers[:i]
-                break
+    own = mark[1] if current == mark[0] else current  # else the caller changed it since
     if value:
         if own:
             added = rules.added()
             value = added.after.get(own) or sent(own, added)
         headers[HEADER] = value
-        left: str | None = value
-    else:
-        left = own
-        if own != current:
-            if own is None:
-                del headers[HEADER]
-            else:
-                headers[HEADER] = own
+    elif own != current:
+        if own is None:
+            del headers[HEADER]
+        else:
+            headers[HEADER] = own
     request.extensions = extensions = dict(request.extensions)  # see SENT: perhaps a hop's shared dict
-    extensions[SENT] = (left, (*layers, (rules, own)))
+    extensions[SENT] = (value or own, own)
+    return value
 
 
-def _sent_again(request: _Request) -> None:
-    """Note the header a drop_rejected resend left on `request` as ours, for a later send."""
+def prepare_below(rules: Rules, request: _Request, under: Below, hosts: HostMatcher | None) -> None:
+    """Add this layer's own `betas=` to `request`, sent by another of ours above it (see `Below`)."""
+    names = rules.below_names(under)
+    if not names or (hosts is not None and not hosts(request.url.host)):
+        return
+    if rules.drop_rejected and not under.resend:
+        # what it would add, present or not: the owner's refusal of one is this layer's too
+        under.added.append((rules, names.members))
+    headers = request.headers
+    own: str | None = headers.get(HEADER)
+    value = sent(own, names)
+    if value != own:
+        headers[HEADER] = value
+
+
+def record_sent(request: _Request) -> None:
+    """After an owner's send through layers below: the record holds the header they left."""
     mark = request.extensions.get(SENT)
     if mark is not None:
-        request.extensions[SENT] = (request.headers.get(HEADER), *mark[1:])
+        request.extensions[SENT] = (request.headers.get(HEADER), mark[1])
 
 
 class _Response(Protocol):
@@ -155,6 +166,7 @@ class _Wrapper:
     _default: type
     rules: Rules
     _hosts: HostMatcher | None
+    _stacked: bool
 
     def __init_subclass__(cls, *, stack: ModuleType | None = None, base: str = "", default: str = "") -> None:
         super().__init_subclass__()
@@ -202,6 +214,7 @@ class _Wrapper:
     def _setup(self, transport: Any, rules: Rules) -> None:
         self._transport = transport
         self.rules = rules
+        self._stacked = isinstance(transport, _Wrapper)  # another of ours below: see `Below`
         self._hosts = rules.hosts  # what a request's host is checked against here
         if rules.owner is None:  # instrument() shares rules: logs name the client's own transport
             rules.owner = weakref.ref(self)
@@ -227,21 +240,26 @@ class _Wrapper:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._transport!r}, {settings(self.rules)})"
 
-    def _dropping(self, request: Any, response: Any) -> Generator[tuple[str, Any], Any, Any]:
-        """drop_rejected=True, after a 4xx `response`: what to do, as steps the drivers carry out.
+    def _dropping(
+        self, request: Any, response: Any, value: str, under: Below | None
+    ) -> Generator[tuple[str, Any], Any, Any]:
+        """After a 4xx `response` to a request this owner sent with `value`: the steps the drivers carry out.
 
-        Yields ("send", request) for a response, and the reading steps of `read_rejection`;
-        returns the response to give back.
+        `under` holds what the layers below reported, if any. Yields ("send", (request,
+        `Below` for the resend)) for a response, and the reading steps of
+        `read_rejection`; returns the response to give back.
         """
         mark = request.extensions.get(SENT)
-        if mark is None or _drop.was_resent(response) or _drop.resending.get():
-            return response  # nothing was added to this request, or a layer below resent it
-        own: str = mark[1][0][1] or ""  # what the caller set: the outermost layer was given it
-        values = (request.headers.get(HEADER),)
-        mine = _drop.ours(values, (own,))
-        if not mine:
+        if mark is None:
+            return response  # nothing was added to this request
+        own: str = mark[1] or ""  # what the caller set
+        layers = [(self.rules, _drop.ours((value,), (own,)))] if self.rules.drop_rejected else []
+        if under is not None:
+            layers += under.added
+        if not any(mine for _, mine in layers):
             return response
-        take = _drop.learn(self.rules, (yield from self._rejection(response)), mine, values)
+        values = (request.headers.get(HEADER),)
+        take = _drop.learn(layers, (yield from self._rejection(response)), values)
         if not take or not isinstance(request.stream, self._stack.ByteStream):
             return response  # nothing to gain, or a streamed upload that cannot be replayed
         # A new request: what recorded the first send (the wrapped transport, an event hook)
@@ -253,14 +271,14 @@ class _Wrapper:
             stream=request.stream,
             extensions=dict(request.extensions),
         )
-        value = _drop.without(values, take)
+        kept = _drop.without(values, take)
         del resend.headers[HEADER]
-        if value is not None:
-            resend.headers[HEADER] = value
-        response = yield SEND, resend
-        _drop.mark_resent(response)
+        if kept is not None:
+            resend.headers[HEADER] = kept
+        again = Below(take, resend=True)
+        response = yield SEND, (resend, again)
         if _drop.is_rejection_status(response.status_code):
-            _drop.learn(self.rules, (yield from self._rejection(response)), mine, values)
+            _drop.learn(layers, (yield from self._rejection(response)), values)
         return response
 
     def _rejection(self, response: Any) -> Generator[tuple[str, Any], Any, Any]:
@@ -420,15 +438,35 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
+        under = below.get()
+        if under is not None:  # another of ours above owns the request: see `Below`
+            prepare_below(rules, request, under, self._hosts)
+            return self._transport.handle_request(request)
         value = rules.added().joined if rules.plain else rules.value()
         # Nothing to add and nothing added before: nothing to do, whatever the host.
         if value or SENT in request.extensions:
-            prepare(rules, request, value, self._hosts)
+            value = prepare(rules, request, value, self._hosts)
+        if value and self._stacked:
+            return self._send_over(request, value)
         response = self._transport.handle_request(request)
         # inline, not a helper of its own: a call less per request with drop_rejected (measured)
         if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
-            response = self._drive(self._dropping(request, response))
-            _sent_again(request)
+            response = self._drive(self._dropping(request, response, value, None))
+            record_sent(request)
+        return response
+
+    def _send_over(self, request: Req, value: str) -> Resp:
+        """Send `request`, which this layer owns, through layers of ours below it."""
+        under = Below()
+        token = below.set(under)
+        try:
+            response = self._transport.handle_request(request)
+        finally:
+            below.reset(token)
+            record_sent(request)
+        if (self.rules.drop_rejected or under.added) and 400 <= response.status_code < 500:
+            response = self._drive(self._dropping(request, response, value, under))
+            record_sent(request)
         return response
 
     def _drive(self, steps: Generator[tuple[str, Any], Any, Any]) -> Resp:
@@ -437,7 +475,12 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
             while True:
                 step, arg = steps.send(value)
                 if step is SEND:
-                    value = _drop.resend(self._transport.handle_request, arg)
+                    request, under = arg
+                    token = below.set(under)
+                    try:
+                        value = self._transport.handle_request(request)
+                    finally:
+                        below.reset(token)
                 else:
                     value = sync_step(step, arg)
         except StopIteration as done:
@@ -484,19 +527,39 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
         is handed back to be awaited, so a request costs no coroutine of this wrapper's.
         """
         rules = self.rules
+        under = below.get()
+        if under is not None:  # another of ours above owns the request: see `Below`
+            prepare_below(rules, request, under, self._hosts)
+            return self._transport.handle_async_request(request)
         value = rules.added().joined if rules.plain else rules.value()
         # Nothing to add and nothing added before: nothing to do, whatever the host.
         if value or SENT in request.extensions:
-            prepare(rules, request, value, self._hosts)
+            value = prepare(rules, request, value, self._hosts)
+        if value and self._stacked:
+            return self._send_over(request, value)
         if rules.drop_rejected:
-            return self._send_dropping(request)
+            return self._send_dropping(request, value)
         return self._transport.handle_async_request(request)
 
-    async def _send_dropping(self, request: Req) -> Resp:
+    async def _send_dropping(self, request: Req, value: str) -> Resp:
         response = await self._transport.handle_async_request(request)
         if 400 <= response.status_code < 500:  # _drop.is_rejection_status, inline
-            response = await self._drive(self._dropping(request, response))
-            _sent_again(request)
+            response = await self._drive(self._dropping(request, response, value, None))
+            record_sent(request)
+        return response
+
+    async def _send_over(self, request: Req, value: str) -> Resp:
+        """Send `request`, which this layer owns, through layers of ours below it."""
+        under = Below()
+        token = below.set(under)
+        try:
+            response = await self._transport.handle_async_request(request)
+        finally:
+            below.reset(token)
+            record_sent(request)
+        if (self.rules.drop_rejected or under.added) and 400 <= response.status_code < 500:
+            response = await self._drive(self._dropping(request, response, value, under))
+            record_sent(request)
         return response
 
     async def _drive(self, steps: Generator[tuple[str, Any], Any, Any]) -> Resp:
@@ -505,11 +568,12 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
             while True:
                 step, arg = steps.send(value)
                 if step is SEND:
-                    token = _drop.resending.set(True)
+                    request, under = arg
+                    token = below.set(under)
                     try:
-                        value = await self._transport.handle_async_request(arg)
+                        value = await self._transport.handle_async_request(request)
                     finally:
-                        _drop.resending.reset(token)
+                        below.reset(token)
                 else:
                     value = await async_step(step, arg)
         except StopIteration as done:
@@ -543,6 +607,19 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
 C = TypeVar("C")
 
 
+def _transports(client: Any) -> list[Any]:
+    """A built client's transport and its mounted ones: httpx has no public way to reach them."""
+    return [client._transport, *(t for t in client._mounts.values() if t is not None)]
+
+
+def sends_through_ours(client: object) -> bool:
+    """Whether `client` (an httpx or httpx2 client) sends through a transport of ours."""
+    try:
+        return any(isinstance(transport, _Wrapper) for transport in _transports(client))
+    except AttributeError:  # not a client of those stacks (a test double)
+        return False
+
+
 def instrument(
     client: C,
     sync: type[BetaTransportBase[Any, Any]],
@@ -569,8 +646,7 @@ def instrument(
             takes += f"; for a {other} client use beta_middleware.{other}.instrument"
         raise TypeError(takes)
     c: Any = client
-    transports = [c._transport, *(t for t in c._mounts.values() if t is not None)]
-    for transport in transports:
+    for transport in _transports(c):
         if isinstance(transport, wrapper) and transport.rules != rules:
             raise ValueError(
                 f"{client!r} is already instrumented: {transport!r}; "

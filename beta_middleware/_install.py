@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 import sys
 from _thread import RLock
-from contextvars import ContextVar
 
-from ._header import Rules
+from ._header import INSTALLED, Rules
 
 TYPE_CHECKING = False  # `typing`, `threading`, `warnings`, `weakref` cost install()'s budget
 if TYPE_CHECKING:
@@ -70,20 +69,6 @@ _THREAD_PATCHERS: Final = {
 }
 
 _ABSENT: Final = object()
-
-sdk_sending: ContextVar[object] = ContextVar("beta_middleware_sdk_sending", default=None)
-"""The installation's SDK middleware while it runs in this context (else None).
-
-The requests sent under it got the installation's betas from the SDK's middleware chain,
-which also resends them (drop_rejected): the installation's HTTP-stack patch sends them on
-as they are.
-"""
-
-sdk_calls: list[None] = []
-"""One entry per SDK call under way in the process, made with `sdk_sending`'s value: while
-it is empty no context has one under way, and the httpx patch does not read
-`sdk_sending` (that read cost 0.006 to 0.008 of an httpx2 request, measured side by
-side). `append` and `pop` are atomic."""
 
 
 class Wrappers:
@@ -179,6 +164,7 @@ class Installation:
 
     def _start(self) -> None:
         self.active = True
+        INSTALLED.append(self)  # an SDK client's requests may now meet an HTTP layer of ours
         self.imported_before = frozenset(name for name in self._watched if name in sys.modules)
         sys.meta_path.insert(0, self._finder)
         for name in self._watched:
@@ -204,6 +190,7 @@ class Installation:
             undo, self._undo = self._undo, []
             for step in undo:
                 step()
+            INSTALLED.remove(self)
             _installed = None  # only the active installation is active
 
     def __enter__(self) -> Self:

@@ -16,9 +16,10 @@ each pinned by a test; only one of them can run per call, the third below:
   there it reads, per call, as a chain with ours (built once per client, on its first
   read; the read is C code, see `_Covering`).
 
-The installation's middleware marks the call in `sdk_sending` for the HTTP-stack patch,
-which stands aside for the request the SDK sends, and does nothing once uninstalled (a
-chain of it someone kept goes on working, without betas). SDK releases without the
+The installation's middleware runs first in the chain, so it owns each request (see
+`Below`): the HTTP-stack patch under it adds only the installation's own `betas=`, which
+the SDK's request already carries. It does nothing once uninstalled (a chain of it
+someone kept goes on working, without betas). SDK releases without the
 middleware option (before 0.108) are left as they are; the httpx patch covers their
 requests to the installation's hosts.
 """
@@ -36,8 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["patch"]
 
-from ._install import sdk_calls as _calls
-from ._install import sdk_sending as _sending
 
 _MARK = "_beta_middleware_chain"  # in a client's __dict__: its chain with ours (read by `_Covering`)
 
@@ -63,7 +62,7 @@ def patch(installation: Installation, stack: ModuleType) -> None:
 
 @functools.cache
 def _installed(base: type[Any]) -> type[Any]:
-    """The installation's `BetaMiddleware`: marks the SDK call it runs in; inert once uninstalled."""
+    """The installation's `BetaMiddleware`: inert once uninstalled."""
 
     class InstalledMiddleware(base):  # type: ignore[misc]
         on = True
@@ -71,24 +70,12 @@ def _installed(base: type[Any]) -> type[Any]:
         def handle(self, request: Any, call_next: Any) -> Any:
             if not self.on:
                 return call_next(request)
-            token = _sending.set(self)
-            _calls.append(None)
-            try:
-                return base.handle(self, request, call_next)
-            finally:
-                _calls.pop()
-                _sending.reset(token)
+            return base.handle(self, request, call_next)
 
         async def handle_async(self, request: Any, call_next: Any) -> Any:
             if not self.on:
                 return await call_next(request)
-            token = _sending.set(self)
-            _calls.append(None)
-            try:
-                return await base.handle_async(self, request, call_next)
-            finally:
-                _calls.pop()
-                _sending.reset(token)
+            return await base.handle_async(self, request, call_next)
 
     # logs and errors name the integration
     InstalledMiddleware.__name__ = InstalledMiddleware.__qualname__ = base.__name__

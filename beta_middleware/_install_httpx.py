@@ -26,8 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 from ._httpx import SENT, AsyncBetaTransportBase, BetaTransportBase, prepare
 from ._install import Wrappers
-from ._install import sdk_calls as calls
-from ._install import sdk_sending as sending
 
 if TYPE_CHECKING:
     from ._header import Rules
@@ -93,8 +91,6 @@ def _patched(original: Callable[[Any, Any], Any], wrapper: Any, rules: Rules) ->
                 transport = self._transport
         else:  # a release whose choice is not the one above: it is called
             transport = original(self, url)
-        if calls and sending.get() is not None:
-            return transport  # an SDK client's request: the SDK patch gave it the betas
         if hosts is not None:
             host = url.host
             if host not in hosts.exact:

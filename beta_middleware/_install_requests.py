@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from requests import PreparedRequest, Response, Session
 from requests.adapters import BaseAdapter
 
+from ._header import below
 from ._install import Wrappers
-from .requests import _SENT, BetaAdapter, _forget, send_merged
+from .requests import SENT, BetaAdapter, forget, send_below, send_merged
 
 if TYPE_CHECKING:
     from ._header import Rules
@@ -37,6 +38,7 @@ class InstalledAdapter(BaseAdapter):
         super().__init__()
         self.adapter = adapter
         self.rules = rules
+        self.stacked = isinstance(adapter, BetaAdapter)  # another of ours below: see `Below`
 
     def send(
         self,
@@ -49,13 +51,16 @@ class InstalledAdapter(BaseAdapter):
     ) -> Response:
         """Send `request` through the mounted adapter with the merged `anthropic-beta` header."""
         rules = self.rules
-        value = rules.added().joined if rules.plain else rules.value()
         send = self.adapter.send
+        under = below.get()
+        if under is not None:  # another of ours above owns the request: see `Below`
+            return send_below(send, rules, under, request, stream, timeout, verify, cert, proxies)
+        value = rules.added().joined if rules.plain else rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):  # type: ignore[misc]
-            if type(getattr(request, _SENT, None)) is tuple:
-                _forget(request)  # sent before with betas: send what the caller set
+            if getattr(request, SENT, None) is not None:
+                forget(request)  # sent before with betas: send what the caller set
             return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
-        return send_merged(send, rules, value, request, stream, timeout, verify, cert, proxies)
+        return send_merged(send, rules, value, request, stream, timeout, verify, cert, proxies, self.stacked)
 
     def __getattr__(self, name: str) -> Any:
         # what code reads from `session.get_adapter(url)` (`max_retries`, `poolmanager`,
@@ -85,8 +90,8 @@ class OutsideAdapter(InstalledAdapter):
         proxies: Any = None,
     ) -> Response:
         """Send `request` through the mounted adapter with nothing of the installation's."""
-        if type(getattr(request, _SENT, None)) is tuple:
-            _forget(request)  # sent before with betas: send what the caller set
+        if getattr(request, SENT, None) is not None:
+            forget(request)  # sent before with betas: send what the caller set
         send = self.adapter.send
         return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
 

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import _drop
 from ._compat import missing_stack
-from ._header import HEADER, Rules, sent, split
-from ._httpx import CLOSE, async_step, read_rejection, replay_streams, sync_step
+from ._header import HEADER, INSTALLED, Below, Rules, below, sent, split
+from ._httpx import CLOSE, async_step, read_rejection, replay_streams, sends_through_ours, sync_step
 
 MIDDLEWARE_SINCE = "0.108"  # the first anthropic release with `middleware=[...]`
 
@@ -82,6 +82,8 @@ if TYPE_CHECKING:
     import httpx2  # for the annotations: the SDK line that type checks here
     from anthropic._models import FinalRequestOptions
 
+    from ._names import NameSet
+
 __all__ = ["BetaMiddleware"]
 
 _ABSENT = object()  # the request does not mention the header: the client's layers apply
@@ -110,7 +112,7 @@ class _Layers:
     and its HTTP client's headers say what it sends.
     """
 
-    __slots__ = ("default", "http")
+    __slots__ = ("default", "http", "stacked")
 
     def __init__(self, client: BaseClient[Any, Any] | None) -> None:
         value = None if client is None else _header_in(client.default_headers)
@@ -122,6 +124,8 @@ class _Layers:
         # (The SDK takes only its stack's `Client`s, whose instances all take weak references.)
         http = None if client is None else getattr(client, "_client", None)
         self.http: Callable[[], Any] = _none if http is None else weakref.ref(http)
+        self.stacked = http is not None and sends_through_ours(http)
+        """The HTTP client has a transport of ours (`instrument()`, `BetaTransport`): see `Below`."""
 
     def under(self, own: object) -> str:
         """The value the SDK would send for a request whose own header is `own`, not a str.
@@ -280,6 +284,15 @@ def _http_response(result: object) -> httpx2.Response | None:
     return result if isinstance(result, _Response) else None
 
 
+def _wire_value(response: Any) -> str | None:
+    """The `anthropic-beta` value the HTTP request of `response` carried, if it can be read."""
+    try:
+        value = response.request.headers.get(HEADER)
+    except RuntimeError:  # a response built without a request
+        return None
+    return value if isinstance(value, str) else None
+
+
 def _read_rejection(response: Any, mode: int) -> Generator[tuple[str, Any], Any, Any]:
     """`read_rejection` on `response`, with the streams of the SDK's stack (httpx2, or httpx for 0.x)."""
     return (yield from read_rejection(STACK, response, replay_streams(STACK)[mode]))
@@ -340,16 +353,22 @@ class BetaMiddleware(Middleware):
         drop = ", drop_rejected=True" if self.rules.drop_rejected else ""
         return f"BetaMiddleware(betas={list(self.rules.fixed.names)!r}{drop})"
 
-    def _prepare(self, request: APIRequest, call_next: object) -> tuple[APIRequest, str | None]:
-        """The request to send, and the caller's own value when betas were added to it.
+    def _prepare(
+        self, request: APIRequest, call_next: object, names: NameSet | None = None
+    ) -> tuple[APIRequest, str | None, _Layers]:
+        """The request to send, the caller's own value when betas were added to it, the chain's layers.
 
         The own value (`""` for none) is None when `request` is passed on untouched.
+        `names`: what to add instead of the rules' names, under another of ours (`Below`).
         """
         rules = self.rules
-        value = active = rules.added().joined if rules.plain else rules.value()
-        if not value:
-            return request, None  # the pass-through path: nothing active, never touched
+        if names is None:
+            value = active = rules.added().joined if rules.plain else rules.value()
+        else:
+            value = active = names.joined
         ref, layers = self._last  # `_layers_of(call_next)`, without its call for the chain met last
+        if not value:
+            return request, None, layers  # the pass-through path: nothing active, never touched
         if ref() is not call_next:
             layers = _layers_of(call_next)
             with contextlib.suppress(TypeError):  # a call_next that takes no weak reference
@@ -364,7 +383,7 @@ class BetaMiddleware(Middleware):
                 found, respelt = given, respelt or name != HEADER  # the last spelling wins
         own = found if isinstance(found, str) else layers.under(found)
         if own:
-            added = rules.added()
+            added = rules.added() if names is None else names
             value = added.after.get(own) or sent(own, added)
         options = request.options
         data = options.json_data
@@ -374,11 +393,12 @@ class BetaMiddleware(Middleware):
             body = _body_betas(request)
         if body is not None:  # extra_body's names: the caller's too, never dropped
             if value != own or not set(split((active,))).issubset(body):
-                return _with_header(request, value, body, respelt, headers), ",".join(split((own, *body)))
-            return request, None
+                sending = _with_header(request, value, body, respelt, headers)
+                return sending, ",".join(split((own, *body))), layers
+            return request, None, layers
         if value == own:
-            return request, None
-        return _with_header(request, value, None, respelt, headers), own
+            return request, None, layers
+        return _with_header(request, value, None, respelt, headers), own, layers
 
     def _rejected(self, result: object) -> httpx2.Response | None:
         """The HTTP response in `result` if it may be a rejection (drop_rejected is on), else None.
@@ -388,8 +408,6 @@ class BetaMiddleware(Middleware):
         response = _http_response(result)
         if response is None or not _drop.is_rejection_status(response.status_code):
             return None
-        if _drop.was_resent(response) or _drop.resending.get():
-            return None  # already sent again by a layer below, or itself a resend
         return response
 
     def _dropping(
@@ -400,69 +418,124 @@ class BetaMiddleware(Middleware):
         result: object,
         response: httpx2.Response,
         mode: int,
+        under: Below | None,
     ) -> Generator[tuple[str, Any], Any, Any]:
-        """drop_rejected=True, after a 4xx `response` to `sending`: the steps the drivers carry out.
+        """drop_rejected, after a 4xx `response` to `sending`: the steps the drivers carry out.
 
-        Yields ("send", request) for what `call_next` returns, and the reading steps of
+        `under` holds what the layers below reported, if any. Yields ("send", (request,
+        `Below` for the resend)) for what `call_next` returns, and the reading steps of
         `read_rejection` (at most 64 KiB of a streamed body, put back in front of the rest
         by the sync (`mode` 0) or async (1) replay stream); returns what to give back.
         """
         values = (str(sending.headers[HEADER]),)
-        mine = _drop.ours(values, (own,))
-        take = _drop.learn(self.rules, (yield from _read_rejection(response, mode)), mine, values)
+        layers = [(self.rules, _drop.ours(values, (own,)))] if self.rules.drop_rejected else []
+        if under is not None:
+            layers += under.added
+        if not any(mine for _, mine in layers):
+            return result
+        # what went on the wire: the layers below may have added names
+        wire = (_wire_value(response) or values[0],)
+        take = _drop.learn(layers, (yield from _read_rejection(response, mode)), wire)
         if not take or not _replayable(request.options):
             return result
         yield CLOSE, response  # read to its end: this releases its connection before the resend
         value = _drop.without(values, take)
         # With nothing left the call's own request goes, as it came (the SDK's own value applies).
-        result = yield SEND, request if value is None else _with_header(request, value, _body_betas(request))
-        again = _http_response(result)
-        _drop.mark_resent(again)
-        if again is not None and _drop.is_rejection_status(again.status_code):
-            _drop.learn(self.rules, (yield from _read_rejection(again, mode)), mine, values)
+        again = request if value is None else _with_header(request, value, _body_betas(request))
+        result = yield SEND, (again, Below(take, resend=True))
+        answer = _http_response(result)
+        if answer is not None and _drop.is_rejection_status(answer.status_code):
+            _drop.learn(layers, (yield from _read_rejection(answer, mode)), wire)
         return result
+
+    def _under(self, request: APIRequest, call_next: object, under: Below) -> APIRequest:
+        """`request`, owned by another of ours above (an installed middleware), with this one's `betas=`."""
+        names = self.rules.below_names(under)
+        if names and self.rules.drop_rejected and not under.resend:
+            # what it would add, present or not: the owner's refusal of one is this layer's too
+            under.added.append((self.rules, names.members))
+        return self._prepare(request, call_next, names)[0]
 
     def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
         """Send `request` on (sync clients) with the merged header."""
-        sending, own = self._prepare(request, call_next)
-        result = call_next(sending)
-        if own is None or not self.rules.drop_rejected:
-            return result  # nothing added, or the option is off
+        under = below.get()
+        if under is not None:  # another of ours runs first in the chain and owns the request
+            return call_next(self._under(request, call_next, under))
+        sending, own, layers = self._prepare(request, call_next)
+        if own is None:
+            return call_next(sending)  # nothing added: a layer below, if any, owns the request
+        if INSTALLED or layers.stacked:  # an HTTP layer of ours may be below: see `Below`
+            under = Below()
+            token = below.set(under)
+            try:
+                result = call_next(sending)
+            finally:
+                below.reset(token)
+            if not (self.rules.drop_rejected or under.added):
+                return result
+        else:
+            result = call_next(sending)
+            if not self.rules.drop_rejected:
+                return result  # the option is off
         if type(result) in _API_RESPONSES and result.http_response.status_code < 400:
             return result  # a success (`_rejected`'s first check, inline: no call per request)
         if (response := self._rejected(result)) is None:
             return result  # nothing to learn from the response
-        steps = self._dropping(request, sending, own, result, response, 0)
+        steps = self._dropping(request, sending, own, result, response, 0, under)
         value: Any = None
         try:
             while True:
                 step, arg = steps.send(value)
-                value = _drop.resend(call_next, arg) if step is SEND else sync_step(step, arg)
+                if step is SEND:
+                    again, resend = arg
+                    token = below.set(resend)
+                    try:
+                        value = call_next(again)
+                    finally:
+                        below.reset(token)
+                else:
+                    value = sync_step(step, arg)
         except StopIteration as done:
             final: APIResponse[Any] = done.value
             return final
 
     async def handle_async(self, request: APIRequest, call_next: AsyncCallNext) -> AsyncAPIResponse[Any]:
         """Send `request` on (async clients) with the merged header."""
-        sending, own = self._prepare(request, call_next)
-        result = await call_next(sending)
-        if own is None or not self.rules.drop_rejected:
-            return result  # nothing added, or the option is off
+        under = below.get()
+        if under is not None:  # another of ours runs first in the chain and owns the request
+            return await call_next(self._under(request, call_next, under))
+        sending, own, layers = self._prepare(request, call_next)
+        if own is None:
+            return await call_next(sending)  # nothing added: a layer below, if any, owns the request
+        if INSTALLED or layers.stacked:  # an HTTP layer of ours may be below: see `Below`
+            under = Below()
+            token = below.set(under)
+            try:
+                result = await call_next(sending)
+            finally:
+                below.reset(token)
+            if not (self.rules.drop_rejected or under.added):
+                return result
+        else:
+            result = await call_next(sending)
+            if not self.rules.drop_rejected:
+                return result  # the option is off
         if type(result) in _API_RESPONSES and result.http_response.status_code < 400:
             return result  # a success (`_rejected`'s first check, inline: no call per request)
         if (response := self._rejected(result)) is None:
             return result  # nothing to learn from the response
-        steps = self._dropping(request, sending, own, result, response, 1)
+        steps = self._dropping(request, sending, own, result, response, 1, under)
         value: Any = None
         try:
             while True:
                 step, arg = steps.send(value)
                 if step is SEND:
-                    token = _drop.resending.set(True)
+                    again, resend = arg
+                    token = below.set(resend)
                     try:
-                        value = await call_next(arg)
+                        value = await call_next(again)
                     finally:
-                        _drop.resending.reset(token)
+                        below.reset(token)
                 else:
                     value = await async_step(step, arg)
         except StopIteration as done:

@@ -27,10 +27,10 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 
 from . import _drop
 from ._errors import UnsupportedBetaError
-from ._header import HEADER, Rules, names_given, sent, settings
+from ._header import HEADER, Below, Rules, below, names_given, sent, settings
 from ._rejected import LIMIT, PIECE, from_body
 
-__all__ = ["BetaAdapter", "send_merged"]
+__all__ = ["BetaAdapter", "forget", "send_below", "send_merged"]
 
 
 class BetaAdapter(HTTPAdapter):
@@ -97,10 +97,13 @@ class BetaAdapter(HTTPAdapter):
         # passed on by keyword, as requests itself does: adapters and test doubles that
         # take `send(request, **kwargs)` (requests-mock, older responses) refuse positions.
         rules = self.rules
+        under = below.get()
+        if under is not None:  # another of ours above owns the request: see `Below`
+            return send_below(super().send, rules, under, request, stream, timeout, verify, cert, proxies)
         value = rules.added().joined if rules.plain else rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):
-            if type(getattr(request, _SENT, None)) is tuple:
-                _forget(request)  # sent before with betas: send what the caller set
+            if getattr(request, SENT, None) is not None:
+                forget(request)  # sent before with betas: send what the caller set
             return super().send(
                 request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
             )
@@ -122,23 +125,45 @@ class BetaAdapter(HTTPAdapter):
 # A PreparedRequest attribute; requests has no place of its own for it, and `copy()`
 # does not carry it (a redirect hop is built from a request given back the caller's
 # value). An attribute, not `request.__dict__`: reading that makes CPython build the
-# instance's dict, which slows every later attribute access on the request. It holds
-# - after a send: (the header value it left, the caller's own value). A request sent
-#   again whose header still holds that value starts from the caller's own;
-# - while the outermost of our layers sends it: [the caller's own value, the header
-#   value the layers left]. The layers below see a header that partly came from that
-#   layer, and note what they set in it. On the request, not in a context variable:
-#   setting one costs more than the rest of the merge;
-# - None, or nothing: not sent by us.
-_SENT = "_beta_middleware_sent"
+# instance's dict, which slows every later attribute access on the request. After a
+# send by the owner of the request (see `Below`) it holds (the header value the send
+# left, the caller's own value): a request sent again whose header still holds that
+# value starts from the caller's own, whichever session or layer sends it. None, or
+# nothing: not sent by us.
+SENT = "_beta_middleware_sent"
 
 
-def _forget(request: PreparedRequest) -> None:
+def forget(request: PreparedRequest) -> None:
     """Give `request`, sent before with betas, back what the caller set, unless it changed since."""
-    left, own = getattr(request, _SENT)
-    setattr(request, _SENT, None)
+    left, own = getattr(request, SENT)
+    setattr(request, SENT, None)
     if request.headers.get(HEADER) == left:
         _put_back(request, own)
+
+
+def send_below(
+    send: Callable[..., Response],
+    rules: Rules,
+    under: Below,
+    request: PreparedRequest,
+    stream: bool,
+    timeout: Any,
+    verify: Any,
+    cert: Any,
+    proxies: Any,
+) -> Response:
+    """Send `request`, owned by another of ours above, with this layer's own `betas=` added."""
+    names = rules.below_names(under)
+    if names and (rules.hosts is None or rules.hosts(urlsplit(request.url or "").hostname or "")):
+        if rules.drop_rejected and not under.resend:
+            # what it would add, present or not: the owner's refusal of one is this layer's too
+            under.added.append((rules, names.members))
+        own = request.headers.get(HEADER)
+        text = _text(own) if own else None
+        value = sent(text, names)
+        if value != text:
+            request.headers[HEADER] = value
+    return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
 
 
 def send_merged(
@@ -151,51 +176,52 @@ def send_merged(
     verify: Any,
     cert: Any,
     proxies: Any,
+    stacked: bool = False,
 ) -> Response:
     """Send `request` through `send` (an adapter's `send`) with `value` merged into its header.
 
-    `value` is `rules.value()`, not empty, and the request's host is one of `rules.hosts`:
-    `BetaAdapter.send` checks both first. The process-wide installation reuses this. The
-    rest are `HTTPAdapter.send`'s parameters, passed on by keyword.
+    The caller owns the request (no layer of ours above it): `value` is `rules.value()`,
+    not empty, and the request's host is one of `rules.hosts` - `BetaAdapter.send`
+    checks both first. `stacked`: `send` may reach another layer of ours, which is then
+    told so (see `Below`). The process-wide installation reuses this. The rest are
+    `HTTPAdapter.send`'s parameters, passed on by keyword.
     """
     headers = request.headers
     own = current = headers.get(HEADER)
-    # Under another layer that added betas (the installation's over a mounted BetaAdapter)
-    # the header is what that layer set for this send; the outermost layer alone tells
-    # what an earlier send left from what the caller set.
-    mark: Any = getattr(request, _SENT, None)
-    inner = type(mark) is list
-    if not inner and mark is not None and current == mark[0]:  # what an earlier send left
+    mark: Any = getattr(request, SENT, None)
+    if mark is not None and current == mark[0]:  # what an earlier send left
         own = mark[1]
     if own:
         added = rules.added()
-        text = own.decode("latin-1") if isinstance(own, bytes) else own  # requests allows bytes
+        text = _text(own)  # requests allows bytes
         value = added.after.get(text) or sent(text, added)
     if value == own:  # nothing new: what the caller set
         if current != own:
             _put_back(request, own)
+        setattr(request, SENT, None)
         return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
     headers[HEADER] = value
     body = request.body  # what it is before sending: sending may use it up
-    if inner:
-        caller = mark[0]  # what the outermost layer found
-        mark[1] = value
-    else:  # the outermost layer: layers below note what they set in `record`
-        caller = own
-        record = [own, value]
-        setattr(request, _SENT, record)
+    under = Below() if stacked else None
+    token = below.set(under) if under is not None else None
     try:
         response = send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
-        if rules.drop_rejected and _drop.is_rejection_status(response.status_code):
+        if token is not None:
+            below.reset(token)
+            token = None
+        if (rules.drop_rejected or (under is not None and under.added)) and _drop.is_rejection_status(
+            response.status_code
+        ):
             options = dict(stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
-            response = _dropping(send, rules, request, body, caller, value, response, options)
+            response = _dropping(send, rules, request, body, own, value, response, options, under)
     except BaseException:
+        if token is not None:
+            below.reset(token)
         _put_back(request, own)  # a caller who sends the request again sends what it set
-        if not inner:
-            setattr(request, _SENT, mark)  # and it is as an earlier send left it
+        setattr(request, SENT, mark)  # and it is as an earlier send left it
         raise
-    if not inner:  # what this send leaves on the request, for a later send of it
-        setattr(request, _SENT, (record[1], own))
+    # what this send leaves on the request, for a later send of it
+    setattr(request, SENT, (headers.get(HEADER) if stacked else value, own))
     if 300 <= response.status_code < 400 and response.is_redirect:
         # requests builds the next hop from `request`: it must carry only what the
         # caller set; the redirect response keeps a copy of what was sent.
@@ -213,32 +239,33 @@ def _dropping(
     value: str,
     response: Response,
     options: dict[str, Any],
+    under: Below | None,
 ) -> Response:
-    """After a 4xx to `request` (sent with `value`): resend once without the rejected names."""
-    if _drop.was_resent(response) or _drop.resending.get():
-        return response  # a layer below already sent it again, or this is a resend: once is the limit
-    mine = _drop.ours((value,), (_text(own),) if own else ())
-    take = _drop.learn(rules, _rejection(response, request.method), mine, (value,))
+    """After a 4xx to `request` (this layer set `value`): resend once without the rejected names."""
+    layers = [(rules, _drop.ours((value,), (_text(own),) if own else ()))] if rules.drop_rejected else []
+    if under is not None:
+        layers += under.added
+    sent_value = _text(request.headers.get(HEADER) or "")
+    take = _drop.learn(layers, _rejection(response, request.method), (sent_value,))
     # bytes and str bodies can be sent again; generators and files are consumed by sending
     if not take or not isinstance(body, (bytes, str, type(None))):
         return response
     # A copy: the first send's `response.request` (and what `responses` recorded) keep
     # what that send carried.
     resend = request.copy()
-    kept = _drop.without((value,), take)
+    kept = _drop.without((sent_value,), take)
     if kept is None:
         _put_back(resend, own)
     else:
         resend.headers[HEADER] = kept
     response.close()
-    setattr(resend, _SENT, [own, None])  # what the layers below see as the caller's, as for the first send
+    token = below.set(Below(take, resend=True))  # no layer below puts a name back
     try:
-        response = _drop.resend(lambda request: send(request, **options), resend)
+        response = send(resend, **options)
     finally:
-        setattr(resend, _SENT, None)
-    _drop.mark_resent(response)
+        below.reset(token)
     if _drop.is_rejection_status(response.status_code):
-        _drop.learn(rules, _rejection(response, resend.method), mine, (value,))
+        _drop.learn(layers, _rejection(response, resend.method), (sent_value,))
     return response
 
 

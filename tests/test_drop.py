@@ -198,9 +198,9 @@ def test_learn_takes_what_a_resend_must_lack(rejected: tuple[str, ...], take: se
     rules = Rules([FIXED, CONTEXT], drop_rejected=True)
     error = UnsupportedBetaError("refused", betas=rejected, status_code=400)
     mine = frozenset({FIXED, CONTEXT})
-    assert _drop.learn(rules, error, mine, (f"{OWN}, {FIXED},{CONTEXT}",)) == take
+    assert _drop.learn([(rules, mine)], error, (f"{OWN}, {FIXED},{CONTEXT}",)) == take
     assert rules.dropped == mine.intersection(rejected)
-    assert _drop.learn(rules, None, mine, (OWN,)) == frozenset()
+    assert _drop.learn([(rules, mine)], None, (OWN,)) == frozenset()
 
 
 async def test_a_streamed_upload_is_not_replayed(server: Server, make: Any) -> None:

@@ -138,4 +138,6 @@ def test_a_transport_request_makes_few_calls_more_than_the_hand_written(
         package = count_calls(sender(integration.BetaTransport(mock, drop_rejected=drop_rejected)))
         hand = count_calls(sender(_hand_transport(mock, ",".join(names), False)))
     assert package[0] <= hand[0]  # Python calls: its two (handle_request, prepare) for the hand's two
-    assert package[1] <= hand[1] + 4  # a ContextVar.get and a dict.get, twice with an own value
+    # a ContextVar.get and a dict.get, twice with an own value, and the read of `below`
+    # (whether another of our layers owns the request)
+    assert package[1] <= hand[1] + 5

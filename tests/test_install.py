@@ -20,7 +20,7 @@ import requests
 from anthropic._base_client import AsyncAPIClient, BaseClient, SyncAPIClient
 
 import beta_middleware
-from beta_middleware import HEADER, Installation, _drop, betas, install, uninstall
+from beta_middleware import HEADER, Installation, betas, install, uninstall
 from beta_middleware import _install as install_module
 from beta_middleware._install_requests import InstalledAdapter
 from beta_middleware.anthropic import BetaMiddleware
@@ -565,24 +565,6 @@ def test_a_send_that_raises_through_two_layers_leaves_what_the_caller_set(
     session.close()
 
 
-def test_a_resend_is_not_resent_below_a_resending_layer(server: Server) -> None:
-    # as when an installed layer above resends: the integrations below send it as it is
-    session = requests.Session()
-    session.mount("http://", BetaAdapter(drop_rejected=True))
-    client = anthropic.Anthropic(api_key="k", base_url=server.url_for("/reject/unexpected"), max_retries=0)
-    token = _drop.resending.set(True)
-    try:
-        with install(hosts=None, drop_rejected=True), betas("a"):
-            assert session.post(server.url_for("/reject/unexpected?betas=a"), data=b"x").status_code == 400
-            with pytest.raises(anthropic.BadRequestError):
-                client.messages.create(**ASK, extra_query={"betas": "a"})
-    finally:
-        _drop.resending.reset(token)
-    assert [r.beta for r in server.received] == ["a", "a"]
-    session.close()
-    client.close()
-
-
 # the anthropic SDK: every client class, before and after
 
 
@@ -708,15 +690,19 @@ def test_sdk_over_an_installed_httpx2_sends_each_name_once(messages_api: Message
     client.close()
 
 
-async def test_sdk_calls_under_way_are_counted_until_they_end(messages_api: MessagesServer) -> None:
-    # while an SDK call is under way the httpx patch reads which client sends; once none
-    # is, it does not: every call's entry goes, whether it returns, raises or is cancelled
+async def test_an_sdk_call_leaves_no_owner_behind_whether_it_returns_raises_or_is_cancelled(
+    messages_api: MessagesServer,
+) -> None:
+    # while an SDK call is under way its middleware owns the request (`Below`); once it
+    # ends, however it ends, a plain httpx2 request of the same context is its own again
+    from beta_middleware._header import below
+
     sync = anthropic.Anthropic(api_key="k", base_url=messages_api.url, max_retries=0)
     client = anthropic.AsyncAnthropic(api_key="k", base_url=messages_api.url, max_retries=0)
-    seen: list[int] = []
+    seen: list[object] = []
 
     def handler(request: httpx2.Request) -> httpx2.Response:
-        seen.append(len(install_module.sdk_calls))
+        seen.append(below.get())
         return httpx2.Response(500, json={"type": "error", "error": {"type": "api_error", "message": "x"}})
 
     failing = anthropic.Anthropic(
@@ -732,6 +718,7 @@ async def test_sdk_calls_under_way_are_counted_until_they_end(messages_api: Mess
     hanging = anthropic.AsyncAnthropic(
         api_key="k", max_retries=0, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(hang))
     )
+    plain = httpx2.Client()
     with install(hosts=None), betas("a"):
         assert sync.messages.create(**ASK).content
         assert (await client.messages.create(**ASK)).content
@@ -739,14 +726,16 @@ async def test_sdk_calls_under_way_are_counted_until_they_end(messages_api: Mess
             failing.messages.create(**ASK)
         task = asyncio.ensure_future(hanging.messages.create(**ASK))
         await asyncio.wait_for(started.wait(), 10)
-        assert len(install_module.sdk_calls) == 1  # under way
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert install_module.sdk_calls == []
-    assert seen == [1]
+        assert below.get() is None
+        assert plain.get(messages_api.url + "/v1/messages/echo").request.headers[HEADER] == "a"
+    assert len(seen) == 1
+    assert seen[0] is not None
     sync.close()
     failing.close()
+    plain.close()
     await client.close()
     await hanging.close()
 
@@ -801,9 +790,9 @@ def test_drop_rejected_through_the_sdk_over_an_explicit_transport(server: Server
     client.close()
 
 
-def test_a_resend_is_not_resent_by_a_layer_below(server: Server) -> None:
-    # the SDK resends without `f`; the explicit transport adds the context's `a` again,
-    # which is rejected too: no second resend
+def test_a_name_the_owner_left_off_is_not_put_back_by_a_layer_below(server: Server) -> None:
+    # the SDK's installed layer owns the request and resends without the context's `a`;
+    # the explicit transport under it adds only its own names, so `a` stays off
     explicit = beta_middleware_httpx2().BetaTransport(drop_rejected=True)
     client = anthropic.Anthropic(
         api_key="k",
@@ -811,9 +800,10 @@ def test_a_resend_is_not_resent_by_a_layer_below(server: Server) -> None:
         http_client=httpx2.Client(transport=explicit),
         max_retries=0,
     )
-    with install(hosts=None, drop_rejected=True), betas("a"), pytest.raises(anthropic.BadRequestError):
-        client.messages.create(**ASK, extra_query={"betas": "a"})
-    assert [r.beta for r in server.received] == ["a", "a"]
+    with install(hosts=None, drop_rejected=True), betas("a"):
+        response = client.messages.with_raw_response.create(**ASK, extra_query={"betas": "a"})
+    assert response.http_response.status_code == 200
+    assert [r.beta for r in server.received] == ["a", None]
     client.close()
 
 
@@ -1102,10 +1092,11 @@ def test_install_and_uninstall_while_sending(server: Server) -> None:
         # the patched _transport_for_url makes the stack's choice in its own frame; the memo
         ("httpx BetaTransport", "httpx install()", 0, 1),
         ("httpx2 BetaTransport", "httpx2 install()", 0, 1),
-        # the installed middleware's entry, which marks the call: the context variable
-        # saying which middleware sends, set and reset, and the count of SDK calls under
-        # way; the chain read where the SDK was imported first is a C property
-        ("anthropic BetaMiddleware", "anthropic install()", 1, 5),
+        # the installed middleware's entry; it owns the request over the installed httpx2
+        # patch (`Below`, made, set and reset), whose transport adds the installation's
+        # own names (`below_names`, `sent`, the host's wrapper); the chain read where the
+        # SDK was imported first is a C property
+        ("anthropic BetaMiddleware", "anthropic install()", 6, 5),
     ],
 )
 def test_an_installed_request_makes_few_calls_more_than_the_integration(

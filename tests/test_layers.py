@@ -1,0 +1,221 @@
+"""Several of our layers on one request's path: the model of `beta_middleware._header.Below`.
+
+Every combination is generated, not picked: an SDK client with or without an explicit
+`BetaMiddleware`, with the process-wide installation on or off, over an `http_client`
+with no layer of ours, a `BetaTransport`, an `instrument()`ed client or two transports,
+each layer with its own `betas=` and `drop_rejected` on or off, the server refusing the
+context's name or one layer's own name, sync and async - on a loopback Messages server.
+
+The rules the model gives, checked against each combination:
+- the context's names are added once per request path, each name once on the wire;
+- each layer's own `betas=` are sent;
+- the layer that first put the refused name on the request decides: with
+  `drop_rejected=True` it resends once without it, and no later request of that path
+  sends it again (one refused send per name); without it the refusal goes through, and
+  the next request sends the name again;
+- a name left off after a refusal is never put back by another layer.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+
+import beta_middleware.httpx2 as ours
+from beta_middleware import betas, install
+from beta_middleware.anthropic import BetaMiddleware
+
+from .messages_server import MessagesServer, start
+
+CONTEXT = ("alpha-2025-01-01", "retired-2024-01-01")
+INSTALLED = "installed-2025-01-01"
+MIDDLEWARE = "middleware-2025-01-01"
+OUTER, INNER = "transport-2025-01-01", "inner-transport-2025-01-01"
+INSTRUMENTED = "instrumented-2025-01-01"
+ASK: dict[str, Any] = {
+    "model": "claude-test-1",
+    "max_tokens": 8,
+    "messages": [{"role": "user", "content": "Hi"}],
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str  # its own betas=
+    drop: bool
+
+
+@dataclass(frozen=True)
+class Case:
+    middleware: bool
+    installed: bool
+    http: str  # "none", "transport", "instrument", "two"
+    drops: tuple[bool, ...]  # one per layer kind present, in `kinds` order
+    refused: str
+    mode: str
+
+    def kinds(self) -> list[str]:
+        return kinds(self.middleware, self.installed, self.http)
+
+    def drop(self, kind: str) -> bool:
+        return self.drops[self.kinds().index(kind)]
+
+    def path(self) -> list[Layer]:
+        """The layers a request passes, outermost first."""
+        path: list[Layer] = []
+        if self.installed:
+            path.append(Layer(INSTALLED, self.drop("installed")))  # the SDK's installed middleware
+        if self.middleware:
+            path.append(Layer(MIDDLEWARE, self.drop("middleware")))
+        if self.installed:
+            path.append(Layer(INSTALLED, self.drop("installed")))  # the HTTP stack's patch
+        if self.http in ("transport", "two"):
+            path.append(Layer(OUTER, self.drop("transport")))
+        if self.http == "two":
+            path.append(Layer(INNER, self.drop("inner")))
+        if self.http == "instrument":
+            path.append(Layer(INSTRUMENTED, self.drop("instrument")))
+        return path
+
+    def adder(self) -> Layer:
+        """The layer that first puts the refused name on the request."""
+        path = self.path()
+        if self.refused in CONTEXT:
+            return path[0]  # the owner merges the context's names
+        return next(layer for layer in path if layer.name == self.refused)
+
+    def names(self) -> set[str]:
+        return {*CONTEXT, *(layer.name for layer in self.path())}
+
+
+def kinds(middleware: bool, installed: bool, http: str) -> list[str]:
+    found = ["installed"] * installed + ["middleware"] * middleware
+    found += {
+        "none": [],
+        "transport": ["transport"],
+        "instrument": ["instrument"],
+        "two": ["transport", "inner"],
+    }[http]
+    return found
+
+
+def cases() -> Iterator[Case]:
+    for middleware, installed, http in itertools.product(
+        (False, True), (False, True), ("none", "transport", "instrument", "two")
+    ):
+        present = kinds(middleware, installed, http)
+        if not present:
+            continue  # no layer of ours
+        for drops in itertools.product((False, True), repeat=len(present)):
+            probe = Case(middleware, installed, http, drops, CONTEXT[1], "sync")
+            for refused in sorted({CONTEXT[1], *(layer.name for layer in probe.path())}):
+                for mode in ("sync", "async"):
+                    yield Case(middleware, installed, http, drops, refused, mode)
+
+
+def case_id(case: Case) -> str:
+    present = "+".join(
+        f"{kind}{'(drop)' if drop else ''}" for kind, drop in zip(case.kinds(), case.drops, strict=False)
+    )
+    return f"{present}-refuses-{case.refused.partition('-20')[0]}-{case.mode}"
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[MessagesServer]:
+    state, httpd, thread = start()
+    try:
+        yield state
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+def http_client(case: Case) -> Any:
+    sync = case.mode == "sync"
+    transport: Any
+    client: Any
+    transport, client = (
+        (ours.BetaTransport, httpx2.Client) if sync else (ours.AsyncBetaTransport, httpx2.AsyncClient)
+    )
+    if case.http == "none":
+        return client()
+    if case.http == "instrument":
+        return ours.instrument(client(), betas=INSTRUMENTED, drop_rejected=case.drop("instrument"))
+    inner = transport(betas=INNER, drop_rejected=case.drop("inner")) if case.http == "two" else None
+    return client(transport=transport(inner, betas=OUTER, drop_rejected=case.drop("transport")))
+
+
+def sdk_client(case: Case, api: MessagesServer) -> Any:
+    cls = anthropic.Anthropic if case.mode == "sync" else anthropic.AsyncAnthropic
+    middleware = (
+        [BetaMiddleware(betas=MIDDLEWARE, drop_rejected=case.drop("middleware"))] if case.middleware else []
+    )
+    return cls(
+        api_key="k", base_url=api.url, max_retries=0, http_client=http_client(case), middleware=middleware
+    )
+
+
+async def ask(client: Any, case: Case) -> bool:
+    """One call; whether it succeeded (False: the refusal came through)."""
+    try:
+        result = client.messages.create(**ASK)
+        if case.mode == "async":
+            await result
+    except anthropic.BadRequestError as error:
+        refusal = str(error)
+    else:
+        return True
+    assert f"Unsupported beta header: {case.refused}" in refusal
+    return False
+
+
+def sent(api: MessagesServer, start: int) -> list[list[str]]:
+    return [(call.beta or "").split(",") for call in api.received[start:]]
+
+
+@pytest.mark.parametrize("case", list(cases()), ids=case_id)
+async def test_layers_on_one_path_follow_one_model(api: MessagesServer, case: Case) -> None:
+    api.refuse = {case.refused}
+    installation = (
+        install(betas=INSTALLED, hosts=None, drop_rejected=case.drop("installed")) if case.installed else None
+    )
+    client = sdk_client(case, api)
+    try:
+        with betas(*CONTEXT):
+            first = len(api.received)
+            ok = await ask(client, case)
+            second = len(api.received)
+            again = await ask(client, case)
+            calls, later = sent(api, first)[: second - first], sent(api, second)
+    finally:
+        if case.mode == "sync":
+            client.close()
+        else:
+            await client.close()
+        if installation is not None:
+            installation.uninstall()
+    for header in calls + later:
+        assert len(header) == len(set(header)), header  # each name once on the wire
+    assert set(calls[0]) == case.names()  # every layer's own names and the context's, once
+    if case.adder().drop:
+        # refused once, resent once without it; the next request never sends it
+        assert ok
+        assert again
+        assert len(calls) == 2
+        assert set(calls[1]) == case.names() - {case.refused}
+        assert len(later) == 1
+        assert set(later[0]) == case.names() - {case.refused}
+    else:
+        # the layer that added it lets the refusal through, on every request
+        assert not ok
+        assert not again
+        assert len(calls) == 1
+        assert len(later) == 1
+        assert set(later[0]) == case.names()
