@@ -28,7 +28,7 @@ import httpx2
 import pytest
 
 import beta_middleware.httpx2 as ours
-from beta_middleware import betas, install
+from beta_middleware import HEADER, betas, install
 from beta_middleware.anthropic import BetaMiddleware
 
 from .messages_server import MessagesServer, start
@@ -219,3 +219,147 @@ async def test_layers_on_one_path_follow_one_model(api: MessagesServer, case: Ca
         assert len(calls) == 1
         assert len(later) == 1
         assert set(later[0]) == case.names()
+
+
+# The HTTP stacks without the SDK: a transport wrapping another, and the installation
+# over an explicit integration (requests, httpx, httpx2; sync and async), every subset
+# of drop_rejected, every name refused in turn.
+
+HTTP_STACKS = ("requests", "httpx", "httpx2", "httpx-async", "httpx2-async")
+
+
+@dataclass(frozen=True)
+class HttpCase:
+    stack: str
+    shape: str  # "two" (a transport over a transport) or "installed" (over an explicit one)
+    drops: tuple[bool, bool]  # outer, inner
+    refused: str
+
+    def path(self) -> list[Layer]:
+        outer = INSTALLED if self.shape == "installed" else OUTER
+        return [Layer(outer, self.drops[0]), Layer(INNER, self.drops[1])]
+
+    def names(self) -> set[str]:
+        return {*CONTEXT, *(layer.name for layer in self.path())}
+
+    def adder(self) -> Layer:
+        path = self.path()
+        return path[0] if self.refused in CONTEXT else next(x for x in path if x.name == self.refused)
+
+
+def http_cases() -> Iterator[HttpCase]:
+    for stack in HTTP_STACKS:
+        for shape in ("two", "installed"):
+            if stack == "requests" and shape == "two":
+                continue  # an adapter sends; it wraps nothing
+            for drops in itertools.product((False, True), repeat=2):
+                probe = HttpCase(stack, shape, drops, CONTEXT[1])
+                for refused in sorted(probe.names() - {CONTEXT[0]}):
+                    yield HttpCase(stack, shape, drops, refused)
+
+
+def http_id(case: HttpCase) -> str:
+    drops = "".join("d" if drop else "-" for drop in case.drops)
+    return f"{case.stack}-{case.shape}-{drops}-refuses-{case.refused.partition('-20')[0]}"
+
+
+async def send_twice(case: HttpCase, url: str) -> list[int]:
+    """Two requests through the case's layers; their status codes."""
+    import httpx
+    import requests
+
+    from beta_middleware.requests import BetaAdapter
+
+    outer, inner = case.drops
+    if case.stack == "requests":
+        session = requests.Session()
+        session.mount("http://", BetaAdapter(betas=INNER, drop_rejected=inner))
+        with session:
+            return [session.post(url, data=b"body").status_code for _ in range(2)]
+    stack = httpx2 if case.stack.startswith("httpx2") else httpx
+    integration: Any = ours if stack is httpx2 else __import__("beta_middleware.httpx", fromlist=["x"])
+    asynchronous = case.stack.endswith("async")
+    transport = integration.AsyncBetaTransport if asynchronous else integration.BetaTransport
+    below = transport(betas=INNER, drop_rejected=inner)
+    if case.shape == "two":
+        below = transport(below, betas=OUTER, drop_rejected=outer)
+    if asynchronous:
+        async with stack.AsyncClient(transport=below) as client:
+            return [(await client.post(url, content=b"body")).status_code for _ in range(2)]
+    with stack.Client(transport=below) as client:
+        return [client.post(url, content=b"body").status_code for _ in range(2)]
+
+
+@pytest.mark.parametrize("case", list(http_cases()), ids=http_id)
+async def test_http_layers_on_one_path_follow_one_model(case: HttpCase) -> None:
+    from .server import start as start_server
+
+    state, httpd, thread = start_server()
+    installed = case.shape == "installed"
+    installation = install(betas=INSTALLED, hosts=None, drop_rejected=case.drops[0]) if installed else None
+    try:
+        with betas(*CONTEXT):
+            statuses = await send_twice(case, state.url_for(f"/reject/unexpected?betas={case.refused}"))
+    finally:
+        if installation is not None:
+            installation.uninstall()
+        state.release.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+    received = [(call.beta or "").split(",") for call in state.received]
+    for header in received:
+        assert len(header) == len(set(header)), header
+    assert set(received[0]) == case.names()
+    if case.adder().drop:
+        assert statuses == [200, 200]
+        assert [set(header) for header in received] == [case.names()] + [case.names() - {case.refused}] * 2
+    else:
+        assert statuses == [400, 400]
+        assert [set(header) for header in received] == [case.names()] * 2
+
+
+# A request object sent again, by another client or layer, starts from what the caller set.
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize("stack_name", ["httpx", "httpx2"])
+async def test_a_request_sent_again_through_another_client_starts_from_the_callers_value(
+    stack_name: str, asynchronous: bool
+) -> None:
+    import importlib
+
+    stack = importlib.import_module(stack_name)
+    integration = importlib.import_module(f"beta_middleware.{stack_name}")
+    seen: list[str | None] = []
+
+    def answer(request: Any) -> Any:
+        seen.append(request.headers.get("anthropic-beta"))
+        return stack.Response(200)
+
+    mock = stack.MockTransport(answer)
+    kind = integration.AsyncBetaTransport if asynchronous else integration.BetaTransport
+    clients = (stack.AsyncClient if asynchronous else stack.Client,)
+    a = clients[0](transport=kind(mock, betas="a-client-2025-01-01"))
+    b = clients[0](transport=kind(mock, betas="b-client-2025-01-01"))
+    plain_b = clients[0](transport=kind(mock))
+    request = a.build_request(
+        "POST", "https://api.anthropic.com/v1/messages", headers={HEADER: "own-2025-01-01"}
+    )
+    sends = [(a, "scope-2025-01-01"), (b, None), (plain_b, None), (a, None)]
+    for client, scope in sends:
+        with betas(*([scope] if scope else [])):
+            response = client.send(request)
+            if asynchronous:
+                await response
+    assert seen == [
+        "own-2025-01-01,a-client-2025-01-01,scope-2025-01-01",
+        "own-2025-01-01,b-client-2025-01-01",
+        "own-2025-01-01",
+        "own-2025-01-01,a-client-2025-01-01",
+    ]
+    for client in (a, b, plain_b):
+        if asynchronous:
+            await client.aclose()
+        else:
+            client.close()
