@@ -252,7 +252,8 @@ def http_cases() -> Iterator[HttpCase]:
         for shape in ("two", "installed"):
             if stack == "requests" and shape == "two":
                 continue  # an adapter sends; it wraps nothing
-            for drops in itertools.product((False, True), repeat=2):
+            for outer, inner in itertools.product((False, True), repeat=2):
+                drops = (outer, inner)
                 probe = HttpCase(stack, shape, drops, CONTEXT[1])
                 for refused in sorted(probe.names() - {CONTEXT[0]}):
                     yield HttpCase(stack, shape, drops, refused)
