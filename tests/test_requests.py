@@ -356,6 +356,21 @@ def test_a_request_sent_again_starts_from_what_the_caller_set(own: str | bytes |
 
 
 @responses.activate
+def test_a_copy_of_a_sent_request_takes_what_was_sent_as_the_callers() -> None:
+    # A documented limit (docs/requests.md): `PreparedRequest.copy()` carries no note of
+    # what a send added, so a copy made after a send takes the merged header as its own.
+    seen: list[str | None] = []
+    recorded(seen)
+    session = session_with(BetaAdapter())
+    prepared = session.prepare_request(requests.Request("GET", API, headers={HEADER: "own-1"}))
+    with betas("a"):
+        session.send(prepared)
+    session.send(prepared.copy())  # after the send: the copy's header is what was sent
+    session.send(prepared)  # the request itself starts from what the caller set
+    assert seen == ["own-1,a", "own-1,a", "own-1"]
+
+
+@responses.activate
 def test_a_request_sent_again_to_a_host_outside_the_hosts() -> None:
     seen: list[str | None] = []
     recorded(seen)
