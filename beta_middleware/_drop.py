@@ -16,15 +16,13 @@ the owner of the request - the outermost of our layers that added names (see `Be
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from ._errors import UnsupportedBetaError
 from ._header import Rules, split
+from ._log import logger, name_of
 
 __all__ = ["is_rejection_status", "learn", "logger", "ours", "without"]
-
-logger = logging.getLogger("beta_middleware")
 
 
 def ours(sent: Sequence[str], own: Sequence[str]) -> frozenset[str]:
@@ -59,16 +57,10 @@ def learn(
                 "the API rejected beta %r (%s); it is left off every later request of %r",
                 name,
                 error.message,
-                _owner(rules),
+                name_of(rules),
             )
     others = frozenset(split(sent)).difference(taken)
     return frozenset() if others.intersection(error.betas) else frozenset(taken)
-
-
-def _owner(rules: Rules) -> object:
-    """The integration `rules` belong to, as logs name it (the rules themselves if none)."""
-    owner = rules.owner() if rules.owner is not None else None
-    return rules if owner is None else owner
 
 
 def without(values: Sequence[str], names: frozenset[str]) -> str | None:

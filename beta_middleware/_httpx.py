@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Itera
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
-from . import _drop
+from . import _drop, _log
 from ._header import HEADER, Below, HostMatcher, Rules, below, names_given, sent, settings
+from ._log import DEBUG, enabled
 from ._rejected import LIMIT, PIECE, from_body
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ def prepare(rules: Rules, request: _Request, value: str, hosts: HostMatcher | No
         host = request.url.host
         if host not in hosts.exact and not hosts(host):
             value = ""  # another host: it gets what the caller set, nothing of ours
+            if enabled(DEBUG):
+                _log.outside(rules, host)
     if mark is None:
         if value:
             headers = request.headers
@@ -87,6 +90,8 @@ def prepare(rules: Rules, request: _Request, value: str, hosts: HostMatcher | No
                 value = added.after.get(own) or sent(own, added)
             headers[HEADER] = value
             extensions[SENT] = (value, own)
+            if enabled(DEBUG):
+                _log.sent(rules, request.url.host, own, value)
         return value  # else nothing to add now, nothing added before: left as it was
     return _prepare_again(rules, request, value, mark)
 
@@ -108,6 +113,8 @@ def _prepare_again(rules: Rules, request: _Request, value: str, mark: tuple[str 
             headers[HEADER] = own
     request.extensions = extensions = dict(request.extensions)  # see SENT: perhaps a hop's shared dict
     extensions[SENT] = (value or own, own)
+    if enabled(DEBUG):
+        _log.sent(rules, request.url.host, own, value or own)
     return value
 
 
@@ -124,6 +131,8 @@ def prepare_below(rules: Rules, request: _Request, under: Below, hosts: HostMatc
     value = sent(own, names)
     if value != own:
         headers[HEADER] = value
+    if enabled(DEBUG):
+        _log.sent(rules, request.url.host, own, value, under)
 
 
 def record_sent(request: _Request) -> None:

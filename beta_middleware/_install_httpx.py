@@ -24,8 +24,10 @@ from collections.abc import Callable, Coroutine
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from . import _log
 from ._httpx import SENT, AsyncBetaTransportBase, BetaTransportBase, prepare
 from ._install import Wrappers
+from ._log import DEBUG, enabled
 
 if TYPE_CHECKING:
     from ._header import Rules
@@ -54,6 +56,8 @@ def _outside(wrapper: Any) -> Any:
             def handle_async_request(self, request: Any) -> Coroutine[Any, Any, Any]:
                 if SENT in request.extensions:
                     prepare(self.rules, request, "", None)
+                if enabled(DEBUG):
+                    _log.outside(self.rules, request.url.host)
                 return self._transport.handle_async_request(request)  # type: ignore[no-any-return]
 
         outside: Any = AsyncOutside
@@ -64,6 +68,8 @@ def _outside(wrapper: Any) -> Any:
             def handle_request(self, request: Any) -> Any:
                 if SENT in request.extensions:
                     prepare(self.rules, request, "", None)
+                if enabled(DEBUG):
+                    _log.outside(self.rules, request.url.host)
                 return self._transport.handle_request(request)
 
         outside = Outside

@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from requests import PreparedRequest, Response, Session
 from requests.adapters import BaseAdapter
 
+from . import _log
 from ._header import below
 from ._install import Wrappers
+from ._log import DEBUG, enabled
 from .requests import SENT, BetaAdapter, forget, send_below, send_merged
 
 if TYPE_CHECKING:
@@ -57,6 +60,8 @@ class InstalledAdapter(BaseAdapter):
             return send_below(send, rules, under, request, stream, timeout, verify, cert, proxies)
         value = rules.added().joined if rules.plain else rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):  # type: ignore[misc]
+            if value and enabled(DEBUG):
+                _log.outside(rules, urlsplit(request.url or "").hostname or "")
             if getattr(request, SENT, None) is not None:
                 forget(request)  # sent before with betas: send what the caller set
             return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
@@ -90,6 +95,8 @@ class OutsideAdapter(InstalledAdapter):
         proxies: Any = None,
     ) -> Response:
         """Send `request` through the mounted adapter with nothing of the installation's."""
+        if enabled(DEBUG):
+            _log.outside(self.rules, urlsplit(request.url or "").hostname or "")
         if getattr(request, SENT, None) is not None:
             forget(request)  # sent before with betas: send what the caller set
         send = self.adapter.send

@@ -26,10 +26,11 @@ from collections.abc import Callable, Generator, Iterable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from . import _drop
+from . import _drop, _log
 from ._compat import missing_stack
 from ._header import HEADER, INSTALLED, Below, Rules, below, sent, split
 from ._httpx import CLOSE, async_step, read_rejection, replay_streams, sends_through_ours, sync_step
+from ._log import DEBUG, enabled
 
 MIDDLEWARE_SINCE = "0.108"  # the first anthropic release with `middleware=[...]`
 
@@ -454,7 +455,15 @@ class BetaMiddleware(Middleware):
         if names and self.rules.drop_rejected and not under.resend:
             # what it would add, present or not: the owner's refusal of one is this layer's too
             under.added.append((self.rules, names.members))
-        return self._prepare(request, call_next, names)[0]
+        sending, own, _ = self._prepare(request, call_next, names)
+        if own is not None and enabled(DEBUG):
+            self._log(request, sending, own, under)
+        return sending
+
+    def _log(self, request: APIRequest, sending: APIRequest, own: str, under: Below | None = None) -> None:
+        """The DEBUG line of one attempt that this middleware changed (see `_log.sent`)."""
+        where = f"an SDK call ({request.options.method.upper()} {request.options.url})"
+        _log.sent(self.rules, where, own, str(sending.headers[HEADER]), under)
 
     def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
         """Send `request` on (sync clients) with the merged header."""
@@ -464,6 +473,8 @@ class BetaMiddleware(Middleware):
         sending, own, layers = self._prepare(request, call_next)
         if own is None:
             return call_next(sending)  # nothing added: a layer below, if any, owns the request
+        if enabled(DEBUG):
+            self._log(request, sending, own)
         if INSTALLED or layers.stacked:  # an HTTP layer of ours may be below: see `Below`
             under = Below()
             token = below.set(under)
@@ -507,6 +518,8 @@ class BetaMiddleware(Middleware):
         sending, own, layers = self._prepare(request, call_next)
         if own is None:
             return await call_next(sending)  # nothing added: a layer below, if any, owns the request
+        if enabled(DEBUG):
+            self._log(request, sending, own)
         if INSTALLED or layers.stacked:  # an HTTP layer of ours may be below: see `Below`
             under = Below()
             token = below.set(under)

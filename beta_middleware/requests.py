@@ -25,9 +25,10 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without requests
     raise ImportError(missing_stack("requests", "requests")) from exc
 
-from . import _drop
+from . import _drop, _log
 from ._errors import UnsupportedBetaError
 from ._header import HEADER, Below, Rules, below, names_given, sent, settings
+from ._log import DEBUG, enabled
 from ._rejected import LIMIT, PIECE, from_body
 
 __all__ = ["BetaAdapter", "forget", "send_below", "send_merged"]
@@ -102,6 +103,8 @@ class BetaAdapter(HTTPAdapter):
             return send_below(super().send, rules, under, request, stream, timeout, verify, cert, proxies)
         value = rules.added().joined if rules.plain else rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):
+            if value and enabled(DEBUG):
+                _log.outside(rules, _host(request))
             if getattr(request, SENT, None) is not None:
                 forget(request)  # sent before with betas: send what the caller set
             return super().send(
@@ -163,6 +166,8 @@ def send_below(
         value = sent(text, names)
         if value != text:
             request.headers[HEADER] = value
+        if enabled(DEBUG):
+            _log.sent(rules, _host(request), own, value, under)
     return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
 
 
@@ -201,6 +206,8 @@ def send_merged(
         setattr(request, SENT, None)
         return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
     headers[HEADER] = value
+    if enabled(DEBUG):
+        _log.sent(rules, _host(request), own, value)
     body = request.body  # what it is before sending: sending may use it up
     under = Below() if stacked else None
     token = below.set(under) if under is not None else None
@@ -267,6 +274,11 @@ def _dropping(
     if _drop.is_rejection_status(response.status_code):
         _drop.learn(layers, _rejection(response, resend.method), (sent_value,))
     return response
+
+
+def _host(request: PreparedRequest) -> str:
+    """The host `request` goes to, for the logs."""
+    return urlsplit(request.url or "").hostname or ""
 
 
 def _text(own: str | bytes) -> str:
