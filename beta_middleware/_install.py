@@ -117,6 +117,9 @@ class Installation:
         """The HTTP stacks' rules: `hosts=` applies."""
         self.sdk_rules = Rules(betas, None, drop_rejected)
         """The SDK's rules: an SDK client always gets betas (its base URL is the choice)."""
+        import weakref  # here: `install()` may run at start-up, where it costs little then
+
+        self.rules.owner = self.sdk_rules.owner = weakref.ref(self)  # logs name the installation
         self._patches: list[tuple[Any, str, object]] = []
         self._undo: list[Callable[[], object]] = []
         self._patched: set[str] = set()

@@ -51,7 +51,6 @@ def patch(installation: Installation, stack: ModuleType) -> None:
 
     middleware = _installed(BetaMiddleware)()
     middleware.rules = installation.sdk_rules
-    middleware.rules.owner = weakref.ref(middleware)  # for logs to name it
     installation.patch(BaseClient, "_middleware", _Middleware(middleware))
     installation.patch(BaseClient, "middleware", property(_own, doc=_own.__doc__))
     # Imported before install(): clients built before may exist, whose chain lacks ours.

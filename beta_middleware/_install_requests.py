@@ -19,10 +19,9 @@ from requests import PreparedRequest, Response, Session
 from requests.adapters import BaseAdapter
 
 from . import _log
-from ._header import below
 from ._install import Wrappers
 from ._log import DEBUG, enabled
-from .requests import SENT, BetaAdapter, forget, send_below, send_merged
+from .requests import SENT, BetaAdapter, forget, send_merged
 
 if TYPE_CHECKING:
     from ._header import Rules
@@ -53,11 +52,10 @@ class InstalledAdapter(BaseAdapter):
         proxies: Any = None,
     ) -> Response:
         """Send `request` through the mounted adapter with the merged `anthropic-beta` header."""
+        # No layer of ours is ever above it (the SDK does not send with requests): it owns
+        # the request, and tells a BetaAdapter it wraps so (see `Below`).
         rules = self.rules
         send = self.adapter.send
-        under = below.get()
-        if under is not None:  # another of ours above owns the request: see `Below`
-            return send_below(send, rules, under, request, stream, timeout, verify, cert, proxies)
         value = rules.added().joined if rules.plain else rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):  # type: ignore[misc]
             if value and enabled(DEBUG):

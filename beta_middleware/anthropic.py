@@ -287,10 +287,7 @@ def _http_response(result: object) -> httpx2.Response | None:
 
 def _wire_value(response: Any) -> str | None:
     """The `anthropic-beta` value the HTTP request of `response` carried, if it can be read."""
-    try:
-        value = response.request.headers.get(HEADER)
-    except RuntimeError:  # a response built without a request
-        return None
+    value = response.request.headers.get(HEADER)  # the SDK's responses all have their request
     return value if isinstance(value, str) else None
 
 
@@ -432,8 +429,6 @@ class BetaMiddleware(Middleware):
         layers = [(self.rules, _drop.ours(values, (own,)))] if self.rules.drop_rejected else []
         if under is not None:
             layers += under.added
-        if not any(mine for _, mine in layers):
-            return result
         # what went on the wire: the layers below may have added names
         wire = (_wire_value(response) or values[0],)
         take = _drop.learn(layers, (yield from _read_rejection(response, mode)), wire)

@@ -135,9 +135,83 @@ def test_the_sdk_middleware_says_what_it_sent(
         f" to an SDK call (POST /v1/messages): anthropic-beta: {OWN},{FIXED},{SCOPE} "
         f"[{OWN} (the caller's); {FIXED} (betas=); {SCOPE} (the scope)]"
     )
-    assert found[0].startswith("BetaMiddleware(")
+    assert found[0].startswith("Installation(" if installed else "BetaMiddleware(")
     # installed: the HTTP stack's patch under it, outside its hosts, says so
     assert len(found) == 1 + installed
     if installed:
-        assert found[1].startswith("BetaTransport(")
+        assert found[1].startswith("Installation(")
         assert found[1].endswith(" to 127.0.0.1: outside hosts=: nothing added")
+
+
+def test_a_request_sent_again_is_logged_at_each_send(caplog: pytest.LogCaptureFixture) -> None:
+    transport = ours_httpx2.BetaTransport(echo(httpx2))
+    client = httpx2.Client(transport=transport)
+    request = client.build_request("GET", API, headers={HEADER: OWN})
+    with caplog.at_level(logging.DEBUG, logger="beta_middleware"):
+        with betas(SCOPE):
+            client.send(request)
+        client.send(request)
+    assert lines(caplog) == [
+        f"{transport!r} to api.anthropic.com: anthropic-beta: {OWN},{SCOPE} "
+        f"[{OWN} (the caller's); {SCOPE} (the scope)]",
+        f"{transport!r} to api.anthropic.com: anthropic-beta: {OWN} [{OWN} (the caller's)]",
+    ]
+
+
+async def test_installed_httpx2_outside_the_hosts_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    with install(betas=FIXED, hosts="api.anthropic.com"):
+        client = httpx2.AsyncClient(transport=echo(httpx2))
+        with caplog.at_level(logging.DEBUG, logger="beta_middleware"):
+            await client.get("https://example.com/")
+            await client.aclose()
+    [line] = lines(caplog)
+    assert line.endswith(" to example.com: outside hosts=: nothing added")
+
+
+@responses.activate
+def test_installed_requests_says_what_it_and_an_adapter_below_sent(caplog: pytest.LogCaptureFixture) -> None:
+    responses.add(responses.GET, API, json={})
+    responses.add(responses.GET, "https://example.com/", json={})
+    session = requests.Session()
+    adapter = BetaAdapter(betas=FIXED)
+    session.mount("https://", adapter)
+    with install(hosts="api.anthropic.com"), betas(SCOPE):
+        installed = session.get_adapter(API)
+        other = requests.Request("GET", "https://example.com/").prepare()
+        with caplog.at_level(logging.DEBUG, logger="beta_middleware"):
+            session.get(API)
+            session.get("https://example.com/")
+            installed.send(other)  # an adapter asked for one URL, given another
+    found = lines(caplog)
+    assert found[0].endswith(f" to api.anthropic.com: anthropic-beta: {SCOPE} [{SCOPE} (the scope)]")
+    assert found[1] == (
+        f"{adapter!r} to api.anthropic.com: anthropic-beta: {SCOPE},{FIXED} "
+        f"[{SCOPE} (from a layer above); {FIXED} (betas=)]"
+    )
+    assert found[2].endswith(" to example.com: outside hosts=: nothing added")
+    sent = f"anthropic-beta: {FIXED},{SCOPE} [{FIXED} (betas=); {SCOPE} (the scope)]"
+    assert found[3] == f"{adapter!r} to example.com: {sent}"
+    assert found[4] == found[2]  # the adapter asked for the API's URL, given another
+    assert found[5] == found[3]
+    assert len(found) == 6
+    assert found[0].startswith("Installation(betas=[], hosts=['api.anthropic.com']")
+
+
+async def test_the_sdk_middleware_under_the_installed_one_says_so(
+    caplog: pytest.LogCaptureFixture, messages_api: MessagesServer
+) -> None:
+    middleware = BetaMiddleware(betas=FIXED)
+    client = anthropic.AsyncAnthropic(api_key="k", base_url=messages_api.url, middleware=[middleware])
+    ask = [{"role": "user", "content": "Hi"}]
+    with install(hosts="api.anthropic.com"), betas(SCOPE):
+        with caplog.at_level(logging.DEBUG, logger="beta_middleware"):
+            await client.messages.create(model="m", max_tokens=1, messages=ask)
+        await client.close()
+    found = lines(caplog)
+    assert found[0].endswith(
+        f" to an SDK call (POST /v1/messages): anthropic-beta: {SCOPE} [{SCOPE} (the scope)]"
+    )
+    assert found[1] == (
+        f"{middleware!r} to an SDK call (POST /v1/messages): anthropic-beta: {SCOPE},{FIXED} "
+        f"[{SCOPE} (from a layer above); {FIXED} (betas=)]"
+    )
