@@ -45,7 +45,7 @@ def test_check_invalid_names(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 1
     assert lines == [
         "valid    files-api-2025-04-14 (published 2025-04-14)",
-        "invalid  'a,b': a comma would split it into two names",
+        "invalid  'a,b': a comma would split it into two names: give them as separate names, 'a' and 'b'",
         "invalid  '': it is empty",
         "invalid  'x\\r\\ny': it contains a line break",  # shown with repr, never raw
     ]
