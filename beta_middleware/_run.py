@@ -103,9 +103,9 @@ def start() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnknownBetaWarning)
             found = settings(os.environ)
-            from . import install  # type: ignore[attr-defined,unused-ignore]
+            from ._install import start_up
 
-            install(**found.install_kwargs())
+            start_up(**found.install_kwargs())  # the program's own install() joins it
     except Exception as exc:
         sys.stderr.write(
             f"{_PROG}: {type(exc).__name__}: {exc}; this process runs without the installation\n"

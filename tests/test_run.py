@@ -451,8 +451,29 @@ def test_a_grandchild_process_sends_them_too_and_the_default_hosts_hold(
     assert done.stdout.decode().splitlines() == ["context-1m-2025-08-07", "None"]
 
 
-def test_a_program_that_installs_otherwise_is_told(tmp_path: Path) -> None:
-    code = "import beta_middleware\nbeta_middleware.install(betas='files-api-2025-04-14')"
-    done = run("--betas", "context-1m-2025-08-07", "--", PY, "-c", code)
-    assert done.returncode == 1
-    assert b"ValueError: beta_middleware is already installed" in done.stderr
+def test_a_program_that_installs_itself_joins_the_installation(server: Server, tmp_path: Path) -> None:
+    program = script(
+        tmp_path,
+        """
+        import sys, httpx, beta_middleware
+        installation = beta_middleware.install(betas="files-api-2025-04-14", hosts=["127.0.0.1"])
+        print(installation)
+        print(httpx.get(sys.argv[1]).json()["anthropic-beta"])
+        try:
+            beta_middleware.install(betas="other-2025-01-01")
+        except ValueError as exc:
+            print(exc)
+        """,
+    )
+    done = run("--betas", "context-1m-2025-08-07", "--threads", "--", PY, program, server.url_for("/echo"))
+    assert (done.returncode, done.stderr) == (0, b"")
+    shown, sent, refused = done.stdout.decode().splitlines()
+    assert shown == (
+        "Installation(betas=['context-1m-2025-08-07', 'files-api-2025-04-14'], "
+        "hosts=['api.anthropic.com', '127.0.0.1'], drop_rejected=False, threads=True)"
+    )
+    assert sent == "context-1m-2025-08-07,files-api-2025-04-14"
+    assert (
+        "made at start-up from the BETA_MIDDLEWARE_* variables (as python -m beta_middleware run sets them) "
+        f"and joined by install() at {program}:3; refusing to install"
+    ) in refused
