@@ -307,10 +307,8 @@ _origin: str | None = None  # while `start_up` runs: STARTUP
 
 
 def _caller() -> str:
-    """Where the program called `install()`: the first frame outside this package, as `file:line`."""
+    """Where the program called `install()` (the caller of its caller), as `file:line`."""
     frame = sys._getframe(2)
-    while frame.f_back is not None and frame.f_globals.get("__name__", "").split(".")[0] == __package__:
-        frame = frame.f_back
     return f"by install() at {frame.f_code.co_filename}:{frame.f_lineno}"
 
 

@@ -41,19 +41,15 @@ def _blank(char: str) -> str:
     return _BLANKS.get(char) or f"the blank {char!r}"
 
 
-def _instead(name: str) -> str:
-    """What to write instead of `name`, when its fault is blanks around it or a comma in it."""
-    stripped = name.strip()
-    if "," in name:
-        parts = [part.strip() for part in name.split(",") if part.strip()]
-        if parts and all(_is_token(part) for part in parts):
-            if len(parts) == 1:
-                return f"; write {parts[0]!r}"
-            listed = ", ".join(repr(part) for part in parts[:-1]) + f" and {parts[-1]!r}"
-            return f": give them as separate names, {listed}"
-    elif stripped and stripped != name and _is_token(stripped):
-        return f"; write {stripped!r}"
-    return ""
+def _separate(name: str) -> str:
+    """What to write instead of `name`, which holds a comma: its names apart, when they are names."""
+    parts = [part.strip() for part in name.split(",") if part.strip()]
+    if not parts or not all(_is_token(part) for part in parts):
+        return ""
+    if len(parts) == 1:
+        return f"; write {parts[0]!r}"
+    listed = ", ".join(repr(part) for part in parts[:-1]) + f" and {parts[-1]!r}"
+    return f": give them as separate names, {listed}"
 
 
 def _why(name: str) -> str:
@@ -67,14 +63,14 @@ def _why(name: str) -> str:
             where.append(f"starts with {_blank(name[0])}")
         if name[-1] != stripped[-1]:
             where.append(f"ends with {_blank(name[-1])}")
-        return f"it {' and '.join(where)}" + _instead(name)
+        return f"it {' and '.join(where)}; write {stripped!r}"
     for char in stripped:
         if char in _TOKEN_CHARS:
             continue
         if char == ",":
             count = len([part for part in name.split(",") if part.strip()])
             split = "split it" if count < 2 else f"split it into {'two' if count == 2 else count} names"
-            return f"a comma would {split}" + _instead(name)
+            return f"a comma would {split}" + _separate(name)
         if char == " ":
             return "it contains a space"
         if char in "\r\n":
