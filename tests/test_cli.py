@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -312,3 +313,9 @@ def test_the_wrapping_keeps_a_long_word_whole() -> None:
     word = "x" * 150
     assert fit(f"a {word} b") == f"a\n  {word}\n  b"
     assert fit("") == ""
+
+
+def test_the_demos_lines_fit(command_line: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    done = command_line("demo")  # the docs' console check runs the same command: run once, shared
+    assert done.returncode == 0, done.stderr
+    assert [line for line in (done.stdout + done.stderr).splitlines() if len(line) > 100] == []

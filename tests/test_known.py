@@ -271,6 +271,15 @@ def test_every_way_in_warns_did_you_mean(name: str, closing: list[object]) -> No
         assert [str(w.message) for w in caught] == [message]
 
 
+def test_known_and_seen_names_are_never_looked_at_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the work is per new name: a scope entered again with known or seen names only does set lookups
+    with pytest.warns(UnknownBetaWarning):
+        betas("files-api")
+    monkeypatch.setattr(_known, "suggestion", lambda name: pytest.fail(f"{name!r} looked at again"))
+    for _ in range(3):
+        betas("files-api", "files-api-2025-04-14", "context-1m-2025-08-07")
+
+
 def test_distance_counts_a_swap_as_one_edit() -> None:
     assert _known._distance("ab", "ba", 2) == 1
     assert _known._distance("abc", "abc", 2) == 0
