@@ -10,7 +10,23 @@ from ._errors import InvalidBetaError
 from ._known import bundled, known_dates, suggestion
 from ._names import check_name
 
-__all__ = ["check", "known"]
+__all__ = ["WIDTH", "check", "fit", "known"]
+
+WIDTH = 100
+"""The widest line the command line prints."""
+
+
+def fit(text: str, indent: str = "  ") -> str:
+    """`text` wrapped to `WIDTH` columns, each line after the first indented by `indent`.
+
+    Words are never broken, so a value longer than a line (a name, a path) stays whole.
+    """
+    import textwrap  # only here: the command line's, not start-up's
+
+    lines = textwrap.wrap(
+        text, WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
+    return "\n".join(lines) if lines else text
 
 
 def check(names: Sequence[str], strict: bool, out: TextIO) -> int:
@@ -25,7 +41,7 @@ def check(names: Sequence[str], strict: bool, out: TextIO) -> int:
             check_name(name)
         except InvalidBetaError as exc:
             # the message names the value with repr: safe to print whatever was given
-            print(f"invalid  {name!r}: {str(exc).split(': ', 1)[1]}", file=out)
+            print(fit(f"invalid  {name!r}: {str(exc).split(': ', 1)[1]}", " " * 9), file=out)
             status = 1
             continue
         if name in dates:
@@ -34,7 +50,7 @@ def check(names: Sequence[str], strict: bool, out: TextIO) -> int:
             continue
         close = suggestion(name)
         why = f"did you mean {close!r}?" if close else "not in the known list; it may be newer"
-        print(f"unknown  {name}: {why}", file=out)
+        print(fit(f"unknown  {name}: {why}", " " * 9), file=out)
         if strict:
             status = 1
     return status

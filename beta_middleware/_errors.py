@@ -4,21 +4,32 @@ from __future__ import annotations
 
 __all__ = ["InvalidBetaError", "UnknownBetaWarning", "UnsupportedBetaError"]
 
+# Each is shown as `beta_middleware.X` in tracebacks and reprs, where users import it from:
+# this module's name is private. (`beta_middleware` exports each under that name, so pickle
+# finds them there too.)
+
 
 class InvalidBetaError(ValueError):
     """A beta name that can never be sent: not a str, empty, or not an HTTP token.
 
     Raised where the bad value is given - by `betas(...)` or an integration's
-    `betas=` - so that nothing is activated and no request is sent with it.
+    `betas=` - so that nothing is activated and no request is sent with it. The message
+    shows the value with `repr` and, where there is one, what to write instead.
     """
+
+    __module__ = "beta_middleware"
 
 
 class UnknownBetaWarning(UserWarning):
     """A beta name that is not known but close to a known one: probably a typo.
 
-    Issued by `betas(...)` and every `betas=` once per name per process; names not
-    close to any known one stay silent, since new betas appear all the time.
+    Issued by `betas(...)` and every `betas=` once per name per process: for a name a
+    few keystrokes from a known one, a known name without its date (`files-api`), or
+    one with `_` for `-`. Names not close to any known one stay silent, since new betas
+    appear all the time.
     """
+
+    __module__ = "beta_middleware"
 
 
 class UnsupportedBetaError(Exception):
@@ -33,6 +44,8 @@ class UnsupportedBetaError(Exception):
         status_code: the HTTP status of the response, when known.
         message: the API's error message.
     """
+
+    __module__ = "beta_middleware"
 
     def __init__(
         self,

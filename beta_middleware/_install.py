@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-__all__ = ["Installation", "default_hosts", "install", "uninstall"]
+__all__ = ["STARTUP", "Installation", "default_hosts", "install", "start_up", "uninstall"]
 
 DEFAULT_HOST: Final = "api.anthropic.com"
 
@@ -128,6 +128,10 @@ class Installation:
         self.active = False
         self.imported_before: frozenset[str] = frozenset()
         """The watched modules the program had imported when `install()` was called."""
+        self.origins: list[str] = []
+        """Where each call that made or joined this installation came from, first first."""
+        self.asked: list[tuple[Any, ...]] = []
+        """The settings each of those calls asked for (the installation's own are their union)."""
 
     def _settings(self) -> tuple[tuple[str, ...], tuple[str, ...] | None, bool, bool]:
         return self.betas, self.hosts, self.drop_rejected, self.threads
@@ -174,26 +178,52 @@ class Installation:
             if name in sys.modules:
                 self._patch_module(name)
 
+    def _join(self, wanted: tuple[Any, ...], origin: str) -> None:
+        """Take in the settings of another call: the union of names and hosts, either's flags.
+
+        The stacks' patches hold the rules they were made with: they are all made anew.
+        """
+        betas, hosts, *flags = self._settings()
+        more_betas, more_hosts, *more_flags = wanted
+        union: tuple[Any, ...] = (
+            tuple(dict.fromkeys((*betas, *more_betas))),
+            None if hosts is None or more_hosts is None else tuple(dict.fromkeys((*hosts, *more_hosts))),
+            *(a or b for a, b in zip(flags, more_flags, strict=True)),
+        )
+        origins, asked = self.origins, self.asked
+        self._stop()
+        self.__init__(*union)  # type: ignore[misc]  # every setting and what follows from it, anew
+        self.origins, self.asked = [*origins, origin], [*asked, wanted]
+        self._start()
+
+    def _stop(self) -> None:
+        if self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
+        for owner, name, original in reversed(self._patches):
+            if original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        self._patches.clear()
+        self._patched.clear()
+        undo, self._undo = self._undo, []
+        for step in undo:
+            step()
+        if self in INSTALLED:
+            INSTALLED.remove(self)
+
     def uninstall(self) -> None:
-        """Undo this installation: every patched attribute gets back the very object it held."""
+        """Undo this installation: every patched attribute gets back the very object it held.
+
+        An installation that a program's `install()` joined at start-up (under `run`) is
+        one: this undoes all of it.
+        """
         global _installed
         with _lock:
             if not self.active:
                 return
             self.active = False
-            if self._finder in sys.meta_path:
-                sys.meta_path.remove(self._finder)
-            for owner, name, original in reversed(self._patches):
-                if original is _ABSENT:
-                    delattr(owner, name)
-                else:
-                    setattr(owner, name, original)
-            self._patches.clear()
-            self._patched.clear()
-            undo, self._undo = self._undo, []
-            for step in undo:
-                step()
-            INSTALLED.remove(self)
+            self._stop()
             _installed = None  # only the active installation is active
 
     def __enter__(self) -> Self:
@@ -260,6 +290,29 @@ class _Finder:
 _lock = RLock()
 _installed: Installation | None = None
 
+STARTUP: Final = (
+    "at start-up from the BETA_MIDDLEWARE_* variables (as python -m beta_middleware run sets them)"
+)
+"""The origin of the installation the start-up hook makes (see `start_up`)."""
+_origin: str | None = None  # while `start_up` runs: STARTUP
+
+
+def _caller() -> str:
+    """Where the program called `install()` (the caller of its caller), as `file:line`."""
+    frame = sys._getframe(2)
+    return f"by install() at {frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def start_up(**settings: Any) -> Installation:
+    """`install(**settings)` as the start-up hook of `run` makes it: one the program's own call joins."""
+    global _origin
+    with _lock:
+        _origin = STARTUP
+        try:
+            return install(**settings)
+        finally:
+            _origin = None
+
 
 def install(
     *,
@@ -285,7 +338,10 @@ def install(
 
     A stack is patched when it is imported (at once if it already is): this loads no
     HTTP library. Calling it again with the same settings returns the same
-    `Installation`; other settings raise `ValueError`. Undo with `uninstall()`.
+    `Installation`; other settings raise `ValueError`, saying where the first call was.
+    Under `python -m beta_middleware run` (or its `BETA_MIDDLEWARE_*` variables) the
+    program's own call joins the start-up installation instead: one installation, with
+    the names and hosts of both and the flags of either. Undo with `uninstall()`.
     """
     global _installed
     if hosts is DEFAULT:
@@ -297,14 +353,22 @@ def install(
     with _lock:
         current = _installed
         wanted = (rules.fixed.names, spec, rules.drop_rejected, threads)
+        origin = _origin or _caller()
         if current is not None:
-            if current._settings() == wanted:
+            if current._settings() == wanted or wanted in current.asked:
                 return current
+            # The start-up installation and the program's own call, once each: joined.
+            if len(current.origins) == 1 and (current.origins[0] == STARTUP) != (origin == STARTUP):
+                current._join(wanted, origin)
+                return current
+            made = " and joined ".join(current.origins)
             raise ValueError(
-                f"beta_middleware is already installed as {current!r}; refusing to install "
-                f"{Installation(*wanted)!r} too (uninstall() it first)"
+                f"beta_middleware is already installed as {current!r}, made {made}; "
+                f"refusing to install {Installation(*wanted)!r} too, {origin}: call install() once, with "
+                "every setting, or uninstall() the first"
             )
         installation = Installation(*wanted)
+        installation.origins, installation.asked = [origin], [wanted]
         _installed = installation
         installation._start()
         return installation

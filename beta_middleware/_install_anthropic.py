@@ -21,13 +21,16 @@ The installation's middleware runs first in the chain, so it owns each request (
 the SDK's request already carries. It does nothing once uninstalled (a chain of it
 someone kept goes on working, without betas). SDK releases without the
 middleware option (before 0.108) are left as they are; the httpx patch covers their
-requests to the installation's hosts.
+requests to the installation's hosts. A client of theirs whose base URL is outside
+those hosts would get nothing, silently: its construction warns, once per host, naming
+the fix (`_warn_outside`).
 """
 
 from __future__ import annotations
 
 import functools
 import operator
+import sys
 import weakref
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -43,11 +46,12 @@ _MARK = "_beta_middleware_chain"  # in a client's __dict__: its chain with ours 
 
 def patch(installation: Installation, stack: ModuleType) -> None:
     """Patch the anthropic SDK for `installation`."""
-    try:
-        from .anthropic import BetaMiddleware
-    except ImportError:  # pragma: no cover - an SDK release without middleware (before 0.108)
+    if getattr(stack, "Middleware", None) is None:  # a release before 0.108: no middleware option
+        _warn_outside(installation, stack)
         return
     from anthropic._base_client import AsyncAPIClient, BaseClient, SyncAPIClient
+
+    from .anthropic import BetaMiddleware
 
     middleware = _installed(BetaMiddleware)()
     middleware.rules = installation.sdk_rules
@@ -58,6 +62,59 @@ def patch(installation: Installation, stack: ModuleType) -> None:
     for client in (SyncAPIClient, AsyncAPIClient):
         chain.patch(installation, client)
     installation.on_uninstall(functools.partial(chain.forget, middleware))
+
+
+def _warn_outside(installation: Installation, sdk: ModuleType) -> None:
+    """On an SDK without middleware: a client built with a base URL outside the hosts warns, once per host.
+
+    Its requests reach the installation only through the httpx patch, which serves the
+    installation's hosts alone; the SDK's default base URL and `ANTHROPIC_BASE_URL` are
+    in the default hosts, a `base_url=` given in code (a framework's, a proxy's) may not be.
+    """
+    matches = installation.rules.hosts
+    if matches is None:  # every host: every client is covered
+        return
+    base_client = sys.modules[f"{sdk.__name__}._base_client"].BaseClient
+    init = base_client.__init__
+    version = getattr(sdk, "__version__", "(of unknown version)")
+    warned: set[str] = set()
+
+    @functools.wraps(init)
+    def init_(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        try:
+            host = str(self.base_url.host)
+        except Exception:  # a client of another shape: nothing to tell
+            return
+        if not host or matches(host) or host in warned:
+            return
+        warned.add(host)
+        import warnings
+
+        warnings.warn(
+            f"anthropic {version} has no middleware option (0.108 added it): beta_middleware.install() "
+            f"reaches its clients through httpx, for the installation's hosts only, and this client's "
+            f"base URL is on {host!r}, outside hosts={list(matches.spec)!r}, so its requests get no betas. "
+            f"Add the host (install(hosts=[..., {host!r}]), run --hosts or BETA_MIDDLEWARE_HOSTS), "
+            f"or upgrade the SDK: pip install 'anthropic>=0.108'",
+            RuntimeWarning,
+            stacklevel=_outside_stacklevel(),
+        )
+
+    installation.patch(base_client, "__init__", init_)
+
+
+def _outside_stacklevel() -> int:
+    """The `stacklevel` that points a warning at the first caller outside the SDK and this package."""
+    frame = sys._getframe(2)
+    level = 2
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
+        "anthropic",
+        "beta_middleware",
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 @functools.cache

@@ -204,13 +204,13 @@ def _limit(length: int) -> int:
     return 2 if length >= 16 else 1 if length >= 8 else 0
 
 
-class _Index:
-    """The known names by length and by 3-gram, and each feature's dated versions.
+class _Grams:
+    """Names by length and by 3-gram, to find those within a few edits of a name.
 
     Within `k` edits (a swap of neighbours counting one) two strings share at least
     `max(len) - 2 - 4k` of their 3-grams, counted with repeats: an edit changes at most
     the 4 grams over the characters it touches. That is at least 2 for every length
-    with an edit limit (8 and up), so a name is compared only with the known names of a
+    with an edit limit (8 and up), so a name is compared only with the names of a
     length within the limit that share that many grams - a few, not all.
     """
 
@@ -218,26 +218,14 @@ class _Index:
         self.names = sorted(names)
         # length -> gram -> [(index in names, count of the gram in it)]
         self.grams: dict[int, dict[str, list[tuple[int, int]]]] = {}
-        self.features: dict[str, list[str | None]] = {}
         for i, name in enumerate(self.names):
             lowered = name.lower()
             bucket = self.grams.setdefault(len(lowered), {})
             for gram, count in _grams(lowered).items():
                 bucket.setdefault(gram, []).append((i, count))
-            parts = _split_date(name)
-            if parts is not None:
-                self.features.setdefault(parts[0], []).append(date_of(name))
-
-    def newer_version(self, name: str) -> bool:
-        """Whether `name` is a known feature with a real date later than all its versions."""
-        date = date_of(name)
-        if date is None:
-            return False
-        dates = self.features.get(name[:-11], [])
-        return bool(dates) and all(d is not None and d < date for d in dates)
 
     def closest(self, name: str, limit: int) -> str | None:
-        """The known name within `limit` edits of `name` (case-insensitively), nearest first."""
+        """The name within `limit` edits of `name` (case-insensitively), nearest first."""
         lowered = name.lower()
         grams = _grams(lowered)
         best: tuple[int, str] | None = None
@@ -260,26 +248,88 @@ class _Index:
         return None if best is None else best[1]
 
 
+def _normal(name: str) -> str:
+    """`name` as published names are spelt: lower case, `-` between words (never `_`)."""
+    return name.lower().replace("_", "-")
+
+
+def _date_start(tail: str) -> bool:
+    """Whether `tail` is the start of a `YYYY-MM-DD` date (or nothing): what is left of a cut date."""
+    return len(tail) < 10 and all(c == "-" if i in (4, 7) else c.isdigit() for i, c in enumerate(tail))
+
+
+class _Index:
+    """The known names: their spellings, their features (the name less its date), and grams of both.
+
+    A feature is what comes before a name's date (`files-api` of `files-api-2025-04-14`);
+    `newest` gives each feature's latest version, the one to suggest for the feature alone.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.full = _Grams(names)
+        self.spelt = {_normal(name): name for name in self.full.names}
+        self.features: dict[str, list[str | None]] = {}
+        self.newest: dict[str, str] = {}
+        for name in self.full.names:  # sorted: a feature's versions come oldest first
+            parts = _split_date(name)
+            if parts is not None:
+                self.features.setdefault(parts[0], []).append(date_of(name))
+                self.newest[_normal(parts[0])] = name
+        self.feature_grams = _Grams(self.newest)
+
+    def newer_version(self, name: str) -> bool:
+        """Whether `name` is a known feature with a real date later than all its versions."""
+        date = date_of(name)
+        if date is None:
+            return False
+        dates = self.features.get(name[:-11], [])
+        return bool(dates) and all(d is not None and d < date for d in dates)
+
+    def undated(self, normal: str) -> str | None:
+        """The newest known name whose feature `normal` is, alone or with the start of a date."""
+        found = self.newest.get(normal)
+        at = normal.find("-")
+        while found is None and at != -1:
+            if _date_start(normal[at + 1 :]):
+                found = self.newest.get(normal[:at])
+            at = normal.find("-", at + 1)
+        return found
+
+
 @_once
 def _index() -> _Index:
     return _Index(known_betas())
 
 
 def suggestion(name: str) -> str | None:
-    """The known name `name` is a likely typo of, or None.
+    """The known name `name` is a likely mistake for, or None.
 
-    Close means at most 1 edit for names of 8 to 15 characters and 2 from 16 (beta names
-    run 14 to 45; a typo is a keystroke or two, a swap of neighbours counting one), compared
-    case-insensitively. A real date later than every known version of a known feature is
-    taken for a newer version, not a typo: that is how new betas usually appear.
+    In this order: the same name in other case or with `_` for `-`
+    (`files_api_2025_04_14`); a known feature without its date, or with only the start
+    of it (`files-api`, `files-api-2025`: the newest version); a typo of a known name;
+    a typo of a feature without a date. A typo is at most 1 edit for names of 8 to 15
+    characters and 2 from 16 (beta names run 14 to 45; a keystroke or two, a swap of
+    neighbours counting one), compared case-insensitively. A real date later than every
+    known version of a known feature is taken for a newer version, not a typo: that is
+    how new betas usually appear.
     """
     if name in known_betas():
         return None
-    limit = _limit(len(name))
     index = _index()
-    if not limit or index.newer_version(name):
+    normal = _normal(name)
+    found = index.spelt.get(normal) or index.undated(normal)
+    if found is not None:
+        return found
+    if index.newer_version(normal):
+        return normal if normal != name else None  # a new version, but spelt as none is
+    limit = _limit(len(name))
+    if not limit:
         return None
-    return index.closest(name, limit)
+    found = index.full.closest(name, limit)
+    if found is None and _split_date(normal) is None:
+        feature = index.feature_grams.closest(normal, limit)
+        found = None if feature is None else index.newest[feature]
+    return found
 
 
 _REMEMBERED = 4096

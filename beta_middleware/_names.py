@@ -34,13 +34,43 @@ def __getattr__(name: str) -> re.Pattern[str]:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+_BLANKS = {" ": "a space", "\t": "a tab", "\r": "a line break", "\n": "a line break"}
+
+
+def _blank(char: str) -> str:
+    return _BLANKS.get(char) or f"the blank {char!r}"
+
+
+def _separate(name: str) -> str:
+    """What to write instead of `name`, which holds a comma: its names apart, when they are names."""
+    parts = [part.strip() for part in name.split(",") if part.strip()]
+    if not parts or not all(_is_token(part) for part in parts):
+        return ""
+    if len(parts) == 1:
+        return f"; write {parts[0]!r}"
+    listed = ", ".join(repr(part) for part in parts[:-1]) + f" and {parts[-1]!r}"
+    return f": give them as separate names, {listed}"
+
+
 def _why(name: str) -> str:
-    """Describe the first character of `name` that keeps it from being a token."""
-    for char in name:
+    """Why `name` is no token (its first offending character), and what to write instead."""
+    stripped = name.strip()
+    if not stripped and name:
+        return "it is blank"
+    if stripped != name and "," not in name and _is_token(stripped):  # blanks around it: say where
+        where = []
+        if name[0] != stripped[0]:
+            where.append(f"starts with {_blank(name[0])}")
+        if name[-1] != stripped[-1]:
+            where.append(f"ends with {_blank(name[-1])}")
+        return f"it {' and '.join(where)}; write {stripped!r}"
+    for char in stripped:
         if char in _TOKEN_CHARS:
             continue
         if char == ",":
-            return "a comma would split it into two names"
+            count = len([part for part in name.split(",") if part.strip()])
+            split = "split it" if count < 2 else f"split it into {'two' if count == 2 else count} names"
+            return f"a comma would {split}" + _separate(name)
         if char == " ":
             return "it contains a space"
         if char in "\r\n":

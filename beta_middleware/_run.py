@@ -22,12 +22,17 @@ from ._errors import UnknownBetaWarning
 from ._header import HostMatcher
 from ._names import parse_names
 
-__all__ = ["BETAS", "BOOTSTRAP", "DROP_REJECTED", "HOSTS", "THREADS", "Settings", "main", "settings", "start"]
+__all__ = [
+    *("BETAS", "BOOTSTRAP", "DROP_REJECTED", "HOSTS", "LOG", "THREADS", "Settings"),
+    *("log_level", "main", "settings", "start"),
+]
 
 BETAS = "BETA_MIDDLEWARE_BETAS"
 HOSTS = "BETA_MIDDLEWARE_HOSTS"
 DROP_REJECTED = "BETA_MIDDLEWARE_DROP_REJECTED"
 THREADS = "BETA_MIDDLEWARE_THREADS"
+LOG = "BETA_MIDDLEWARE_LOG"
+"""`debug`: the start-up hook shows the `beta_middleware` logger's DEBUG lines on stderr."""
 BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
 """The directory whose `sitecustomize.py` is the start-up hook."""
 
@@ -68,6 +73,21 @@ def _flag(environ: Mapping[str, str], name: str) -> bool:
     raise ValueError(f"{name}={value!r}: expected 1 (on) or 0 (off)")
 
 
+def log_level(environ: Mapping[str, str]) -> str | None:
+    """`"debug"` when `BETA_MIDDLEWARE_LOG` asks for the DEBUG lines, None when it is off or unset.
+
+    The start-up hook reads the variable itself (it imports nothing of the package), by
+    the same rule: `debug` in any case, or off (`0`, `off`, empty...). Anything else
+    raises `ValueError`.
+    """
+    value = environ.get(LOG, "")
+    if value.strip().lower() == "debug":
+        return "debug"
+    if value.strip().lower() in _FALSE:
+        return None
+    raise ValueError(f"{LOG}={value!r}: expected debug (or 0: off)")
+
+
 def settings(environ: Mapping[str, str], labels: Mapping[str, str] | None = None) -> Settings:
     """Read and check the `BETA_MIDDLEWARE_*` variables of `environ`.
 
@@ -103,9 +123,9 @@ def start() -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UnknownBetaWarning)
             found = settings(os.environ)
-            from . import install  # type: ignore[attr-defined,unused-ignore]
+            from ._install import start_up
 
-            install(**found.install_kwargs())
+            start_up(**found.install_kwargs())  # the program's own install() joins it
     except Exception as exc:
         sys.stderr.write(
             f"{_PROG}: {type(exc).__name__}: {exc}; this process runs without the installation\n"
@@ -124,15 +144,20 @@ def main(
     hosts: Sequence[str] | None = None,
     drop_rejected: bool = False,
     threads: bool = False,
+    verbose: bool = False,
     environ: MutableMapping[str, str] | None = None,
     err: TextIO | None = None,
 ) -> int:
     """Check the settings, then replace this process with `command` under the hook.
 
     Options override their variable; what they leave out comes from the environment.
-    Returns only on an error: 2 for bad settings or no command, 127 for a command not
-    found, 126 for one that cannot be run - as shells do.
+    `verbose` sets `BETA_MIDDLEWARE_LOG=debug`. With no names at all, a note on stderr
+    says that only the program's own scopes will add any. Returns only on an error: 2
+    for bad settings or no command, 127 for a command not found, 126 for one that
+    cannot be run - as shells do.
     """
+    from ._cli import fit
+
     err = sys.stderr if err is None else err
     env = dict(os.environ if environ is None else environ)
     labels = {}
@@ -146,25 +171,36 @@ def main(
         env[DROP_REJECTED] = "1"
     if threads:
         env[THREADS] = "1"
+    if verbose:
+        env[LOG] = "debug"
     if not command:
         print(f"{_PROG}: no command after --: give one, e.g. -- python app.py", file=err)
         return 2
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnknownBetaWarning)
         try:
-            settings(env, labels)
+            found = settings(env, labels)
+            log_level(env)
         except ValueError as exc:
-            print(f"{_PROG}: {exc}", file=err)
+            print(fit(f"{_PROG}: {exc}"), file=err)
             return 2
     for warning in caught:
-        print(f"{_PROG}: warning: {warning.message}", file=err)
+        print(fit(f"{_PROG}: warning: {warning.message}"), file=err)
+    if not found.betas:  # an unmodified program then sends none: say so rather than nothing
+        print(
+            fit(
+                f"{_PROG}: no beta names given (--betas NAME... or {BETAS}): requests carry only what "
+                "the program's own betas(...) scopes add"
+            ),
+            file=err,
+        )
     env["PYTHONPATH"] = _pythonpath(env)
     program = shutil.which(command[0], path=env.get("PATH", os.defpath))
     if program is None:
         if os.path.sep in command[0] and os.path.exists(command[0]):
-            print(f"{_PROG}: {command[0]!r} is not an executable file", file=err)
+            print(fit(f"{_PROG}: {command[0]!r} is not an executable file"), file=err)
             return 126
-        print(f"{_PROG}: command not found: {command[0]!r}", file=err)
+        print(fit(f"{_PROG}: command not found: {command[0]!r}"), file=err)
         return 127
     err.flush()
     sys.stdout.flush()
@@ -173,6 +209,6 @@ def main(
     try:
         os.execve(program, list(command), env)
     except OSError as exc:  # e.g. not a valid executable format
-        print(f"{_PROG}: cannot run {command[0]!r}: {exc.strerror}", file=err)
+        print(fit(f"{_PROG}: cannot run {command[0]!r}: {exc.strerror}"), file=err)
         return 126
     raise AssertionError("unreachable")  # pragma: no cover - execve returns only by raising

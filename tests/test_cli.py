@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
@@ -45,7 +47,7 @@ def test_check_invalid_names(capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 1
     assert lines == [
         "valid    files-api-2025-04-14 (published 2025-04-14)",
-        "invalid  'a,b': a comma would split it into two names",
+        "invalid  'a,b': a comma would split it into two names: give them as separate names, 'a' and 'b'",
         "invalid  '': it is empty",
         "invalid  'x\\r\\ny': it contains a line break",  # shown with repr, never raw
     ]
@@ -127,7 +129,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == f"beta-middleware {beta_middleware.__version__}\n"
 
 
-@pytest.mark.parametrize("command", [[], ["demo"], ["check"], ["known"], ["run"]])
+@pytest.mark.parametrize("command", [[], ["demo"], ["check"], ["known"], ["run"], ["help"]])
 def test_help_is_plain_text_and_says_the_exit_status(
     capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
@@ -180,3 +182,140 @@ def test_check_takes_names_after_a_double_dash(capsys: pytest.CaptureFixture[str
     status, lines = run(capsys, "check", "--", "--not-an-option")
     assert status == 0
     assert lines == ["unknown  --not-an-option: not in the known list; it may be newer"]
+
+
+def test_check_suggests_the_known_name_a_name_lacks_its_date_for(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines = run(capsys, "check", "files-api", "context-1m", "files_api_2025_04_14", "files-api-2025")
+    assert status == 0
+    assert lines == [
+        "unknown  files-api: did you mean 'files-api-2025-04-14'?",
+        "unknown  context-1m: did you mean 'context-1m-2025-08-07'?",
+        "unknown  files_api_2025_04_14: did you mean 'files-api-2025-04-14'?",
+        "unknown  files-api-2025: did you mean 'files-api-2025-04-14'?",
+    ]
+
+
+def test_check_says_what_to_write_instead_of_a_refused_name(capsys: pytest.CaptureFixture[str]) -> None:
+    status, lines = run(
+        capsys, "check", "files-api-2025-04-14 ", "files-api-2025-04-14,context-1m-2025-08-07"
+    )
+    assert status == 1
+    assert lines == [
+        "invalid  'files-api-2025-04-14 ': it ends with a space; write 'files-api-2025-04-14'",
+        "invalid  'files-api-2025-04-14,context-1m-2025-08-07': a comma would split it into two names: give",
+        "         them as separate names, 'files-api-2025-04-14' and 'context-1m-2025-08-07'",
+    ]
+
+
+@pytest.mark.parametrize("argv", [[], ["help"]])
+def test_bare_and_help_print_the_help(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    assert main(argv) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("usage: python -m beta_middleware [-h] [-V] COMMAND ...")
+    for command in ("demo", "check", "known", "run", "help"):
+        assert re.search(rf"^    {command} ", out.out, re.MULTILINE), command
+    assert out.err == ""
+
+
+def test_help_of_a_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["help", "run"]) == 0
+    shown = capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert shown == capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_dash_v_prints_the_version(capsys: pytest.CaptureFixture[str], flag: str) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main([flag])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out == f"beta-middleware {beta_middleware.__version__}\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "python", "app.py"],
+        ["run", "--betas", "files-api-2025-04-14", "python", "app.py"],
+        ["run", "--threads", "python"],
+    ],
+)
+def test_run_without_a_double_dash_says_where_the_command_goes(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: python -m beta_middleware run ")
+    assert err.endswith(
+        "python -m beta_middleware run: error: the command goes after --: run [OPTIONS] -- COMMAND [ARG...]\n"
+    )
+
+
+# Every path of every command that prints an error, a warning or help: no line over 100 columns,
+# on a terminal as wide as can be (argparse wraps to the terminal's width).
+PRINTED = [
+    [],
+    ["help"],
+    ["help", "run"],
+    ["help", "no-such-command"],
+    ["no-such-command"],
+    ["--no-such-option"],
+    ["-V"],
+    *([command, "--help"] for command in ("demo", "check", "known", "run", "help")),
+    ["demo", "extra"],
+    ["demo", "--no-such-option"],
+    ["check"],
+    ["check", "--no-such-option", "a-1"],
+    ["check", "files-api", "interleaved-thinking", "user-profiles-billing", "files_api_2025_04_14"],
+    [
+        "check",
+        "interleaved-thinking-2025-05-14,context-management-2025-06-27",
+        " fine-grained-tool-streaming ",
+    ],
+    ["check", "a b", "caf\u00e9-2025-01-01", "x\r\ny", "", 'quote"'],
+    ["known", "--no-such-option"],
+    ["known", "extra"],
+    ["run"],
+    ["run", "--"],
+    ["run", "--betas"],
+    ["run", "python", "app.py"],
+    ["run", "--no-such-option", "--", "true"],
+    ["run", "--betas", "interleaved-thinking-2025-05-14 token-efficient-tools-2025-02-19", "--", "true"],
+    ["run", "--betas", "interleaved-thinking", "--", "no-such-command-beta-middleware"],
+    ["run", "--betas", "interleaved-thinking-2025-05-41", "--", "no-such-command-beta-middleware"],
+    ["run", "--hosts", "https://api.anthropic.com/v1/messages", "--", "true"],
+    ["run", "--", "no-such-command-beta-middleware-with-a-long-name-that-goes-on-and-on"],
+    ["run", "--", "/etc/passwd"],
+]
+
+
+@pytest.mark.parametrize("argv", PRINTED, ids=" ".join)
+def test_every_line_the_command_line_prints_fits_100_columns(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setattr(_known, "_checked", set())
+    monkeypatch.setattr("os.execve", lambda *args: pytest.fail(f"ran {args}"))  # none of these may run
+    with contextlib.suppress(SystemExit):
+        main(argv)
+    out = capsys.readouterr()
+    printed = (out.out + out.err).splitlines()
+    assert printed, argv
+    assert [line for line in printed if len(line) > 100] == []
+
+
+def test_the_wrapping_keeps_a_long_word_whole() -> None:
+    from beta_middleware._cli import fit
+
+    word = "x" * 150
+    assert fit(f"a {word} b") == f"a\n  {word}\n  b"
+    assert fit("") == ""
+
+
+def test_the_demos_lines_fit(command_line: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    done = command_line("demo")  # the docs' console check runs the same command: run once, shared
+    assert done.returncode == 0, done.stderr
+    assert [line for line in (done.stdout + done.stderr).splitlines() if len(line) > 100] == []

@@ -5,10 +5,13 @@ The blocks of a page, by their fence:
   earlier one's names). Requests that requests sends to https go to a stand-in for the API
   (`responses`), the anthropic SDK's to the loopback server's (`ANTHROPIC_BASE_URL`); both
   refuse the betas of `API_REFUSED`. A `# SomeWarning: message` comment names a warning the
-  block must issue; any other warning fails the page.
+  block must issue; any other warning fails the page. An installation a page makes ends
+  with the page. A block that imports a framework (`FRAMEWORKS`) needs that framework:
+  the framework suite runs it (tests/frameworks/docs_page.py), not this one.
 - ```` ```python title="test_....py" ````: a test module, run by pytest; all its tests must pass.
 - ```` ```console ````: `$ python -m beta_middleware ...` commands; the output must match the
-  lines that follow (`...` matches anything, `<BLANKLINE>` an empty line).
+  lines that follow (`...` matches anything; an empty line, an empty line - never a doctest
+  marker, which the site would show).
 - ```` ```bash ```` (installing, the project's own test command) and ```` ```text ````
   (what is not code) are shown, not run.
 """
@@ -29,14 +32,18 @@ import pytest
 import requests
 import responses
 
-from beta_middleware import HEADER, _known
+from beta_middleware import HEADER, _known, uninstall
 
 from .server import API_REFUSED, REJECTIONS, Server
 
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
+FRAMEWORKS = ("langchain_anthropic", "pydantic_ai", "litellm", "llama_index", "instructor", "strands")
+"""The frameworks' top-level modules: a block importing one is run by the framework suite."""
+MODEL = "claude-sonnet-5-5"
+"""The model id every page uses: a current one, that the installed SDK lists."""
 FENCE = re.compile(r"^```(?P<lang>[\w-]*)(?P<info>[^\n]*)\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL)
 SHOWN = {"bash", "text"}
 # Pages whose examples another test runs: each block of this one is for one SDK line, and
@@ -68,8 +75,12 @@ def page_id(page: Path) -> str:
     return str(page.relative_to(ROOT))
 
 
+def needs_a_framework(block: Block) -> bool:
+    return bool(re.search(rf"^\s*(?:from|import)\s+(?:{'|'.join(FRAMEWORKS)})\b", block.code, re.MULTILINE))
+
+
 def examples(page: Path) -> list[Block]:
-    return [b for b in blocks(page) if b.lang == "python" and b.title is None]
+    return [b for b in blocks(page) if b.lang == "python" and b.title is None and not needs_a_framework(b)]
 
 
 def module_blocks(page: Path) -> list[Block]:
@@ -96,8 +107,8 @@ def test_every_page_is_in_the_site_and_has_examples() -> None:
     assert listed == {p.name for p in PAGES if p.parent.name == "docs"}
     for page in PAGES:
         # built from docstrings, from CHANGELOG.md, and a run's figures (tests/test_benchmarks.py
-        # runs the benchmark's code)
-        if page.name not in {"api.md", "changelog.md", "performance.md"}:
+        # runs the benchmark's code); the contributors' commands
+        if page.name not in {"api.md", "changelog.md", "performance.md", "CONTRIBUTING.md"}:
             assert examples(page) or module_blocks(page) or consoles(page), page_id(page)
 
 
@@ -127,13 +138,51 @@ def offline(server: Server, monkeypatch: pytest.MonkeyPatch, aws_env: None) -> o
 )
 def test_examples_run(page: Path) -> None:
     namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
-    for block in examples(page):
-        where = f"{page_id(page)}, block at line {block.line}"
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            exec(compile(block.code, where, "exec"), namespace)
-        issued = [(w.category.__name__, str(w.message)) for w in caught]
-        assert issued == WARNING.findall(block.code), where
+    try:
+        for block in examples(page):
+            where = f"{page_id(page)}, block at line {block.line}"
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                exec(compile(block.code, where, "exec"), namespace)
+            issued = [(w.category.__name__, str(w.message)) for w in caught]
+            assert issued == WARNING.findall(block.code), where
+    finally:
+        uninstall()  # an example may install() as a program would, for the rest of its page
+
+
+def test_blocks_that_need_a_framework_are_run_by_the_framework_suite() -> None:
+    from .frameworks.docs_page import elsewhere, environment_of
+
+    needing = {
+        (page_id(page), b.line)
+        for page in PAGES
+        if page.name not in RUN_ELSEWHERE
+        for b in blocks(page)
+        if b.lang == "python" and needs_a_framework(b)
+    }
+    assert {("README.md", "langchain"), ("docs/index.md", "langchain")} <= {
+        (page, code.split("_")[0].split()[-1]) for page, code in ((page_id(p), c) for p, _, c in elsewhere())
+    }
+    assert {(page_id(path), line) for path, line, _ in elsewhere()} == needing
+    for path, line, code in elsewhere():
+        assert environment_of(code) is not None, f"{page_id(path)}:{line}: no framework environment runs it"
+
+
+def test_one_current_model_id_on_every_page() -> None:
+    from typing import get_args
+
+    from anthropic.types import ModelParam
+
+    ids = {
+        page_id(page): set(
+            re.findall(r"\bclaude-[a-z0-9][a-z0-9.-]*[a-z0-9]", page.read_text(encoding="utf-8"))
+        )
+        for page in PAGES
+    }
+    assert {page: found for page, found in ids.items() if found - {MODEL}} == {}
+    assert sum(bool(found) for found in ids.values()) >= 5
+    listed = {arg for part in get_args(ModelParam) for arg in get_args(part) if isinstance(arg, str)}
+    assert MODEL in listed, f"{MODEL} is no model of the installed SDK: {sorted(listed)}"
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if module_blocks(p)], ids=page_id)

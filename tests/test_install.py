@@ -836,6 +836,153 @@ def test_install_again() -> None:
     assert install(betas="g") is not installation
 
 
+def test_a_second_call_says_where_the_first_was() -> None:
+    install(betas="f")
+    line = sys._getframe().f_lineno - 1
+    with pytest.raises(ValueError, match="already installed") as info:
+        install(betas="g")
+    message = str(info.value)
+    assert f"made by install() at {__file__}:{line};" in message
+    assert f"too, by install() at {__file__}:{line + 3}: call install() once" in message
+
+
+# under `run` (or its variables): the program's own install() joins the start-up installation
+
+
+def test_the_programs_install_joins_the_start_up_installation(server: Server) -> None:
+    before = snapshot()
+    started = install_module.start_up(betas="files-api-2025-04-14")
+    assert started.origins == [install_module.STARTUP]
+    joined = install(betas=["context-1m-2025-08-07", "files-api-2025-04-14"], hosts=[LOCAL], threads=True)
+    assert joined is started
+    assert repr(joined) == (
+        "Installation(betas=['files-api-2025-04-14', 'context-1m-2025-08-07'], "
+        f"hosts=['api.anthropic.com', '{LOCAL}'], drop_rejected=False, threads=True)"
+    )
+    assert joined.origins[1] == f"by install() at {__file__}:{sys._getframe().f_lineno - 6}"
+    # either call again, as it was made: the same installation
+    assert (
+        install(betas=["context-1m-2025-08-07", "files-api-2025-04-14"], hosts=[LOCAL], threads=True)
+        is joined
+    )
+    assert install_module.start_up(betas="files-api-2025-04-14") is joined
+    # the patches are made anew: the union is what is sent, threads carry the scope
+    with httpx.Client() as client, betas("interleaved-thinking-2025-05-14"):
+        box: list[str] = []
+        worker = threading.Thread(
+            target=lambda: box.append(client.get(server.url_for("/echo")).json()[HEADER])
+        )
+        worker.start()
+        worker.join()
+    assert box == ["files-api-2025-04-14,context-1m-2025-08-07,interleaved-thinking-2025-05-14"]
+    # a third call with other settings is refused, naming both that made it
+    with pytest.raises(ValueError, match="already installed") as info:
+        install(betas="g")
+    assert f"made {install_module.STARTUP} and joined by install() at {__file__}:" in str(info.value)
+    joined.uninstall()  # all of it
+    assert install_module.installed() is None
+    assert all(a is b for a, b in zip(before, snapshot(), strict=True))
+
+
+def test_the_union_of_every_host_and_some_is_every_host() -> None:
+    install_module.start_up(hosts=None)
+    assert install(betas="a-1", hosts=[LOCAL], drop_rejected=True).hosts is None
+    assert install_module.installed() is not None
+    assert install_module.installed().drop_rejected is True  # type: ignore[union-attr]
+
+
+def test_a_start_up_installation_joins_one_made_in_code_first() -> None:
+    made = install(betas="a-1", hosts=[LOCAL])
+    assert install_module.start_up(betas="b-2", drop_rejected=True) is made
+    assert (made.betas, made.hosts, made.drop_rejected) == (
+        ("a-1", "b-2"),
+        (LOCAL, "api.anthropic.com"),
+        True,
+    )
+
+
+def test_two_calls_in_code_are_never_joined() -> None:
+    install(betas="a-1")
+    with pytest.raises(ValueError, match="uninstall"):
+        install(betas="b-2")
+
+
+# anthropic before 0.108 (no middleware option): covered through httpx, for the hosts only
+
+OLD_SDK = {
+    "__init__.py": """
+__version__ = "0.93.0"
+from ._base_client import BaseClient
+
+class Anthropic(BaseClient):
+    def __init__(self, *, base_url="https://api.anthropic.com"):
+        super().__init__(base_url=base_url)
+""",
+    "_base_client.py": """
+import httpx
+
+class BaseClient:
+    def __init__(self, *, base_url):
+        self._base_url = httpx.URL(base_url)
+
+    @property
+    def base_url(self):
+        return self._base_url
+""",
+}
+
+
+def test_an_old_sdks_client_outside_the_hosts_warns_once_per_host(tmp_path: Any) -> None:
+    package = tmp_path / "anthropic"
+    package.mkdir()
+    for name, text in OLD_SDK.items():
+        (package / name).write_text(text)
+    code = """
+import warnings
+import beta_middleware
+from anthropic._base_client import BaseClient
+init = BaseClient.__init__
+installation = beta_middleware.install(betas="files-api-2025-04-14")
+import anthropic
+anthropic.Anthropic()  # the default base URL: in the default hosts
+anthropic.Anthropic(base_url="http://127.0.0.1:9/")
+anthropic.Anthropic(base_url="http://127.0.0.1:9/v1")  # the same host: warned already
+anthropic.Anthropic(base_url="http://localhost:9/")
+anthropic.Anthropic(base_url="/relative")  # no host: nothing to tell
+
+class Odd(anthropic.Anthropic):
+    base_url = property(lambda self: 1 / 0)
+Odd()  # a client of another shape: nothing to tell either
+installation.uninstall()
+print(BaseClient.__init__ is init)
+with beta_middleware.install(hosts=None):  # every host: nothing to warn about
+    anthropic.Anthropic(base_url="http://10.0.0.1:9/")
+"""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC", "BETA_MIDDLEWARE"))}
+    environ["PYTHONPATH"] = os.pathsep.join([str(tmp_path), *sys.path])
+    done = subprocess.run(
+        [sys.executable, "-W", "always::RuntimeWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environ,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "True\n"
+    warned = [line for line in done.stderr.splitlines() if "RuntimeWarning" in line]
+    assert len(warned) == 2, done.stderr
+    for line, host in zip(warned, ["127.0.0.1", "localhost"], strict=True):
+        assert line.startswith("<string>:")  # the line that built the client
+        assert (
+            "RuntimeWarning: anthropic 0.93.0 has no middleware option (0.108 added it): "
+            "beta_middleware.install() reaches its clients through httpx, for the installation's hosts "
+            f"only, and this client's base URL is on {host!r}, outside hosts=['api.anthropic.com'], so "
+            f"its requests get no betas. Add the host (install(hosts=[..., {host!r}]), run --hosts or "
+            "BETA_MIDDLEWARE_HOSTS), or upgrade the SDK: pip install 'anthropic>=0.108'"
+        ) in line
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import typing
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -201,14 +201,83 @@ def test_suggestion_for_typos(name: str, expected: str) -> None:
         "server-side-fallback-2026-08-01",
         "brand-new-feature-2030-01-01",  # far from everything
         "files-api-2025-05-15",  # three edits away
-        "pdfs-2024",  # short names allow one edit...
-        "pdfs",  # ...and very short ones none
+        "pdf-2024",  # short names allow one edit...
+        "pdf",  # ...and very short ones none
+        "files",  # a word of a feature, not the feature: it may be a beta of its own
+        "context",
+        "files-api-2025-04-15-x",  # a known name's start: a name of its own
         "feature1",
         "a-2025-01-01",
     ],
 )
 def test_no_suggestion_when_not_close(name: str) -> None:
     assert _known.suggestion(name) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # a known feature without its date, or with only its start: its newest version
+        ("files-api", "files-api-2025-04-14"),
+        ("context-1m", "context-1m-2025-08-07"),
+        ("interleaved-thinking", "interleaved-thinking-2025-05-14"),
+        ("pdfs", "pdfs-2024-09-25"),
+        ("pdfs-2024", "pdfs-2024-09-25"),
+        ("files-api-2025-04", "files-api-2025-04-14"),
+        ("files-api-", "files-api-2025-04-14"),
+        ("Context-1M", "context-1m-2025-08-07"),
+        ("computer-use", "computer-use-2025-11-24"),  # several versions: the newest
+        # `_` for `-` (and any case)
+        ("files_api_2025_04_14", "files-api-2025-04-14"),
+        ("FILES_API_2025_04_14", "files-api-2025-04-14"),
+        ("files_api", "files-api-2025-04-14"),
+        ("files_api_2025_04_15", "files-api-2025-04-15"),  # a newer version, spelt as published
+        # a typo of the feature, without the date
+        ("interleaved-thinkng", "interleaved-thinking-2025-05-14"),
+        ("file-api", "files-api-2025-04-14"),
+        ("contxt-1m", "context-1m-2025-08-07"),
+    ],
+)
+def test_suggestion_for_a_name_missing_its_date_or_spelt_with_underscores(name: str, expected: str) -> None:
+    assert _known.suggestion(name) == expected
+
+
+def test_every_known_feature_alone_gets_its_newest_version() -> None:
+    features: dict[str, list[str]] = {}
+    for name in known_betas():
+        parts = _known._split_date(name)
+        assert parts is not None
+        features.setdefault(parts[0], []).append(name)
+    for feature, versions in features.items():
+        assert _known.suggestion(feature) == max(versions)  # same feature: the latest date sorts last
+
+
+@pytest.mark.parametrize("name", ["files-api", "files_api_2025_04_14", "context-1m-2025"])
+def test_every_way_in_warns_did_you_mean(name: str, closing: list[object]) -> None:
+    expected = _known.suggestion(name)
+    assert expected is not None
+    message = f"unknown beta name {name!r}: did you mean {expected!r}?"
+    makers: list[Callable[[], object]] = [
+        lambda: betas(name),
+        lambda: closing.append(BetaAdapter(betas=name)),
+        lambda: closing.append(BetaTransport(betas=[name])),
+        lambda: AsyncBetaTransport2(httpx2.AsyncHTTPTransport(), betas=name),
+    ]
+    for make in makers:
+        _known._checked.clear()
+        _known._older.clear()
+        with pytest.warns(UnknownBetaWarning) as caught:
+            make()
+        assert [str(w.message) for w in caught] == [message]
+
+
+def test_known_and_seen_names_are_never_looked_at_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the work is per new name: a scope entered again with known or seen names only does set lookups
+    with pytest.warns(UnknownBetaWarning):
+        betas("files-api")
+    monkeypatch.setattr(_known, "suggestion", lambda name: pytest.fail(f"{name!r} looked at again"))
+    for _ in range(3):
+        betas("files-api", "files-api-2025-04-14", "context-1m-2025-08-07")
 
 
 def test_distance_counts_a_swap_as_one_edit() -> None:

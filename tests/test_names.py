@@ -10,6 +10,7 @@ VALID = ["files-api-2025-04-14", "a", "A.b_c~1", "x!#$%&'*+-.^_`|~0"]
 # Every kind of bad name the contract lists, with the words the message must hold.
 INVALID = [
     ("", "empty"),
+    ("   ", "blank"),
     ("files api", "space"),
     ("a,b", "comma"),
     ("a\r", "line break"),
@@ -97,3 +98,39 @@ def test_the_token_pattern_is_made_on_first_use_and_agrees() -> None:
             assert _names.TOKEN.fullmatch(bad) is None, bad
     with pytest.raises(AttributeError, match="no_such_name"):
         _names.no_such_name  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (" files-api-2025-04-14", "it starts with a space; write 'files-api-2025-04-14'"),
+        ("files-api-2025-04-14 ", "it ends with a space; write 'files-api-2025-04-14'"),
+        ("\ta-1\n", "it starts with a tab and ends with a line break; write 'a-1'"),
+        ("a-1\u00a0", "it ends with the blank '\\xa0'; write 'a-1'"),
+        ("a-1,b-2", "a comma would split it into two names: give them as separate names, 'a-1' and 'b-2'"),
+        ("a,b ,c", "a comma would split it into 3 names: give them as separate names, 'a', 'b' and 'c'"),
+        ("a-1,", "a comma would split it; write 'a-1'"),
+        (",", "a comma would split it"),
+        (" a b ", "it contains a space"),  # no one fix: none proposed
+        ("a, b c", "a comma would split it into two names"),
+    ],
+)
+def test_a_refusal_says_what_to_write_instead(bad: str, message: str) -> None:
+    with pytest.raises(InvalidBetaError) as info:
+        betas(bad)
+    assert str(info.value) == f"invalid beta name {bad!r}: {message}"
+
+
+@pytest.mark.parametrize("name", ["InvalidBetaError", "UnknownBetaWarning", "UnsupportedBetaError"])
+def test_the_public_exceptions_are_shown_under_the_package_name(name: str) -> None:
+    import pickle
+    import traceback
+
+    import beta_middleware
+
+    cls = getattr(beta_middleware, name)
+    assert f"{cls.__module__}.{cls.__qualname__}" == f"beta_middleware.{name}"
+    error = cls("message")
+    assert pickle.loads(pickle.dumps(error)).args == ("message",)
+    shown = "".join(traceback.format_exception_only(cls, error))
+    assert shown == f"beta_middleware.{name}: message\n"

@@ -1,7 +1,11 @@
-"""The README works where it is read without the repository: on the package index.
+"""The README's links work wherever it is read: in a clone (offline), on GitHub, on the package index.
 
-Every link is absolute, and each one into the docs site (mkdocs.yml's `site_url`) names a
-page of docs/ (`docs/foo.md` is served at `foo/`) and, with a `#fragment`, an anchor of it.
+A link to a page of docs/ is relative (`docs/foo.md`, read in a clone or on GitHub), with
+the same page on the docs site (mkdocs.yml's `site_url`, `docs/foo.md` served at `foo/`)
+beside it in the same paragraph, for the package index, which shows the README alone. A
+relative link to another file of the repository has its GitHub address beside it. Every
+other link is absolute; each one into the site names a page of docs/ and, with a
+`#fragment`, an anchor of it.
 """
 
 from __future__ import annotations
@@ -89,10 +93,93 @@ def problems(targets: list[str], docs: Path = ROOT / "docs") -> list[str]:
     return found
 
 
-def test_every_readme_link_is_absolute_and_reaches_a_docs_page() -> None:
-    targets = links(README.read_text(encoding="utf-8"))
+REPOSITORY = "https://github.com/beta-middleware/beta-middleware/blob/main/"
+
+
+def online(target: str) -> str:
+    """Where the relative link `target` (`docs/foo.md#a`, `CONTRIBUTING.md`) is read without the clone."""
+    path, _, fragment = target.partition("#")
+    if path.startswith("docs/") and path.endswith(".md"):
+        page = path.removeprefix("docs/").removesuffix(".md")
+        return SITE_URL + ("" if page == "index" else f"{page}/") + (f"#{fragment}" if fragment else "")
+    return REPOSITORY + target
+
+
+def relative_problems(text: str, root: Path = ROOT) -> list[str]:
+    """What is wrong with each relative link of `text`: no such file or anchor, or no address beside it."""
+    found = []
+    for paragraph in re.split(r"\n\s*\n", CODE.sub("", text)):
+        targets = links(paragraph)
+        for target in targets:
+            if re.match(r"https?://", target):
+                continue
+            path, _, fragment = target.partition("#")
+            if not path or not (root / path).is_file():
+                found.append(f"{target!r}: no such file in the repository")
+                continue
+            if fragment and path.endswith(".md") and fragment not in anchors(root / path):
+                found.append(f"{target!r}: no anchor #{fragment} in {path}")
+            if online(target) not in targets:
+                found.append(f"{target!r}: no {online(target)} beside it (the package index shows no file)")
+    return found
+
+
+def test_every_readme_link_reaches_its_page_in_a_clone_and_online() -> None:
+    text = README.read_text(encoding="utf-8")
+    targets = links(text)
     assert any(target.startswith(SITE_URL) for target in targets)
-    assert problems(targets) == []
+    assert any(target.startswith("docs/") for target in targets)
+    assert problems([t for t in targets if re.match(r"https?://", t)]) == []
+    assert relative_problems(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[a](docs/no-such-page.md)", "no such file"),
+        ("[a](docs/cli.md)", f"no {SITE_URL}cli/ beside it"),
+        (f"[a](docs/cli.md) ([b]({SITE_URL}cli/#run))", f"no {SITE_URL}cli/ beside it"),
+        (f"[a](docs/cli.md#nowhere) ([b]({SITE_URL}cli/#nowhere))", "no anchor #nowhere in docs/cli.md"),
+        ("[a](CONTRIBUTING.md)", f"no {REPOSITORY}CONTRIBUTING.md beside it"),
+        (f"[a](docs/cli.md)\n\n[b]({SITE_URL}cli/)", "beside it"),  # another paragraph
+    ],
+)
+def test_a_relative_link_without_its_address_is_named(text: str, problem: str) -> None:
+    (found,) = relative_problems(text)
+    assert problem in found
+
+
+def test_a_relative_link_with_its_address_passes() -> None:
+    text = (
+        f"[a](docs/cli.md#run) ([b]({SITE_URL}cli/#run)), [c](docs/index.md) ([d]({SITE_URL})),\n"
+        f"[e](CONTRIBUTING.md) ([f]({REPOSITORY}CONTRIBUTING.md))"
+    )
+    assert relative_problems(text) == []
+
+
+def test_the_quick_start_is_the_two_commands_ci_runs() -> None:
+    text = README.read_text(encoding="utf-8")
+    quick = text[text.index("### Quick start") :]
+    block = re.search(r"^```bash\n(.*?)^```$", quick, re.MULTILINE | re.DOTALL)
+    assert block is not None
+    assert block[1].splitlines() == [
+        'python3 -m venv .venv && .venv/bin/pip install -q -e ".[all]" '
+        "&& .venv/bin/python -m beta_middleware demo",
+        "scripts/test",
+    ]
+    assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").rstrip().endswith("\nscripts/test")
+
+
+def test_contributing_keeps_the_details_and_the_readme_one_line() -> None:
+    readme = README.read_text(encoding="utf-8")
+    contributing = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    assert "scripts/test --lane NAME" in contributing
+    assert "--lane" not in readme
+    assert "CONTRIBUTING.md" in links(readme)
+    # read in a clone or on GitHub: its relative links need no address beside them, only their file
+    assert [
+        p for p in relative_problems(contributing) if not p.endswith("(the package index shows no file)")
+    ] == []
 
 
 def test_the_docs_site_url_is_the_projects() -> None:

@@ -19,7 +19,7 @@ from beta_middleware._run import BOOTSTRAP, Settings, settings
 from .server import Server
 
 PY = sys.executable
-VARS = (_run.BETAS, _run.HOSTS, _run.DROP_REJECTED, _run.THREADS, "PYTHONPATH")
+VARS = (_run.BETAS, _run.HOSTS, _run.DROP_REJECTED, _run.THREADS, _run.LOG, "PYTHONPATH")
 
 
 @pytest.fixture(autouse=True)
@@ -40,6 +40,13 @@ def run(
     )
 
 
+NO_NAMES = (
+    b"beta_middleware run: no beta names given (--betas NAME... or BETA_MIDDLEWARE_BETAS): requests carry\n"
+    b"  only what the program's own betas(...) scopes add\n"
+)
+"""What `run` says when nothing gives it a name (the program runs all the same)."""
+
+
 def script(tmp_path: Path, code: str, name: str = "app.py") -> str:
     path = tmp_path / name
     path.write_text(textwrap.dedent(code), encoding="utf-8")
@@ -53,7 +60,7 @@ def script(tmp_path: Path, code: str, name: str = "app.py") -> str:
 def test_the_exit_status_is_the_programs(status: int) -> None:
     done = run("--", PY, "-c", f"raise SystemExit({status})")
     assert done.returncode == status
-    assert done.stderr == b""
+    assert done.stderr == NO_NAMES
 
 
 def test_streams_pass_through_byte_for_byte() -> None:
@@ -257,15 +264,18 @@ def test_an_unknown_name_warns_once_and_runs() -> None:
     assert done.returncode == 0
     assert done.stdout == b"ran\n"
     assert done.stderr.decode() == (
-        "beta_middleware run: warning: unknown beta name 'files-api-2025-04-41': "
-        "did you mean 'files-api-2025-04-14'?\n"
+        "beta_middleware run: warning: unknown beta name 'files-api-2025-04-41': did you mean\n"
+        "  'files-api-2025-04-14'?\n"
     )
 
 
 def test_a_missing_command_exits_127() -> None:
     done = run("--", "no-such-command-beta-middleware", "x")
     assert done.returncode == 127
-    assert done.stderr == b"beta_middleware run: command not found: 'no-such-command-beta-middleware'\n"
+    assert (
+        done.stderr
+        == NO_NAMES + b"beta_middleware run: command not found: 'no-such-command-beta-middleware'\n"
+    )
 
 
 def test_a_file_that_cannot_run_exits_126(tmp_path: Path) -> None:
@@ -390,6 +400,7 @@ def test_main_returns_on_errors_without_running_anything() -> None:
     assert _run.main(["x"], betas=["a b"], err=err) == 2
     assert err.getvalue().splitlines() == [
         "beta_middleware run: no command after --: give one, e.g. -- python app.py",
+        *NO_NAMES.decode().splitlines(),
         "beta_middleware run: command not found: 'no-such-command-beta-middleware'",
         "beta_middleware run: --betas: invalid beta name 'a b': it contains a space",
     ]
@@ -451,8 +462,107 @@ def test_a_grandchild_process_sends_them_too_and_the_default_hosts_hold(
     assert done.stdout.decode().splitlines() == ["context-1m-2025-08-07", "None"]
 
 
-def test_a_program_that_installs_otherwise_is_told(tmp_path: Path) -> None:
-    code = "import beta_middleware\nbeta_middleware.install(betas='files-api-2025-04-14')"
-    done = run("--betas", "context-1m-2025-08-07", "--", PY, "-c", code)
-    assert done.returncode == 1
-    assert b"ValueError: beta_middleware is already installed" in done.stderr
+def test_a_program_that_installs_itself_joins_the_installation(server: Server, tmp_path: Path) -> None:
+    program = script(
+        tmp_path,
+        """
+        import sys, httpx, beta_middleware
+        installation = beta_middleware.install(betas="files-api-2025-04-14", hosts=["127.0.0.1"])
+        print(installation)
+        print(httpx.get(sys.argv[1]).json()["anthropic-beta"])
+        try:
+            beta_middleware.install(betas="other-2025-01-01")
+        except ValueError as exc:
+            print(exc)
+        """,
+    )
+    done = run("--betas", "context-1m-2025-08-07", "--threads", "--", PY, program, server.url_for("/echo"))
+    assert (done.returncode, done.stderr) == (0, b"")
+    shown, sent, refused = done.stdout.decode().splitlines()
+    assert shown == (
+        "Installation(betas=['context-1m-2025-08-07', 'files-api-2025-04-14'], "
+        "hosts=['api.anthropic.com', '127.0.0.1'], drop_rejected=False, threads=True)"
+    )
+    assert sent == "context-1m-2025-08-07,files-api-2025-04-14"
+    assert (
+        "made at start-up from the BETA_MIDDLEWARE_* variables (as python -m beta_middleware run sets them) "
+        f"and joined by install() at {program}:3; refusing to install"
+    ) in refused
+
+
+# -- the DEBUG lines: run --verbose, BETA_MIDDLEWARE_LOG=debug --------------------------------
+
+LOGS = """
+import io, logging, sys
+logging.getLogger("beta_middleware").debug("sent %s", "files-api-2025-04-14")
+logging.getLogger("beta_middleware.httpx").debug("a line of a module of the package")
+logging.getLogger("beta_middleware").info("an INFO line")
+logging.getLogger("other").warning("another logger's record: not ours to show")
+swapped, sys.stderr = sys.stderr, io.StringIO()  # a test runner capturing stderr, say
+logging.getLogger("beta_middleware").debug("to the stderr of the moment")
+captured, sys.stderr = sys.stderr.getvalue(), swapped
+print(repr(captured), "beta_middleware" in sys.modules)
+"""
+SHOWN = (
+    b"beta_middleware DEBUG: sent files-api-2025-04-14\n"
+    b"beta_middleware.httpx DEBUG: a line of a module of the package\n"
+    b"beta_middleware INFO: an INFO line\n"
+    b"another logger's record: not ours to show\n"  # logging's last resort, as without run
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [(["--verbose"], {}), ([], {_run.LOG: "debug"}), ([], {_run.LOG: " DEBUG "})],
+)
+def test_verbose_shows_the_packages_debug_lines_on_stderr(args: list[str], env: dict[str, str]) -> None:
+    done = run(*args, "--betas", "files-api-2025-04-14", "--", PY, "-c", LOGS, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == SHOWN
+    # from start-up on, before the program loads the package or any stack
+    assert done.stdout == b"'beta_middleware DEBUG: to the stderr of the moment\\n' False\n"
+
+
+def test_verbose_reaches_every_python_process_it_starts() -> None:
+    code = "import logging; logging.getLogger('beta_middleware').debug('in the child')"
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {code!r}], check=True)"
+    done = run("--verbose", "--betas", "files-api-2025-04-14", "--", PY, "-c", parent)
+    assert done.stderr == b"beta_middleware DEBUG: in the child\n"
+
+
+@pytest.mark.parametrize("off", ["", "0", "off", "no", "false"])
+def test_without_verbose_nothing_of_ours_is_shown(off: str) -> None:
+    done = run("--betas", "files-api-2025-04-14", "--", PY, "-c", LOGS, env={_run.LOG: off})
+    assert done.stderr == b"another logger's record: not ours to show\n"
+    assert done.stdout == b"'' False\n"
+
+
+def test_a_bad_log_setting_exits_2_under_run_and_is_told_without(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    done = run("--", PY, "-c", f"open({str(marker)!r}, 'w')", env={_run.LOG: "verbose"})
+    assert done.returncode == 2
+    assert done.stderr == b"beta_middleware run: BETA_MIDDLEWARE_LOG='verbose': expected debug (or 0: off)\n"
+    assert not marker.exists()
+    done = hooked(LOGS, {_run.LOG: "verbose"})
+    assert done.returncode == 0
+    assert done.stderr == (
+        b"beta_middleware run: BETA_MIDDLEWARE_LOG='verbose': expected debug (or 0: off); no log lines\n"
+        b"another logger's record: not ours to show\n"
+    )
+
+
+def test_the_hook_and_run_read_the_log_setting_alike() -> None:
+    for value in ("debug", "DEBUG", " Debug ", "", "0", "off", "OFF", "no", "false"):
+        shown = b"beta_middleware DEBUG" in hooked(LOGS, {_run.LOG: value}).stderr
+        assert (_run.log_level({_run.LOG: value}) == "debug") == shown, value
+    for value in ("1", "info", "yes", "true", "verbose"):
+        with pytest.raises(ValueError, match="expected debug"):
+            _run.log_level({_run.LOG: value})
+        assert b"expected debug" in hooked("pass", {_run.LOG: value}).stderr, value
+
+
+def test_with_nothing_configured_run_says_so_and_runs_the_program() -> None:
+    done = run("--threads", "--", PY, "-c", "print('ran')")
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"ran\n", NO_NAMES)
+    done = run("--", PY, "-c", "print('ran')", env={_run.BETAS: "files-api-2025-04-14"})
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"ran\n", b"")

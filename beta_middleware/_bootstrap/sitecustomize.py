@@ -8,6 +8,10 @@ patches what is loaded then and later). A program that never loads a stack pays 
 hook only. Then the next `sitecustomize` on `sys.path` (the user's or the distribution's),
 which this one hides by its name, runs as it would have.
 
+With `BETA_MIDDLEWARE_LOG=debug` (`run --verbose`) it also gives the `beta_middleware`
+logger a handler on stderr at DEBUG, at once: the lines of a request sent before any
+stack is imported, or by a program that configures no logging, are shown too.
+
 Nothing here may stop the program: a Python without beta_middleware, or bad settings, get
 one line on stderr and the program runs without the installation.
 """
@@ -28,6 +32,37 @@ if TYPE_CHECKING:
 _TRIGGERS = frozenset(("anthropic", "httpx", "httpx2", "requests", "beta_middleware"))
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _armed = True
+
+
+_LOG = "BETA_MIDDLEWARE_LOG"
+_OFF = ("", "0", "false", "no", "off")  # as beta_middleware._run reads flags
+
+
+def _log() -> None:
+    """`BETA_MIDDLEWARE_LOG=debug`: the `beta_middleware` logger's records from DEBUG up, on stderr."""
+    value = os.environ.get(_LOG, "")
+    if value.strip().lower() in _OFF:
+        return
+    if value.strip().lower() != "debug":  # `run` checks it: set by hand, or changed since
+        sys.stderr.write(f"beta_middleware run: {_LOG}={value!r}: expected debug (or 0: off); no log lines\n")
+        return
+    import logging
+
+    class Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+        """Writes to the `sys.stderr` of the moment (a test runner may swap it), as logging's last resort."""
+
+        def __init__(self) -> None:
+            logging.Handler.__init__(self)
+
+        @property
+        def stream(self) -> "Any":
+            return sys.stderr
+
+    handler = Stderr()
+    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s: %(message)s"))
+    logger = logging.getLogger("beta_middleware")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
 
 
 def _activate() -> None:
@@ -113,6 +148,7 @@ def _next_sitecustomize() -> None:
     spec.loader.exec_module(module)
 
 
+_log()
 if any(name in sys.modules for name in _TRIGGERS):  # pragma: no cover - loaded by a .pth file
     _armed = False
     _activate()
