@@ -92,13 +92,6 @@ def test_command_line_runs_the_demo(capsys: pytest.CaptureFixture[str]) -> None:
     assert ": 0 wrong" in capsys.readouterr().out
 
 
-def test_command_line_needs_a_command(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as info:
-        cli.main([])
-    assert info.value.code == 2
-    assert "COMMAND" in capsys.readouterr().err
-
-
 def test_python_dash_m(command_line: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     done = command_line("demo")
     assert done.returncode == 0, done.stderr

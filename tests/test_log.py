@@ -202,7 +202,7 @@ async def test_the_sdk_middleware_under_the_installed_one_says_so(
 ) -> None:
     middleware = BetaMiddleware(betas=FIXED)
     client = anthropic.AsyncAnthropic(api_key="k", base_url=messages_api.url, middleware=[middleware])
-    ask = [{"role": "user", "content": "Hi"}]
+    ask: Any = [{"role": "user", "content": "Hi"}]
     with install(hosts="api.anthropic.com"), betas(SCOPE):
         with caplog.at_level(logging.DEBUG, logger="beta_middleware"):
             await client.messages.create(model="m", max_tokens=1, messages=ask)
