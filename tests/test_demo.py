@@ -92,6 +92,14 @@ def test_command_line_runs_the_demo(capsys: pytest.CaptureFixture[str]) -> None:
     assert ": 0 wrong" in capsys.readouterr().out
 
 
+def test_command_line_without_a_command_prints_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([]) == 0
+    out = capsys.readouterr()
+    assert "COMMAND" in out.out
+    assert "demo" in out.out
+    assert out.err == ""
+
+
 def test_python_dash_m(command_line: Callable[..., subprocess.CompletedProcess[str]]) -> None:
     done = command_line("demo")
     assert done.returncode == 0, done.stderr
