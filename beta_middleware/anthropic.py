@@ -24,7 +24,7 @@ import sys
 import weakref
 from collections.abc import Callable, Generator, Iterable, Mapping
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import _drop, _log
 from ._compat import missing_stack
@@ -316,6 +316,19 @@ def _replayable(options: FinalRequestOptions) -> bool:
     return True
 
 
+def _unexpected(arguments: Mapping[str, object]) -> str:
+    """The error for keyword arguments `BetaMiddleware` does not take: for `hosts=`, what to do instead."""
+    if "hosts" in arguments:
+        return (
+            "BetaMiddleware() takes no hosts=: an SDK client sends every request to its one base URL, "
+            "so give the middleware to the clients whose requests should carry betas, and not to others. "
+            "To choose by host under the SDK, instrument its http_client instead: "
+            f"anthropic.Anthropic(http_client=beta_middleware.{STACK.__name__}.instrument("
+            "anthropic.DefaultHttpxClient(), hosts=[...]))"
+        )
+    return f"BetaMiddleware() got an unexpected keyword argument {next(iter(arguments))!r}"
+
+
 class BetaMiddleware(Middleware):
     """An anthropic SDK middleware that adds the active betas to the `anthropic-beta` header.
 
@@ -334,7 +347,11 @@ class BetaMiddleware(Middleware):
     name once. With nothing to add the request is passed on untouched.
     """
 
-    def __init__(self, *, betas: str | Iterable[str] = (), drop_rejected: bool = False) -> None:
+    def __init__(
+        self, *, betas: str | Iterable[str] = (), drop_rejected: bool = False, **unexpected: NoReturn
+    ) -> None:
+        if unexpected:
+            raise TypeError(_unexpected(unexpected))
         self.rules = Rules(betas, drop_rejected=drop_rejected)  # validates here, before any client uses it
         self.rules.owner = weakref.ref(self)  # for logs to name this middleware
         self._last: tuple[Callable[[], object], _Layers] = (_none, _NO_CLIENT)  # the chain met last

@@ -940,3 +940,22 @@ def test_the_demo_shows_the_middleware() -> None:
         got = [(step, received) for name, step, received in rows if name == stack]
         assert len(got) == 6
         assert all(received == step.expected for step, received in got)
+
+
+def test_hosts_is_refused_with_what_to_do_instead() -> None:
+    with pytest.raises(TypeError) as info:
+        BetaMiddleware(hosts=["api.anthropic.com"])  # type: ignore[arg-type]
+    message = str(info.value)
+    assert message.startswith("BetaMiddleware() takes no hosts=: an SDK client sends every request")
+    assert (
+        f"beta_middleware.{anthropic_stack()}.instrument(anthropic.DefaultHttpxClient(), hosts=[...])"
+        in message
+    )
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'beta'$"):
+        BetaMiddleware(beta="files-api-2025-04-14")  # type: ignore[arg-type]
+
+
+def anthropic_stack() -> str:
+    from beta_middleware.anthropic import STACK
+
+    return STACK.__name__
