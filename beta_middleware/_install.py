@@ -209,8 +209,7 @@ class Installation:
         undo, self._undo = self._undo, []
         for step in undo:
             step()
-        if self in INSTALLED:
-            INSTALLED.remove(self)
+        INSTALLED.remove(self)
 
     def uninstall(self) -> None:
         """Undo this installation: every patched attribute gets back the very object it held.

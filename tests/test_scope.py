@@ -980,3 +980,16 @@ def test_a_generator_closed_elsewhere_leaves_no_frame_in_the_context_that_entere
     gc.collect()
     assert frame_ref() is None  # the generator (and its frame, and its locals) are gone
     assert entered.run(current_betas) == ("gen-2025-01-01",)  # contextvars' rule for generators
+
+
+def test_an_entry_whose_record_an_interrupt_cut_off_is_still_left() -> None:
+    # An interrupt between an entry's two writes (the context variable, then the scope's
+    # record of the Python frame) leaves an entry that no frame has on record: the exit
+    # that closes it still takes its names away.
+    scope = betas("cut-2025-01-01")
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(scope)
+        scope._open.clear()  # the state such an interrupt leaves
+        assert current_betas() == ("cut-2025-01-01",)
+    assert current_betas() == ()
+    assert not scope._open
