@@ -27,7 +27,8 @@ RUN_HELP = """\
 run COMMAND with install() applied at interpreter start-up, in that process and in every
 Python process it starts. Options override the environment variables
 BETA_MIDDLEWARE_BETAS (comma separated), BETA_MIDDLEWARE_HOSTS (comma separated, * for
-every host), BETA_MIDDLEWARE_DROP_REJECTED=1 and BETA_MIDDLEWARE_THREADS=1."""
+every host), BETA_MIDDLEWARE_DROP_REJECTED=1, BETA_MIDDLEWARE_THREADS=1 and
+BETA_MIDDLEWARE_PROCESSES=1."""
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -52,7 +53,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     run = command("run", "run a program with install() applied: run [OPTIONS] -- COMMAND [ARG...]", RUN_HELP)
     run.usage = (
         "python -m beta_middleware run [-h] [--betas NAME...] [--hosts HOST...] [--drop-rejected] "
-        "[--threads] -- COMMAND [ARG...]"
+        "[--threads] [--processes] -- COMMAND [ARG...]"
     )
     run.add_argument("--betas", nargs="+", action="extend", metavar="NAME", help="beta names always sent")
     run.add_argument(
@@ -65,6 +66,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     run.add_argument("--drop-rejected", action="store_true", help="resend once without a rejected beta")
     run.add_argument("--threads", action="store_true", help="threads and executors carry the betas")
+    run.add_argument("--processes", action="store_true", help="process pools' jobs carry the betas")
     return parser, {"demo": commands.choices["demo"], "check": check, "known": known, "run": run}
 
 
@@ -94,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             hosts=args.hosts,
             drop_rejected=args.drop_rejected,
             threads=args.threads,
+            processes=args.processes,
         )
     from . import _cli
 

@@ -22,12 +22,24 @@ from ._errors import UnknownBetaWarning
 from ._header import HostMatcher
 from ._names import parse_names
 
-__all__ = ["BETAS", "BOOTSTRAP", "DROP_REJECTED", "HOSTS", "THREADS", "Settings", "main", "settings", "start"]
+__all__ = [
+    "BETAS",
+    "BOOTSTRAP",
+    "DROP_REJECTED",
+    "HOSTS",
+    "PROCESSES",
+    "THREADS",
+    "Settings",
+    "main",
+    "settings",
+    "start",
+]
 
 BETAS = "BETA_MIDDLEWARE_BETAS"
 HOSTS = "BETA_MIDDLEWARE_HOSTS"
 DROP_REJECTED = "BETA_MIDDLEWARE_DROP_REJECTED"
 THREADS = "BETA_MIDDLEWARE_THREADS"
+PROCESSES = "BETA_MIDDLEWARE_PROCESSES"
 BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
 """The directory whose `sitecustomize.py` is the start-up hook."""
 
@@ -44,11 +56,13 @@ class Settings:
     hosts: tuple[str, ...] | None = ()
     drop_rejected: bool = False
     threads: bool = False
+    processes: bool = False
 
     def install_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `install()`, leaving out `hosts` when it is the default."""
         kwargs: dict[str, Any] = {"betas": self.betas, "drop_rejected": self.drop_rejected}
         kwargs["threads"] = self.threads
+        kwargs["processes"] = self.processes
         if self.hosts != ():
             kwargs["hosts"] = self.hosts
         return kwargs
@@ -88,7 +102,9 @@ def settings(environ: Mapping[str, str], labels: Mapping[str, str] | None = None
             HostMatcher(hosts)
         except ValueError as exc:
             raise ValueError(f"{labels.get(HOSTS, HOSTS)}: {exc}") from None
-    return Settings(names, hosts, _flag(environ, DROP_REJECTED), _flag(environ, THREADS))
+    return Settings(
+        names, hosts, _flag(environ, DROP_REJECTED), _flag(environ, THREADS), _flag(environ, PROCESSES)
+    )
 
 
 def start() -> None:
@@ -124,6 +140,7 @@ def main(
     hosts: Sequence[str] | None = None,
     drop_rejected: bool = False,
     threads: bool = False,
+    processes: bool = False,
     environ: MutableMapping[str, str] | None = None,
     err: TextIO | None = None,
 ) -> int:
@@ -146,6 +163,8 @@ def main(
         env[DROP_REJECTED] = "1"
     if threads:
         env[THREADS] = "1"
+    if processes:
+        env[PROCESSES] = "1"
     if not command:
         print(f"{_PROG}: no command after --: give one, e.g. -- python app.py", file=err)
         return 2

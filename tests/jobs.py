@@ -11,7 +11,10 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import beta_middleware
 from beta_middleware import betas, current_betas
+
+HEADER = "anthropic-beta"
 
 
 def seen(*args: object) -> tuple[str, ...]:
@@ -49,3 +52,14 @@ def warned(job: Callable[[], Any]) -> tuple[Any, list[str]]:
         warnings.simplefilter("always")
         result = job()
     return result, [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+def send(url: str, *rest: object) -> str | None:
+    """Send one GET through an installed httpx client; the anthropic-beta value the server saw."""
+    import httpx
+
+    # once per worker (the same settings give the same installation; a forked worker has it)
+    beta_middleware.install(hosts=["127.0.0.1"], processes=True)
+    with httpx.Client() as client:
+        value: str | None = client.get(url, timeout=10).json()[HEADER]
+    return value

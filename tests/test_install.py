@@ -60,9 +60,19 @@ PATCHED: list[tuple[Any, str]] = [
 
 
 def snapshot() -> list[object]:
+    import concurrent.futures.process as futures_process
     import concurrent.futures.thread as futures_thread
+    import multiprocessing.pool
 
-    owners = [*PATCHED, (futures_thread.ThreadPoolExecutor, "submit")]
+    from beta_middleware._processes import POOL_METHODS
+
+    owners = [
+        *PATCHED,
+        (futures_thread.ThreadPoolExecutor, "submit"),
+        (futures_process.ProcessPoolExecutor, "submit"),
+        (multiprocessing.pool.Pool, "__init__"),
+        *[(multiprocessing.pool.Pool, name) for name in POOL_METHODS],
+    ]
     return [owner.__dict__.get(name, "<absent>") for owner, name in owners]
 
 
@@ -820,10 +830,8 @@ def test_a_resend_is_not_resent_by_a_layer_below(server: Server) -> None:
 
 
 def test_uninstall_restores_every_patched_attribute() -> None:
-    import concurrent.futures.thread  # noqa: F401 - patched when threads=True
-
-    before = snapshot()
-    installation = install(threads=True)
+    before = snapshot()  # imports what threads= and processes= patch
+    installation = install(threads=True, processes=True)
     during = snapshot()
     assert all(a is not b for a, b in zip(before, during, strict=True))
     installation.uninstall()
@@ -839,7 +847,8 @@ def test_install_again() -> None:
     with pytest.raises(ValueError, match=r"Installation\(betas=\['f'\].*Installation\(betas=\['g'\]"):
         install(betas="g")
     assert repr(installation) == (
-        "Installation(betas=['f'], hosts=['api.anthropic.com'], drop_rejected=False, threads=False)"
+        "Installation(betas=['f'], hosts=['api.anthropic.com'], drop_rejected=False, threads=False, "
+        "processes=False)"
     )
     installation.uninstall()
     assert install(betas="g") is not installation
@@ -853,6 +862,7 @@ def test_install_again() -> None:
         ({"hosts": "https://api.anthropic.com"}, ValueError),
         ({"hosts": ["ok.example", "a:1/"]}, ValueError),
         ({"threads": "yes"}, TypeError),
+        ({"processes": 1}, TypeError),
     ],
 )
 def test_bad_settings_raise_before_anything_is_patched(

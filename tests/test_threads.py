@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+import multiprocessing.pool
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -197,6 +198,23 @@ def test_a_thread_and_a_pending_job_keep_nothing_of_the_callers_stack() -> None:
         assert ref() is None
         release.set()
         assert future.result(10) == (ALPHA,)
+
+
+@pytest.mark.usefixtures("installed")
+def test_multiprocessing_thread_pools() -> None:
+    # A ThreadPool's workers and handler threads are made where it is built: none of that scope.
+    called_back: list[tuple[str, ...]] = []
+    with betas(ALPHA):
+        pool = multiprocessing.pool.ThreadPool(2)
+    with pool:
+        assert pool.apply(current_betas) == ()
+        with betas(BETA):
+            assert pool.apply(current_betas) == (BETA,)
+            assert pool.map(jobs.seen, [1, 2]) == [(BETA,)] * 2
+            pool.apply_async(current_betas, callback=lambda _: called_back.append(current_betas())).get(10)
+        assert list(pool.imap_unordered(jobs.seen, [1, 2])) == [(), ()]
+    pool.join()
+    assert called_back == [()]  # a callback runs in the pool's own thread, with none
 
 
 def test_thread_contexts_from_python_314() -> None:
