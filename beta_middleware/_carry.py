@@ -18,20 +18,23 @@ from __future__ import annotations
 import functools
 import sys
 import weakref
-from collections.abc import Callable
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._scope import _ROOT, BetaScope, _current, betas, current_betas
 
+# `typing` is not imported at run time: a worker process that only runs carried jobs
+# imports this module, and its start-up is measured (benchmarks/pools.py).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from contextvars import Context
+    from types import ModuleType
+    from typing import Any, TypeVar
 
     from ._install import Installation
 
-__all__ = ["carry", "patch"]
+    F = TypeVar("F", bound=Callable[..., Any])
 
-F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["carry", "patch"]
 
 
 class _Job:
@@ -128,7 +131,7 @@ def carry(fn: F) -> F:
     import inspect  # here: a worker process that only runs carried jobs never imports it
 
     kind = _CarriedAsync if inspect.iscoroutinefunction(fn) else Carried
-    return cast(F, kind(fn, current_betas()))
+    return kind(fn, current_betas())  # type: ignore[return-value]  # it calls as `fn` does
 
 
 def patch(installation: Installation, module: ModuleType) -> None:

@@ -26,14 +26,16 @@ pool of threads of this process - are carried so.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
 
 from ._carry import _Job
 from ._scope import _ROOT, _current, current_betas
 
+TYPE_CHECKING = False  # `typing` costs the import that patches a pool module
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+    from typing import Any
+
     from ._install import Installation
 
 __all__ = ["POOL_METHODS", "patch", "started"]

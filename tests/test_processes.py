@@ -264,3 +264,11 @@ def test_a_plain_fork_goes_on_inside_its_with_a_process_starts_with_none() -> No
             process.start()
             assert parent_end.recv() == expected
             process.join(WAIT)
+
+
+def test_the_pool_benchmark_runs() -> None:
+    from benchmarks import pools
+
+    figures = pools.measure(1, methods=["fork"], jobs=["beta_middleware.current_betas"])
+    assert set(figures) == {(kind, "fork", "beta_middleware.current_betas") for kind in pools.KINDS}
+    assert all(plain > 0 for plain, _ in figures.values())
