@@ -54,6 +54,11 @@ def warned(job: Callable[[], Any]) -> tuple[Any, list[str]]:
     return result, [f"{w.category.__name__}: {w.message}" for w in caught]
 
 
+def call(job: Callable[..., Any], *args: object) -> Any:
+    """Call `job` with `args`: a task for engines that run functions only (Ray's `remote`)."""
+    return job(*args)
+
+
 def send(url: str, *rest: object) -> str | None:
     """Send one GET through an installed httpx client; the anthropic-beta value the server saw."""
     import httpx
