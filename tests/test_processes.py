@@ -169,12 +169,18 @@ def test_carry_without_install(context: BaseContext) -> None:
 
 def test_joblib_loky() -> None:
     from joblib import Parallel, delayed
+    from joblib.externals.loky import get_reusable_executor
 
     with betas(ALPHA):
         job = carry(jobs.tagged)
-    with betas(BETA):
-        results = Parallel(n_jobs=2, timeout=WAIT)(delayed(job)(x) for x in range(4))
-        plain = Parallel(n_jobs=2, timeout=WAIT)(delayed(jobs.tagged)(x) for x in range(2))
+    try:
+        with betas(BETA):
+            results = Parallel(n_jobs=2, timeout=WAIT)(delayed(job)(x) for x in range(4))
+            plain = Parallel(n_jobs=2, timeout=WAIT)(delayed(jobs.tagged)(x) for x in range(2))
+    finally:
+        # loky keeps its workers for the next Parallel: not for another test's (whose
+        # modules they could not import)
+        get_reusable_executor().shutdown(wait=True)
     assert results == [(x, (ALPHA,)) for x in range(4)]
     assert plain == [(0, ()), (1, ())]  # loky starts fresh interpreters: nothing travels unasked
 
