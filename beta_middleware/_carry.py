@@ -79,12 +79,14 @@ class _Job:
 class Carried(_Job):
     """What `carry(fn)` returns: `fn` with the betas active at the `carry` call.
 
-    It looks like `fn` (`functools.wraps`) and pickles as `fn` and the names.
+    It looks like `fn` (its name, docstring, `__wrapped__`) and pickles as `fn` and the names.
     """
 
     def __init__(self, fn: Callable[..., Any], names: tuple[str, ...]) -> None:
         super().__init__(fn, names)
-        functools.update_wrapper(self, fn)
+        # Not `fn.__dict__` (what `functools.wraps` also copies): a class given as `fn`
+        # would lend this object its methods, `__reduce__` among them.
+        functools.update_wrapper(self, fn, updated=())
 
     def __repr__(self) -> str:
         return f"carry({self._fn!r}) with betas {self._names!r}"

@@ -174,3 +174,21 @@ async def test_an_async_function_carried() -> None:
     if sys.version_info >= (3, 12):  # markcoroutinefunction: from 3.12
         assert inspect.iscoroutinefunction(later)
     assert inspect.iscoroutinefunction(type(later).__call__)  # what frameworks look at on older Pythons
+
+
+class Job:
+    """A class as the carried callable, with a `__reduce__` of its own instances'."""
+
+    def __init__(self, x: int = 0) -> None:
+        self.seen = (x, current_betas())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Job, ())
+
+
+def test_a_class_carried() -> None:
+    with betas("alpha-2025-01-01"):
+        carried = carry(Job)
+    again = pickle.loads(pickle.dumps(carried))
+    assert again(1).seen == (1, ("alpha-2025-01-01",))
+    assert again.__name__ == "Job"
