@@ -277,4 +277,4 @@ def test_the_pool_benchmark_runs() -> None:
 
     figures = pools.measure(1, methods=["fork"], jobs=["beta_middleware.current_betas"])
     assert set(figures) == {(kind, "fork", "beta_middleware.current_betas") for kind in pools.KINDS}
-    assert all(plain > 0 for plain, _ in figures.values())
+    assert all(plain > 0 for plain, _, _ in figures.values())
