@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 
 from ._carry import _Job
+from ._known import bundled
 from ._scope import _ROOT, _current, current_betas
 
 TYPE_CHECKING = False  # `typing` costs the import that patches a pool module
@@ -50,10 +51,15 @@ def patch(installation: Installation, module: ModuleType) -> None:
         # Held weakly by `multiprocessing` (an entry per installation, gone with it); it
         # does nothing once the installation is undone.
         module.register_after_fork(installation, started)
-    elif module.__name__ == "concurrent.futures.process":
-        _patch_executor(installation, module.ProcessPoolExecutor)
     else:
-        _patch_pool(installation, module)
+        if installation.processes:
+            # The known names, which a worker reads to check a job's names: loaded here, a
+            # worker forked from this process has them (else its first job loads `json`).
+            bundled()
+        if module.__name__ == "concurrent.futures.process":
+            _patch_executor(installation, module.ProcessPoolExecutor)
+        else:
+            _patch_pool(installation, module)
 
 
 def started(installation: Installation) -> None:
