@@ -11,6 +11,7 @@ import contextvars
 import multiprocessing
 import os
 import pickle
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -278,3 +279,28 @@ def test_the_pool_benchmark_runs() -> None:
     figures = pools.measure(1, methods=["fork"], jobs=["beta_middleware.current_betas"])
     assert set(figures) == {(kind, "fork", "beta_middleware.current_betas") for kind in pools.KINDS}
     assert all(plain > 0 for plain, _, _ in figures.values())
+
+
+def test_install_imports_no_pool_module_and_patches_them_when_imported() -> None:
+    code = """
+import sys
+import beta_middleware
+installation = beta_middleware.install(threads=True, processes=True)
+modules = ("multiprocessing", "multiprocessing.util", "multiprocessing.pool", "concurrent.futures.process")
+print([name for name in modules if name in sys.modules])
+import concurrent.futures, multiprocessing.pool
+patched = (concurrent.futures.ProcessPoolExecutor.submit, multiprocessing.pool.Pool.map)
+print([method.__code__.co_filename.rsplit("/", 1)[-1] for method in patched])
+installation.uninstall()
+patched = (concurrent.futures.ProcessPoolExecutor.submit, multiprocessing.pool.Pool.map)
+print([method.__code__.co_filename.rsplit("/", 1)[-1] for method in patched])
+"""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE", "BETA_MIDDLEWARE"))}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT, env=environ, check=True
+    )
+    assert done.stdout.splitlines() == [
+        "[]",
+        "['_processes.py', '_processes.py']",
+        "['process.py', 'pool.py']",
+    ]
