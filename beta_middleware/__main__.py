@@ -31,8 +31,8 @@ RUN_HELP = """\
 run COMMAND with install() applied at interpreter start-up, in that process and in every
 Python process it starts. Options override the environment variables
 BETA_MIDDLEWARE_BETAS (comma separated), BETA_MIDDLEWARE_HOSTS (comma separated, * for
-every host), BETA_MIDDLEWARE_DROP_REJECTED=1, BETA_MIDDLEWARE_THREADS=1 and
-BETA_MIDDLEWARE_LOG=debug (--verbose)."""
+every host), BETA_MIDDLEWARE_DROP_REJECTED=1, BETA_MIDDLEWARE_THREADS=1,
+BETA_MIDDLEWARE_PROCESSES=1 and BETA_MIDDLEWARE_LOG=debug (--verbose)."""
 COMMAND_AFTER = "the command goes after --: run [OPTIONS] -- COMMAND [ARG...]"
 
 
@@ -104,6 +104,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     run.add_argument("--drop-rejected", action="store_true", help="resend once without a rejected beta")
     run.add_argument("--threads", action="store_true", help="threads and executors carry the betas")
+    run.add_argument("--processes", action="store_true", help="process pools' jobs carry the betas")
     run.add_argument(
         "--verbose",
         action="store_true",
@@ -150,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             drop_rejected=args.drop_rejected,
             threads=args.threads,
             verbose=args.verbose,
+            processes=args.processes,
         )
     from . import _cli
 

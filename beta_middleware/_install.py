@@ -67,6 +67,13 @@ _THREAD_PATCHERS: Final = {
     "threading": "beta_middleware._carry",
     "concurrent.futures.thread": "beta_middleware._carry",
 }
+# Every installation: a process multiprocessing starts (a pool's worker) has no betas of its own.
+_FORK_PATCHERS: Final = {"multiprocessing.util": "beta_middleware._processes"}
+# threads= or processes=: the pools' own threads start with none; processes=: jobs carry them.
+_POOL_PATCHERS: Final = {
+    "concurrent.futures.process": "beta_middleware._processes",
+    "multiprocessing.pool": "beta_middleware._processes",
+}
 
 _ABSENT: Final = object()
 
@@ -103,16 +110,23 @@ class Installation:
     """The process-wide installation made by `install()`.
 
     `uninstall()` undoes it; usable as a context manager (`with install(...):`).
-    Its settings: `betas`, `hosts` (None: every host), `drop_rejected`, `threads`.
+    Its settings: `betas`, `hosts` (None: every host), `drop_rejected`, `threads`,
+    `processes`.
     """
 
     def __init__(
-        self, betas: tuple[str, ...], hosts: tuple[str, ...] | None, drop_rejected: bool, threads: bool
+        self,
+        betas: tuple[str, ...],
+        hosts: tuple[str, ...] | None,
+        drop_rejected: bool,
+        threads: bool,
+        processes: bool = False,
     ) -> None:
         self.betas = betas
         self.hosts = hosts
         self.drop_rejected = drop_rejected
         self.threads = threads
+        self.processes = processes
         self.rules = Rules(betas, hosts, drop_rejected)
         """The HTTP stacks' rules: `hosts=` applies."""
         self.sdk_rules = Rules(betas, None, drop_rejected)
@@ -123,7 +137,12 @@ class Installation:
         self._patches: list[tuple[Any, str, object]] = []
         self._undo: list[Callable[[], object]] = []
         self._patched: set[str] = set()
-        self._watched = dict(_PATCHERS, **(_THREAD_PATCHERS if threads else {}))
+        self._watched = dict(
+            _PATCHERS,
+            **_FORK_PATCHERS,
+            **(_THREAD_PATCHERS if threads else {}),
+            **(_POOL_PATCHERS if threads or processes else {}),
+        )
         self._finder = _Finder(self)
         self.active = False
         self.imported_before: frozenset[str] = frozenset()
@@ -133,14 +152,15 @@ class Installation:
         self.asked: list[tuple[Any, ...]] = []
         """The settings each of those calls asked for (the installation's own are their union)."""
 
-    def _settings(self) -> tuple[tuple[str, ...], tuple[str, ...] | None, bool, bool]:
-        return self.betas, self.hosts, self.drop_rejected, self.threads
+    def _settings(self) -> tuple[tuple[str, ...], tuple[str, ...] | None, bool, bool, bool]:
+        return self.betas, self.hosts, self.drop_rejected, self.threads, self.processes
 
     def __repr__(self) -> str:
         hosts = None if self.hosts is None else list(self.hosts)
         return (
             f"Installation(betas={list(self.betas)!r}, hosts={hosts!r}, "
-            f"drop_rejected={self.drop_rejected!r}, threads={self.threads!r})"
+            f"drop_rejected={self.drop_rejected!r}, threads={self.threads!r}, "
+            f"processes={self.processes!r})"
         )
 
     def patch(self, owner: Any, name: str, value: object) -> None:
@@ -319,6 +339,7 @@ def install(
     hosts: str | Iterable[str] | None = DEFAULT,
     drop_rejected: bool = False,
     threads: bool = False,
+    processes: bool = False,
 ) -> Installation:
     """Make every client of the process send the active betas, whoever built it.
 
@@ -332,8 +353,13 @@ def install(
             every host). Default: `api.anthropic.com`, plus the host of
             `ANTHROPIC_BASE_URL` when set. SDK clients always get betas.
         drop_rejected: as on the integrations: resend once without rejected names.
-        threads: threads created, and executor jobs submitted, inside a scope run
-            with the betas active there.
+        threads: a `threading.Thread` runs with the betas active where it was
+            created, a `ThreadPoolExecutor` job with those active at its submission.
+        processes: a job given to a `ProcessPoolExecutor` or a `multiprocessing` pool
+            runs with the betas active at its submission, under every start method.
+
+    Under every installation, a process that `multiprocessing` starts (a pool's worker)
+    begins with no betas of its own.
 
     A stack is patched when it is imported (at once if it already is): this loads no
     HTTP library. Calling it again with the same settings returns the same
@@ -349,9 +375,11 @@ def install(
     spec = None if rules.hosts is None else rules.hosts.spec
     if not isinstance(threads, bool):
         raise TypeError(f"threads must be a bool, got {threads!r}")
+    if not isinstance(processes, bool):
+        raise TypeError(f"processes must be a bool, got {processes!r}")
     with _lock:
         current = _installed
-        wanted = (rules.fixed.names, spec, rules.drop_rejected, threads)
+        wanted = (rules.fixed.names, spec, rules.drop_rejected, threads, processes)
         origin = _origin or _caller()
         if current is not None:
             if current._settings() == wanted or wanted in current.asked:

@@ -23,7 +23,7 @@ from ._header import HostMatcher
 from ._names import parse_names
 
 __all__ = [
-    *("BETAS", "BOOTSTRAP", "DROP_REJECTED", "HOSTS", "LOG", "THREADS", "Settings"),
+    *("BETAS", "BOOTSTRAP", "DROP_REJECTED", "HOSTS", "LOG", "PROCESSES", "THREADS", "Settings"),
     *("log_level", "main", "settings", "start"),
 ]
 
@@ -33,6 +33,7 @@ DROP_REJECTED = "BETA_MIDDLEWARE_DROP_REJECTED"
 THREADS = "BETA_MIDDLEWARE_THREADS"
 LOG = "BETA_MIDDLEWARE_LOG"
 """`debug`: the start-up hook shows the `beta_middleware` logger's DEBUG lines on stderr."""
+PROCESSES = "BETA_MIDDLEWARE_PROCESSES"
 BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bootstrap")
 """The directory whose `sitecustomize.py` is the start-up hook."""
 
@@ -49,11 +50,13 @@ class Settings:
     hosts: tuple[str, ...] | None = ()
     drop_rejected: bool = False
     threads: bool = False
+    processes: bool = False
 
     def install_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `install()`, leaving out `hosts` when it is the default."""
         kwargs: dict[str, Any] = {"betas": self.betas, "drop_rejected": self.drop_rejected}
         kwargs["threads"] = self.threads
+        kwargs["processes"] = self.processes
         if self.hosts != ():
             kwargs["hosts"] = self.hosts
         return kwargs
@@ -108,7 +111,9 @@ def settings(environ: Mapping[str, str], labels: Mapping[str, str] | None = None
             HostMatcher(hosts)
         except ValueError as exc:
             raise ValueError(f"{labels.get(HOSTS, HOSTS)}: {exc}") from None
-    return Settings(names, hosts, _flag(environ, DROP_REJECTED), _flag(environ, THREADS))
+    return Settings(
+        names, hosts, _flag(environ, DROP_REJECTED), _flag(environ, THREADS), _flag(environ, PROCESSES)
+    )
 
 
 def start() -> None:
@@ -144,6 +149,7 @@ def main(
     hosts: Sequence[str] | None = None,
     drop_rejected: bool = False,
     threads: bool = False,
+    processes: bool = False,
     verbose: bool = False,
     environ: MutableMapping[str, str] | None = None,
     err: TextIO | None = None,
@@ -171,6 +177,8 @@ def main(
         env[DROP_REJECTED] = "1"
     if threads:
         env[THREADS] = "1"
+    if processes:
+        env[PROCESSES] = "1"
     if verbose:
         env[LOG] = "debug"
     if not command:

@@ -153,6 +153,8 @@ def test_run_help_names_its_exit_codes_and_variables(capsys: pytest.CaptureFixtu
         "the program's own",
         "BETA_MIDDLEWARE_BETAS",
         "BETA_MIDDLEWARE_THREADS=1",
+        "BETA_MIDDLEWARE_PROCESSES=1",
+        "--processes",
         "--",
     ):
         assert item in text

@@ -55,15 +55,24 @@ PATCHED: list[tuple[Any, str]] = [
     (AsyncAPIClient, "_middleware_chain"),
     (BaseClient, "middleware"),
     (threading.Thread, "__init__"),
-    (threading.Thread, "start"),
     (threading.Thread, "_bootstrap_inner"),
 ]
 
 
 def snapshot() -> list[object]:
+    import concurrent.futures.process as futures_process
     import concurrent.futures.thread as futures_thread
+    import multiprocessing.pool
 
-    owners = [*PATCHED, (futures_thread.ThreadPoolExecutor, "submit")]
+    from beta_middleware._processes import POOL_METHODS
+
+    owners = [
+        *PATCHED,
+        (futures_thread.ThreadPoolExecutor, "submit"),
+        (futures_process.ProcessPoolExecutor, "submit"),
+        (multiprocessing.pool.Pool, "__init__"),
+        *[(multiprocessing.pool.Pool, name) for name in POOL_METHODS],
+    ]
     return [owner.__dict__.get(name, "<absent>") for owner, name in owners]
 
 
@@ -811,10 +820,8 @@ def test_a_name_the_owner_left_off_is_not_put_back_by_a_layer_below(server: Serv
 
 
 def test_uninstall_restores_every_patched_attribute() -> None:
-    import concurrent.futures.thread  # noqa: F401 - patched when threads=True
-
-    before = snapshot()
-    installation = install(threads=True)
+    before = snapshot()  # imports what threads= and processes= patch
+    installation = install(threads=True, processes=True)
     during = snapshot()
     assert all(a is not b for a, b in zip(before, during, strict=True))
     installation.uninstall()
@@ -830,7 +837,8 @@ def test_install_again() -> None:
     with pytest.raises(ValueError, match=r"Installation\(betas=\['f'\].*Installation\(betas=\['g'\]"):
         install(betas="g")
     assert repr(installation) == (
-        "Installation(betas=['f'], hosts=['api.anthropic.com'], drop_rejected=False, threads=False)"
+        "Installation(betas=['f'], hosts=['api.anthropic.com'], drop_rejected=False, threads=False, "
+        "processes=False)"
     )
     installation.uninstall()
     assert install(betas="g") is not installation
@@ -991,6 +999,7 @@ with beta_middleware.install(hosts=None):  # every host: nothing to warn about
         ({"hosts": "https://api.anthropic.com"}, ValueError),
         ({"hosts": ["ok.example", "a:1/"]}, ValueError),
         ({"threads": "yes"}, TypeError),
+        ({"processes": 1}, TypeError),
     ],
 )
 def test_bad_settings_raise_before_anything_is_patched(
@@ -1114,14 +1123,14 @@ def test_threads_run_with_the_betas_of_their_creation() -> None:
         made = [threading.Thread(target=job), Sub()]
     later = threading.Thread(target=job)
     with betas("b"):
-        made.append(later)  # created outside: the betas at start
+        made.append(later)  # created outside any scope: none, wherever it is started
         for thread in made:
             thread.start()
+            thread.join()
     plain = threading.Thread(target=job)
     plain.start()
-    for thread in [*made, plain]:
-        thread.join()
-    assert seen == [("a",), ("a",), ("b",), ()]
+    plain.join()
+    assert seen == [("a",), ("a",), (), ()]
 
 
 @pytest.mark.usefixtures("threads_installed")

@@ -19,7 +19,7 @@ from beta_middleware._run import BOOTSTRAP, Settings, settings
 from .server import Server
 
 PY = sys.executable
-VARS = (_run.BETAS, _run.HOSTS, _run.DROP_REJECTED, _run.THREADS, _run.LOG, "PYTHONPATH")
+VARS = (_run.BETAS, _run.HOSTS, _run.DROP_REJECTED, _run.THREADS, _run.PROCESSES, _run.LOG, "PYTHONPATH")
 
 
 @pytest.fixture(autouse=True)
@@ -221,12 +221,12 @@ def test_settings_from_the_environment_alone() -> None:
 
 def test_options_override_the_environment() -> None:
     env = {_run.BETAS: "files-api-2025-04-14", _run.HOSTS: "a.example"}
-    names = ("BETAS", "HOSTS", "DROP_REJECTED", "THREADS")
+    names = ("BETAS", "HOSTS", "DROP_REJECTED", "THREADS", "PROCESSES")
     code = f"import os; print(*(os.environ.get('BETA_MIDDLEWARE_' + v) for v in {names!r}))"
     done = run("--betas", "a-1", "b-2,c-3", "--hosts", "b.example", "--", PY, "-c", code, env=env)
-    assert done.stdout == b"a-1,b-2,c-3 b.example None None\n"
-    done = run("--drop-rejected", "--threads", "--betas", "a-1", "--", PY, "-c", code, env=env)
-    assert done.stdout == b"a-1 a.example 1 1\n"
+    assert done.stdout == b"a-1,b-2,c-3 b.example None None None\n"
+    done = run("--drop-rejected", "--threads", "--processes", "--betas", "a-1", "--", PY, "-c", code, env=env)
+    assert done.stdout == b"a-1 a.example 1 1 1\n"
 
 
 # -- bad values: exit 2 before the program starts --------------------------------------------
@@ -376,6 +376,8 @@ def test_settings_read_the_environment() -> None:
         assert settings({_run.THREADS: off}).threads is False
     for on in ("1", "true", "yes", "on", " On "):
         assert settings({_run.THREADS: on}).threads is True
+    assert settings({_run.PROCESSES: "1"}) == Settings(processes=True)
+    assert settings({_run.PROCESSES: "off"}).processes is False
 
 
 def test_install_gets_the_default_hosts_unless_told() -> None:
@@ -383,13 +385,15 @@ def test_install_gets_the_default_hosts_unless_told() -> None:
         "betas": ("a-1",),
         "drop_rejected": False,
         "threads": False,
+        "processes": False,
     }
     assert Settings(hosts=None).install_kwargs()["hosts"] is None
-    assert Settings(hosts=("a.example",), threads=True).install_kwargs() == {
+    assert Settings(hosts=("a.example",), threads=True, processes=True).install_kwargs() == {
         "betas": (),
         "hosts": ("a.example",),
         "drop_rejected": False,
         "threads": True,
+        "processes": True,
     }
 
 
@@ -437,6 +441,39 @@ def test_the_programs_requests_carry_the_betas(server: Server, tmp_path: Path) -
         "own-1,context-1m-2025-08-07,files-api-2025-04-14",
         "context-1m-2025-08-07,files-api-2025-04-14",  # --threads: the thread got the scope
     ]
+
+
+POOL = """
+import json, multiprocessing, sys
+from concurrent.futures import ProcessPoolExecutor
+from beta_middleware import betas
+
+def send(url):
+    import httpx
+    return httpx.get(url).json()["anthropic-beta"]
+
+if __name__ == "__main__":
+    url = sys.argv[1] + "/echo"
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(sys.argv[2])) as pool:
+        with betas("files-api-2025-04-14"):
+            seen = [pool.submit(send, url).result(60)]
+        seen.append(pool.submit(send, url).result(60))
+    print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_processes_a_pools_jobs_send_their_submitters_betas(
+    server: Server, tmp_path: Path, method: str
+) -> None:
+    # The worker is another Python process: under spawn it is installed by the start-up hook.
+    program = script(tmp_path, POOL)
+    betas = ("--betas", "context-1m-2025-08-07", "--hosts", "127.0.0.1")
+    done = run(*betas, "--processes", "--", PY, program, server.url, method)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert json.loads(done.stdout) == ["context-1m-2025-08-07,files-api-2025-04-14", "context-1m-2025-08-07"]
+    done = run(*betas, "--", PY, program, server.url, method, env={_run.PROCESSES: "1"})
+    assert json.loads(done.stdout) == ["context-1m-2025-08-07,files-api-2025-04-14", "context-1m-2025-08-07"]
 
 
 def test_a_grandchild_process_sends_them_too_and_the_default_hosts_hold(
