@@ -865,7 +865,7 @@ def test_the_programs_install_joins_the_start_up_installation(server: Server) ->
     assert joined is started
     assert repr(joined) == (
         "Installation(betas=['files-api-2025-04-14', 'context-1m-2025-08-07'], "
-        f"hosts=['api.anthropic.com', '{LOCAL}'], drop_rejected=False, threads=True)"
+        f"hosts=['api.anthropic.com', '{LOCAL}'], drop_rejected=False, threads=True, processes=False)"
     )
     assert joined.origins[1] == f"by install() at {__file__}:{sys._getframe().f_lineno - 6}"
     # either call again, as it was made: the same installation

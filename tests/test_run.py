@@ -518,7 +518,7 @@ def test_a_program_that_installs_itself_joins_the_installation(server: Server, t
     shown, sent, refused = done.stdout.decode().splitlines()
     assert shown == (
         "Installation(betas=['context-1m-2025-08-07', 'files-api-2025-04-14'], "
-        "hosts=['api.anthropic.com', '127.0.0.1'], drop_rejected=False, threads=True)"
+        "hosts=['api.anthropic.com', '127.0.0.1'], drop_rejected=False, threads=True, processes=False)"
     )
     assert sent == "context-1m-2025-08-07,files-api-2025-04-14"
     assert (
