@@ -364,3 +364,65 @@ async def test_a_request_sent_again_through_another_client_starts_from_the_calle
             await client.aclose()
         else:
             client.close()
+
+
+# Nothing of the caller's stack is kept by what outlives a scope: a client, its transport's
+# rules cache, an SDK middleware, an installation, after requests made inside the scope.
+
+
+class _Payload:
+    """A caller's local: a request body, a dataframe..."""
+
+
+def _send_in_a_scope(send: Any) -> Any:
+    """`send()` inside scopes entered two frames below a caller holding a payload."""
+    import weakref
+
+    def outer() -> Any:
+        payload = _Payload()
+        inner()
+        return weakref.ref(payload)
+
+    def inner() -> None:
+        with betas("kept-2025-01-01"), betas("inner-2025-01-01"):
+            send()
+
+    return outer()
+
+
+@pytest.mark.parametrize("holder", ["transport", "instrument", "sdk middleware", "installed", "adapter"])
+def test_what_outlives_a_scope_keeps_nothing_of_the_stack_that_entered_it(
+    api: MessagesServer, holder: str
+) -> None:
+    import gc
+
+    import requests
+
+    from beta_middleware.requests import BetaAdapter
+
+    installation = install(betas="f-2025-01-01", hosts=None) if holder == "installed" else None
+    try:
+        if holder == "adapter":
+            session = requests.Session()
+            session.mount("http://", BetaAdapter(betas=["inner-2025-01-01", "f-2025-01-01"]))
+            kept: Any = session
+            payload = _send_in_a_scope(lambda: session.get(api.url + "/v1/models"))
+        elif holder == "sdk middleware":
+            kept = anthropic.Anthropic(
+                api_key="k", base_url=api.url, middleware=[BetaMiddleware(betas=["inner-2025-01-01"])]
+            )
+            payload = _send_in_a_scope(lambda: kept.messages.create(**ASK))
+        else:
+            transport = ours.BetaTransport(betas=["inner-2025-01-01", "f-2025-01-01"])
+            kept = {
+                "transport": lambda: httpx2.Client(transport=transport),
+                "instrument": lambda: ours.instrument(httpx2.Client(), betas=["inner-2025-01-01"]),
+                "installed": httpx2.Client,
+            }[holder]()
+            payload = _send_in_a_scope(lambda: kept.get(api.url + "/v1/models"))
+        gc.collect()
+        assert payload() is None
+    finally:
+        if installation is not None:
+            installation.uninstall()
+    kept.close()
