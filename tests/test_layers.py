@@ -414,11 +414,12 @@ def test_what_outlives_a_scope_keeps_nothing_of_the_stack_that_entered_it(
             payload = _send_in_a_scope(lambda: kept.messages.create(**ASK))
         else:
             transport = ours.BetaTransport(betas=["inner-2025-01-01", "f-2025-01-01"])
-            kept = {
+            build: dict[str, Any] = {
                 "transport": lambda: httpx2.Client(transport=transport),
                 "instrument": lambda: ours.instrument(httpx2.Client(), betas=["inner-2025-01-01"]),
                 "installed": httpx2.Client,
-            }[holder]()
+            }
+            kept = build[holder]()
             payload = _send_in_a_scope(lambda: kept.get(api.url + "/v1/models"))
         gc.collect()
         assert payload() is None
