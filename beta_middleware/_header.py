@@ -8,7 +8,7 @@ as it was. Integrations only adapt their stack's request object to `Rules`.
 from __future__ import annotations
 
 from _thread import allocate_lock
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from ._names import Merged, NameSet, parse_names
 from ._scope import _current, _joined
@@ -24,11 +24,14 @@ __all__ = [
     "HostMatcher",
     "Rules",
     "below",
+    "hand_down",
     "merge",
     "names_given",
+    "owning",
     "sent",
     "settings",
     "split",
+    "take_back",
 ]
 
 HEADER = "anthropic-beta"
@@ -218,6 +221,23 @@ class Below:
 
 below: ContextVar[Below | None] = ContextVar("beta_middleware_below", default=None)
 """Set by the owner of a request while it sends it through layers that may be ours."""
+
+owning: list[None] = []
+"""One entry per such send under way, in any thread: while it is empty no layer reads `below`
+(a context variable that is not set costs a request a lookup of the whole context)."""
+
+
+def hand_down(under: Below) -> Token[Below | None]:
+    """Start sending a request through layers that may be ours, which then see `under`."""
+    owning.append(None)  # first: a layer below never misses `below`
+    return below.set(under)
+
+
+def take_back(token: Token[Below | None]) -> None:
+    """End what `hand_down` started."""
+    below.reset(token)
+    owning.pop()
+
 
 INSTALLED: list[object] = []
 """The installation while one is active: then an HTTP layer of ours may be under any SDK client."""

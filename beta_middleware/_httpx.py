@@ -14,8 +14,20 @@ from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
 from . import _drop, _log
-from ._header import HEADER, Below, HostMatcher, Rules, below, names_given, sent, settings
-from ._log import DEBUG, enabled
+from ._header import (
+    HEADER,
+    Below,
+    HostMatcher,
+    Rules,
+    below,
+    hand_down,
+    names_given,
+    owning,
+    sent,
+    settings,
+    take_back,
+)
+from ._log import DEBUG, cached, enabled
 from ._rejected import LIMIT, PIECE, from_body
 
 if TYPE_CHECKING:
@@ -77,7 +89,7 @@ def prepare(rules: Rules, request: _Request, value: str, hosts: HostMatcher | No
         host = request.url.host
         if host not in hosts.exact and not hosts(host):
             value = ""  # another host: it gets what the caller set, nothing of ours
-            if enabled(DEBUG):
+            if cached(DEBUG) is not False and enabled(DEBUG):
                 _log.outside(rules, host)
     if mark is None:
         if value:
@@ -90,7 +102,7 @@ def prepare(rules: Rules, request: _Request, value: str, hosts: HostMatcher | No
                 value = added.after.get(own) or sent(own, added)
             headers[HEADER] = value
             extensions[SENT] = (value, own)
-            if enabled(DEBUG):
+            if cached(DEBUG) is not False and enabled(DEBUG):
                 _log.sent(rules, request.url.host, own, value)
         return value  # else nothing to add now, nothing added before: left as it was
     return _prepare_again(rules, request, value, mark)
@@ -113,7 +125,7 @@ def _prepare_again(rules: Rules, request: _Request, value: str, mark: tuple[str 
             headers[HEADER] = own
     request.extensions = extensions = dict(request.extensions)  # see SENT: perhaps a hop's shared dict
     extensions[SENT] = (value or own, own)
-    if enabled(DEBUG):
+    if cached(DEBUG) is not False and enabled(DEBUG):
         _log.sent(rules, request.url.host, own, value or own)
     return value
 
@@ -131,7 +143,7 @@ def prepare_below(rules: Rules, request: _Request, under: Below, hosts: HostMatc
     value = sent(own, names)
     if value != own:
         headers[HEADER] = value
-    if enabled(DEBUG):
+    if cached(DEBUG) is not False and enabled(DEBUG):
         _log.sent(rules, request.url.host, own, value, under)
 
 
@@ -447,16 +459,17 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        under = below.get()
-        if under is not None:  # another of ours above owns the request: see `Below`
-            prepare_below(rules, request, under, self._hosts)
-            return self._transport.handle_request(request)
         value = rules.added().joined if rules.plain else rules.value()
-        # Nothing to add and nothing added before: nothing to do, whatever the host.
+        # Nothing to add and nothing added before: nothing to do, whatever the host (and
+        # whether or not another of ours above owns the request: it adds nothing here).
         if value or SENT in request.extensions:
+            under = below.get() if owning else None
+            if under is not None:  # another of ours above owns the request: see `Below`
+                prepare_below(rules, request, under, self._hosts)
+                return self._transport.handle_request(request)
             value = prepare(rules, request, value, self._hosts)
-        if value and self._stacked:
-            return self._send_over(request, value)
+            if value and self._stacked:
+                return self._send_over(request, value)
         response = self._transport.handle_request(request)
         # inline, not a helper of its own: a call less per request with drop_rejected (measured)
         if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
@@ -467,11 +480,11 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def _send_over(self, request: Req, value: str) -> Resp:
         """Send `request`, which this layer owns, through layers of ours below it."""
         under = Below()
-        token = below.set(under)
+        token = hand_down(under)
         try:
             response = self._transport.handle_request(request)
         finally:
-            below.reset(token)
+            take_back(token)
             record_sent(request)
         if (self.rules.drop_rejected or under.added) and 400 <= response.status_code < 500:
             response = self._drive(self._dropping(request, response, value, under))
@@ -485,11 +498,11 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
                 step, arg = steps.send(value)
                 if step is SEND:
                     request, under = arg
-                    token = below.set(under)
+                    token = hand_down(under)
                     try:
                         value = self._transport.handle_request(request)
                     finally:
-                        below.reset(token)
+                        take_back(token)
                 else:
                     value = sync_step(step, arg)
         except StopIteration as done:
@@ -536,16 +549,17 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
         is handed back to be awaited, so a request costs no coroutine of this wrapper's.
         """
         rules = self.rules
-        under = below.get()
-        if under is not None:  # another of ours above owns the request: see `Below`
-            prepare_below(rules, request, under, self._hosts)
-            return self._transport.handle_async_request(request)
         value = rules.added().joined if rules.plain else rules.value()
-        # Nothing to add and nothing added before: nothing to do, whatever the host.
+        # Nothing to add and nothing added before: nothing to do, whatever the host (and
+        # whether or not another of ours above owns the request: it adds nothing here).
         if value or SENT in request.extensions:
+            under = below.get() if owning else None
+            if under is not None:  # another of ours above owns the request: see `Below`
+                prepare_below(rules, request, under, self._hosts)
+                return self._transport.handle_async_request(request)
             value = prepare(rules, request, value, self._hosts)
-        if value and self._stacked:
-            return self._send_over(request, value)
+            if value and self._stacked:
+                return self._send_over(request, value)
         if rules.drop_rejected:
             return self._send_dropping(request, value)
         return self._transport.handle_async_request(request)
@@ -560,11 +574,11 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
     async def _send_over(self, request: Req, value: str) -> Resp:
         """Send `request`, which this layer owns, through layers of ours below it."""
         under = Below()
-        token = below.set(under)
+        token = hand_down(under)
         try:
             response = await self._transport.handle_async_request(request)
         finally:
-            below.reset(token)
+            take_back(token)
             record_sent(request)
         if (self.rules.drop_rejected or under.added) and 400 <= response.status_code < 500:
             response = await self._drive(self._dropping(request, response, value, under))
@@ -578,11 +592,11 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
                 step, arg = steps.send(value)
                 if step is SEND:
                     request, under = arg
-                    token = below.set(under)
+                    token = hand_down(under)
                     try:
                         value = await self._transport.handle_async_request(request)
                     finally:
-                        below.reset(token)
+                        take_back(token)
                 else:
                     value = await async_step(step, arg)
         except StopIteration as done:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from . import _log
 from ._httpx import SENT, AsyncBetaTransportBase, BetaTransportBase, prepare
 from ._install import Wrappers
-from ._log import DEBUG, enabled
+from ._log import DEBUG, cached, enabled
 
 if TYPE_CHECKING:
     from ._header import Rules
@@ -56,7 +56,7 @@ def _outside(wrapper: Any) -> Any:
             def handle_async_request(self, request: Any) -> Coroutine[Any, Any, Any]:
                 if SENT in request.extensions:
                     prepare(self.rules, request, "", None)
-                if enabled(DEBUG):
+                if cached(DEBUG) is not False and enabled(DEBUG):
                     _log.outside(self.rules, request.url.host)
                 return self._transport.handle_async_request(request)  # type: ignore[no-any-return]
 
@@ -68,7 +68,7 @@ def _outside(wrapper: Any) -> Any:
             def handle_request(self, request: Any) -> Any:
                 if SENT in request.extensions:
                     prepare(self.rules, request, "", None)
-                if enabled(DEBUG):
+                if cached(DEBUG) is not False and enabled(DEBUG):
                     _log.outside(self.rules, request.url.host)
                 return self._transport.handle_request(request)
 

@@ -20,7 +20,7 @@ from requests.adapters import BaseAdapter
 
 from . import _log
 from ._install import Wrappers
-from ._log import DEBUG, enabled
+from ._log import DEBUG, cached, enabled
 from .requests import SENT, BetaAdapter, forget, send_merged
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class InstalledAdapter(BaseAdapter):
         send = self.adapter.send
         value = rules.added().joined if rules.plain else rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):  # type: ignore[misc]
-            if value and enabled(DEBUG):
+            if value and cached(DEBUG) is not False and enabled(DEBUG):
                 _log.outside(rules, urlsplit(request.url or "").hostname or "")
             if getattr(request, SENT, None) is not None:
                 forget(request)  # sent before with betas: send what the caller set
@@ -93,7 +93,7 @@ class OutsideAdapter(InstalledAdapter):
         proxies: Any = None,
     ) -> Response:
         """Send `request` through the mounted adapter with nothing of the installation's."""
-        if enabled(DEBUG):
+        if cached(DEBUG) is not False and enabled(DEBUG):
             _log.outside(self.rules, urlsplit(request.url or "").hostname or "")
         if getattr(request, SENT, None) is not None:
             forget(request)  # sent before with betas: send what the caller set

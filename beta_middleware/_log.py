@@ -11,11 +11,15 @@ import logging
 from ._header import Below, Rules, split
 from ._scope import current_betas
 
-__all__ = ["DEBUG", "enabled", "logger", "name_of", "outside", "sent"]
+__all__ = ["DEBUG", "cached", "enabled", "logger", "name_of", "outside", "sent"]
 
 logger = logging.getLogger("beta_middleware")
 DEBUG = logging.DEBUG
-enabled = logger.isEnabledFor  # bound once: the per-request check
+enabled = logger.isEnabledFor
+# `isEnabledFor` is a Python call of some hundred instructions, and a request pays it: the
+# hot paths first read logging's own memo of its answers (cleared in place whenever a
+# level changes), `cached(DEBUG) is not False and enabled(DEBUG)`, a dict lookup when off.
+cached = logger._cache.get  # type: ignore[attr-defined]  # private: pinned in tests/test_log.py
 
 
 def name_of(rules: Rules) -> object:

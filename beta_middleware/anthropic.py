@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import _drop, _log
 from ._compat import missing_stack
-from ._header import HEADER, INSTALLED, Below, Rules, below, sent, split
+from ._header import HEADER, INSTALLED, Below, Rules, below, hand_down, owning, sent, split, take_back
 from ._httpx import CLOSE, async_step, read_rejection, replay_streams, sends_through_ours, sync_step
-from ._log import DEBUG, enabled
+from ._log import DEBUG, cached, enabled
 
 MIDDLEWARE_SINCE = "0.108"  # the first anthropic release with `middleware=[...]`
 
@@ -388,7 +388,7 @@ class BetaMiddleware(Middleware):
             layers = _layers_of(call_next)
             with contextlib.suppress(TypeError):  # a call_next that takes no weak reference
                 self._last = (weakref.ref(call_next), layers)  # one store: safe across threads
-        # Inline below, as calls each cost a request more than their work: `_header_in`,
+        # Inline hand_down, as calls each cost a request more than their work: `_header_in`,
         # `under` for a str, `sent`'s memo, `_body_betas` for a JSON object without names.
         headers = request.headers  # a property (and `is_given`): read once
         found: object = _ABSENT
@@ -468,7 +468,7 @@ class BetaMiddleware(Middleware):
             # what it would add, present or not: the owner's refusal of one is this layer's too
             under.added.append((self.rules, names.members))
         sending, own, _ = self._prepare(request, call_next, names)
-        if own is not None and enabled(DEBUG):
+        if own is not None and cached(DEBUG) is not False and enabled(DEBUG):
             self._log(request, sending, own, under)
         return sending
 
@@ -479,21 +479,21 @@ class BetaMiddleware(Middleware):
 
     def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
         """Send `request` on (sync clients) with the merged header."""
-        under = below.get()
+        under = below.get() if owning else None
         if under is not None:  # another of ours runs first in the chain and owns the request
             return call_next(self._under(request, call_next, under))
         sending, own, layers = self._prepare(request, call_next)
         if own is None:
-            return call_next(sending)  # nothing added: a layer below, if any, owns the request
-        if enabled(DEBUG):
+            return call_next(sending)  # nothing added: a layer hand_down, if any, owns the request
+        if cached(DEBUG) is not False and enabled(DEBUG):
             self._log(request, sending, own)
         if INSTALLED or layers.stacked:  # an HTTP layer of ours may be below: see `Below`
             under = Below()
-            token = below.set(under)
+            token = hand_down(under)
             try:
                 result = call_next(sending)
             finally:
-                below.reset(token)
+                take_back(token)
             if not (self.rules.drop_rejected or under.added):
                 return result
         else:
@@ -511,11 +511,11 @@ class BetaMiddleware(Middleware):
                 step, arg = steps.send(value)
                 if step is SEND:
                     again, resend = arg
-                    token = below.set(resend)
+                    token = hand_down(resend)
                     try:
                         value = call_next(again)
                     finally:
-                        below.reset(token)
+                        take_back(token)
                 else:
                     value = sync_step(step, arg)
         except StopIteration as done:
@@ -524,21 +524,21 @@ class BetaMiddleware(Middleware):
 
     async def handle_async(self, request: APIRequest, call_next: AsyncCallNext) -> AsyncAPIResponse[Any]:
         """Send `request` on (async clients) with the merged header."""
-        under = below.get()
+        under = below.get() if owning else None
         if under is not None:  # another of ours runs first in the chain and owns the request
             return await call_next(self._under(request, call_next, under))
         sending, own, layers = self._prepare(request, call_next)
         if own is None:
-            return await call_next(sending)  # nothing added: a layer below, if any, owns the request
-        if enabled(DEBUG):
+            return await call_next(sending)  # nothing added: a layer hand_down, if any, owns the request
+        if cached(DEBUG) is not False and enabled(DEBUG):
             self._log(request, sending, own)
         if INSTALLED or layers.stacked:  # an HTTP layer of ours may be below: see `Below`
             under = Below()
-            token = below.set(under)
+            token = hand_down(under)
             try:
                 result = await call_next(sending)
             finally:
-                below.reset(token)
+                take_back(token)
             if not (self.rules.drop_rejected or under.added):
                 return result
         else:
@@ -556,11 +556,11 @@ class BetaMiddleware(Middleware):
                 step, arg = steps.send(value)
                 if step is SEND:
                     again, resend = arg
-                    token = below.set(resend)
+                    token = hand_down(resend)
                     try:
                         value = await call_next(again)
                     finally:
-                        below.reset(token)
+                        take_back(token)
                 else:
                     value = await async_step(step, arg)
         except StopIteration as done:

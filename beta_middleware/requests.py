@@ -27,8 +27,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 
 from . import _drop, _log
 from ._errors import UnsupportedBetaError
-from ._header import HEADER, Below, Rules, below, names_given, sent, settings
-from ._log import DEBUG, enabled
+from ._header import HEADER, Below, Rules, below, hand_down, names_given, owning, sent, settings, take_back
+from ._log import DEBUG, cached, enabled
 from ._rejected import LIMIT, PIECE, from_body
 
 __all__ = ["BetaAdapter", "forget", "send_below", "send_merged"]
@@ -98,12 +98,12 @@ class BetaAdapter(HTTPAdapter):
         # passed on by keyword, as requests itself does: adapters and test doubles that
         # take `send(request, **kwargs)` (requests-mock, older responses) refuse positions.
         rules = self.rules
-        under = below.get()
+        under = below.get() if owning else None
         if under is not None:  # another of ours above owns the request: see `Below`
             return send_below(super().send, rules, under, request, stream, timeout, verify, cert, proxies)
         value = rules.added().joined if rules.plain else rules.value()
         if not value or (rules.hosts is not None and not self._applies(request.url)):
-            if value and enabled(DEBUG):
+            if value and cached(DEBUG) is not False and enabled(DEBUG):
                 _log.outside(rules, _host(request))
             if getattr(request, SENT, None) is not None:
                 forget(request)  # sent before with betas: send what the caller set
@@ -166,7 +166,7 @@ def send_below(
         value = sent(text, names)
         if value != text:
             request.headers[HEADER] = value
-        if enabled(DEBUG):
+        if cached(DEBUG) is not False and enabled(DEBUG):
             _log.sent(rules, _host(request), own, value, under)
     return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
 
@@ -206,15 +206,15 @@ def send_merged(
         setattr(request, SENT, None)
         return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
     headers[HEADER] = value
-    if enabled(DEBUG):
+    if cached(DEBUG) is not False and enabled(DEBUG):
         _log.sent(rules, _host(request), own, value)
     body = request.body  # what it is before sending: sending may use it up
     under = Below() if stacked else None
-    token = below.set(under) if under is not None else None
+    token = hand_down(under) if under is not None else None
     try:
         response = send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         if token is not None:
-            below.reset(token)
+            take_back(token)
             token = None
         if (rules.drop_rejected or (under is not None and under.added)) and _drop.is_rejection_status(
             response.status_code
@@ -223,7 +223,7 @@ def send_merged(
             response = _dropping(send, rules, request, body, own, value, response, options, under)
     except BaseException:
         if token is not None:
-            below.reset(token)
+            take_back(token)
         _put_back(request, own)  # a caller who sends the request again sends what it set
         setattr(request, SENT, mark)  # and it is as an earlier send left it
         raise
@@ -266,11 +266,11 @@ def _dropping(
     else:
         resend.headers[HEADER] = kept
     response.close()
-    token = below.set(Below(take, resend=True))  # no layer below puts a name back
+    token = hand_down(Below(take, resend=True))  # no layer below puts a name back
     try:
         response = send(resend, **options)
     finally:
-        below.reset(token)
+        take_back(token)
     if _drop.is_rejection_status(response.status_code):
         _drop.learn(layers, _rejection(response, resend.method), (sent_value,))
     return response

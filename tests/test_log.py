@@ -215,3 +215,29 @@ async def test_the_sdk_middleware_under_the_installed_one_says_so(
         f"{middleware!r} to an SDK call (POST /v1/messages): anthropic-beta: {SCOPE},{FIXED} "
         f"[{SCOPE} (from a layer above); {FIXED} (betas=)]"
     )
+
+
+def test_the_memo_read_first_follows_every_change_of_level(caplog: pytest.LogCaptureFixture) -> None:
+    # The hot paths read logging's memo of `isEnabledFor` (`Logger._cache`, checked on
+    # Python 3.10 to 3.13) before calling it: a level set later, on our logger or on the
+    # root, must still turn the lines on and off.
+    client = httpx2.Client(transport=ours_httpx2.BetaTransport(echo(httpx2)))
+    logger = logging.getLogger("beta_middleware")
+    with betas(SCOPE):
+        for level, root, expected in [
+            (None, logging.WARNING, 0),
+            (logging.DEBUG, logging.WARNING, 1),
+            (logging.INFO, logging.WARNING, 0),
+            (None, logging.DEBUG, 1),
+            (None, logging.WARNING, 0),
+        ]:
+            before = logger.level, logging.root.level
+            logger.setLevel(level or logging.NOTSET)
+            logging.root.setLevel(root)
+            caplog.clear()
+            try:
+                client.get(API)
+            finally:
+                logger.setLevel(before[0])
+                logging.root.setLevel(before[1])
+            assert len(lines(caplog)) == expected, (level, root)
