@@ -594,7 +594,9 @@ def environment(layout: int, cache: str) -> dict[str, str]:
     The fixed hash seed makes every str hash, so every dict and set of names, the same
     from run to run; compiled modules come from `cache`, filled before (as installed).
     """
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", PAD)}
+    # Nothing that would trace the counted processes (coverage's subprocess measuring).
+    dropped = ("PYTHONDONTWRITEBYTECODE", PAD)
+    env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("COVERAGE_")}
     env |= {"PYTHONHASHSEED": "0", "PYTHONPYCACHEPREFIX": cache, PAD: "x" * (layout * PAD_STEP)}
     return env
 
