@@ -57,6 +57,7 @@ from typing import Any
 
 from beta_middleware import betas, install
 
+from .run import machine
 from .stacks import (
     INSTALLED,
     ONE_NAME,
@@ -348,33 +349,53 @@ def _count(value: float) -> str:
     return f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e3:.0f}k"
 
 
-def render(result: Result) -> str:
-    """Every cell, then the summary by stack, then the gate's lines (Markdown tables)."""
+def table(result: Result) -> str:
+    """Every cell's figures: medians over the layouts, with the spread of the two that are gated."""
     lines = [
         "| stack | scenario | bare | hand-written over bare | ours over hand | spread "
         "| installed over explicit | spread |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for c in result.cells():
-        explicit = (
-            ("-", "-")
-            if c.over_explicit is None
-            else (
-                _share(c.over_explicit.median),
-                _spread(c.over_explicit.spread),
-            )
-        )
+        over, spread = ("-", "-")
+        if c.over_explicit is not None:
+            over, spread = _share(c.over_explicit.median), _spread(c.over_explicit.spread)
         lines.append(
             f"| {c.stack} | {c.scenario} | {_count(c.bare.median)} | {_share(c.hand.median)} "
-            f"| {_share(c.ours.median)} | {_spread(c.ours.spread)} | {explicit[0]} | {explicit[1]} |"
+            f"| {_share(c.ours.median)} | {_spread(c.ours.spread)} | {over} | {spread} |"
         )
-    lines += ["", summary(result), "", "Gate:"]
-    for check in result.checks():
-        lines.append(
-            f"  {'ok  ' if check.holds else 'FAIL'} {check.what}: {_share(check.figure.median)} "
-            f"(spread {_spread(check.figure.spread)}) <= {_share(check.limit)}"
-        )
-    lines.append(f"Gate {'holds' if result.holds() else 'does NOT hold'}.")
+    return "\n".join(lines)
+
+
+def _line(check: Check) -> str:
+    return (
+        f"{'ok  ' if check.holds else 'FAIL'} {check.what}: {_share(check.figure.median)} "
+        f"(spread {_spread(check.figure.spread)}) <= {_share(check.limit)}"
+    )
+
+
+def verdict(result: Result) -> str:
+    """One line: whether the gate holds, and how many limits were checked."""
+    checks = result.checks()
+    failed = sum(not check.holds for check in checks)
+    if not failed:
+        return f"Gate holds ({len(checks)} limits)."
+    return f"Gate does NOT hold: {failed} of {len(checks)} limits exceeded."
+
+
+def render(result: Result) -> str:
+    """Every cell, the summary by stack, then every limit of the gate (for the terminal)."""
+    lines = [table(result), "", summary(result), "", "Gate:"]
+    lines += [f"  {_line(check)}" for check in result.checks()]
+    lines.append(verdict(result))
+    return "\n".join(lines)
+
+
+def markdown(result: Result, where: str) -> str:
+    """What docs/performance.md shows: the summary, every cell, the limits exceeded, where it ran."""
+    lines = [summary(result), "", table(result), "", verdict(result)]
+    lines += [f"- {_line(check)}" for check in result.checks() if not check.holds]
+    lines += ["", f"Counted on {where}."]
     return "\n".join(lines)
 
 
@@ -711,6 +732,16 @@ def count(plan: Plan, jobs: int = 2, log: Callable[[str], None] = lambda line: N
     return result
 
 
+def where(plan: Plan) -> str:
+    """The machine, Python, stacks and valgrind, and how the layouts were made."""
+    tool = valgrind()
+    version = (
+        subprocess.run([tool, "--version"], capture_output=True, text=True).stdout.strip() if tool else "-"
+    )
+    layouts = "forked after the imports" if plan.fork_layouts else "each a fresh process"
+    return f"{machine()}; {version}; {plan.layouts} layouts, {layouts}"
+
+
 def update_docs(path: Path, table: str) -> None:
     """Put `table` between the count-table markers of `path` (docs/performance.md)."""
     begin, end = "<!-- instructions table: begin -->", "<!-- instructions table: end -->"
@@ -781,5 +812,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(result.to_json(), indent=1))
     if args.docs:
-        update_docs(args.docs, text)
+        update_docs(args.docs, markdown(result, where(plan)))
     return 0 if result.holds() else 1

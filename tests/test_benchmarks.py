@@ -518,8 +518,16 @@ def test_the_tables_show_every_cell_the_summary_and_the_gate() -> None:
         "  ok   httpx2 install(), pass-through: installed over explicit: +0.30% (spread 0.00%) <= +0.75%"
         in text
     )
-    assert text.endswith("Gate holds.")
+    assert text.endswith("Gate holds (4 limits).")
     assert json.loads(json.dumps(result.to_json()))["checks"][0]["holds"] is True
+    page = instructions.markdown(result, "a machine")
+    assert page.startswith(instructions.summary(result))
+    assert instructions.table(result) in page
+    assert page.endswith("Gate holds (4 limits).\n\nCounted on a machine.")
+    result.counts["httpx2 install()", stacks.PASS_THROUGH]["package"] = [505_000.0]
+    page = instructions.markdown(result, "a machine")
+    assert "Gate does NOT hold: 2 of 4 limits exceeded.\n" in page
+    assert "- FAIL httpx2 install(), pass-through: installed over explicit: +0.90%" in page
 
 
 def test_the_docs_table_is_replaced_between_its_markers(tmp_path: Path) -> None:
