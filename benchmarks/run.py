@@ -715,7 +715,16 @@ def render(report: Report, config: Config) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark, print the report; 0 when the budget holds, 1 when it does not."""
+    """Run the benchmark, print the report; 0 when the budget holds, 1 when it does not.
+
+    `--instructions ...`: the instruction count instead (`benchmarks.instructions`).
+    """
+    args_given = list(sys.argv[1:] if argv is None else argv)
+    if "--instructions" in args_given:
+        from . import instructions
+
+        args_given.remove("--instructions")
+        return instructions.main(args_given)
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tiny run that checks the code paths only")
     parser.add_argument(
@@ -741,7 +750,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="measure only each installed stack beside its explicit integration (no budget)",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per request instead (the budget of record; see --instructions --help)",
+    )
+    args = parser.parse_args(args_given)
     if args.worker:
         print(worker(sys.stdin.read(), log=lambda line: print(line, file=sys.stderr, flush=True)))
         return 0

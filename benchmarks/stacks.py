@@ -6,7 +6,9 @@ Every stack is built three ways over the same stubbed network call:
 - `package`: the stack with this package's integration;
 - `hand`: a hand-written injector, the least work possible - it appends a fixed string
   (the names the scenario makes the package add) to the request's `anthropic-beta`
-  value: no validation, no merging, no host check, no context read.
+  value: no validation, no merging, no context read; where the scenario has `hosts=`,
+  it first checks the request's host against them, as plainly as the stack allows
+  (a set of lowercased names). With nothing to add it is a do-nothing forwarder.
 
 A request is one `Session.get` / `Client.get` call, or for the anthropic SDK one
 `client.messages.create(...)`: the whole in-process cost of a request as an application
@@ -28,11 +30,13 @@ from dataclasses import dataclass
 from time import perf_counter, thread_time
 from types import ModuleType, SimpleNamespace
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from beta_middleware import HEADER, BetaScope
 
 __all__ = [
     "INSTALLED",
+    "ONE_NAME",
     "OUTSIDE",
     "SCENARIOS",
     "STACKS",
@@ -43,6 +47,7 @@ __all__ = [
     "Scenario",
     "Stack",
     "Variant",
+    "install_settings",
     "running",
 ]
 
@@ -76,9 +81,14 @@ class Scenario:
         return ",".join(dict.fromkeys(names))
 
     @property
+    def inside(self) -> bool:
+        """Whether the requests' host (`HOST`) is one the integration serves."""
+        return self.hosts is None or HOST in self.hosts
+
+    @property
     def expected(self) -> str | None:
-        """The header the stub must receive."""
-        if not self.added:
+        """The header the stub must receive (on a stack whose integration takes `hosts=`)."""
+        if not self.added or not self.inside:
             return self.own
         return f"{self.own},{self.added}" if self.own else self.added
 
@@ -104,6 +114,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("drop_rejected", scopes=(tuple(_names(2, "ctx")),), own="own-2025-01-01", drop_rejected=True),
 )
 """The scenarios; `PASS_THROUGH` must stay first-class (the +0.01 budget applies to it)."""
+
+ONE_NAME = Scenario("1 scope name", scopes=(("ctx-0-2025-01-01",),))
+"""The commonest request with betas: one scope, one name (counted in instructions only)."""
 
 
 class Runner:
@@ -251,10 +264,11 @@ def _requests(variant: Variant, scenario: Scenario) -> Runner:
 
     full = scenario.added
     tail = "," + full
+    hosts = _host_set(scenario.hosts)
 
     class Hand(Stub):
         def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-            if full:
+            if full and (hosts is None or urlsplit(request.url or "").hostname in hosts):
                 value = request.headers.get(HEADER)
                 request.headers[HEADER] = value + tail if value else full  # type: ignore[operator]
             return super().send(request, *args, **kwargs)
@@ -280,12 +294,17 @@ def _requests(variant: Variant, scenario: Scenario) -> Runner:
     return runner
 
 
-def _hand_transport(inner: Any, full: str, is_async: bool) -> Any:
-    """The hand-written injector for httpx-like stacks, wrapping `inner`."""
+def _host_set(hosts: tuple[str, ...] | None) -> frozenset[str] | None:
+    """The hand-written host check's set: the names lowercased (the scenarios have no wildcards)."""
+    return None if hosts is None else frozenset(host.lower() for host in hosts)
+
+
+def _hand_transport(inner: Any, full: str, is_async: bool, hosts: frozenset[str] | None = None) -> Any:
+    """The hand-written injector for httpx-like stacks, wrapping `inner` (`hosts`: see `_host_set`)."""
     tail = "," + full
 
     def inject(request: Any) -> None:
-        if full:
+        if full and (hosts is None or request.url.host in hosts):
             headers = request.headers
             value = headers.get(HEADER)
             headers[HEADER] = value + tail if value else full
@@ -326,7 +345,7 @@ def _httpx_like(module: str, is_async: bool) -> Callable[[Variant, Scenario], Ru
                 transport, betas=scenario.betas, hosts=scenario.hosts, drop_rejected=scenario.drop_rejected
             )
         elif variant == "hand":
-            transport = _hand_transport(transport, scenario.added, is_async)
+            transport = _hand_transport(transport, scenario.added, is_async, _host_set(scenario.hosts))
         headers = {HEADER: scenario.own} if scenario.own else None
         integration = transport if variant == "package" else None
         runner: Runner
@@ -526,6 +545,11 @@ def _uninstalled(cls: type, installation: Any) -> type:
     return type(cls.__name__, (cls,), namespace)
 
 
+def install_settings(scenario: Scenario) -> dict[str, Any]:
+    """The `install(...)` arguments of an installed stack in `scenario`."""
+    return {"betas": scenario.betas, "hosts": scenario.hosts, "drop_rejected": scenario.drop_rejected}
+
+
 def _installed(
     build: Callable[[Variant, Scenario], Runner], sdk: bool = False
 ) -> Callable[[Variant, Scenario], Runner]:
@@ -536,9 +560,8 @@ def _installed(
 
         if variant != "package":
             return build(variant, scenario)
-        settings = {"betas": scenario.betas, "hosts": scenario.hosts, "drop_rejected": scenario.drop_rejected}
         rules = Rules(scenario.betas, None if sdk else scenario.hosts, scenario.drop_rejected)
-        return InstalledRunner(build("bare", scenario), settings, rules)
+        return InstalledRunner(build("bare", scenario), install_settings(scenario), rules)
 
     return installed
 

@@ -7,11 +7,14 @@ import gc
 import inspect
 import itertools
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from benchmarks import run, stacks, startup, startup_run
+from benchmarks import instructions, run, stacks, startup, startup_run
 from beta_middleware import betas
 from beta_middleware._header import Rules
 
@@ -368,3 +371,301 @@ def test_a_worker_runs_its_jobs_from_the_rounds_it_is_given() -> None:
     ((package, hand),) = json.loads(run.worker(json.dumps(spec), logged.append))
     assert len(package) == len(hand) == 2
     assert logged == [f"    cell    {'httpx BetaTransport':28} drop_rejected"]
+
+
+# The instruction count (benchmarks/instructions.py): its arithmetic, limits and tables on
+# figures given here, its child process run natively, and one small count under valgrind.
+
+MILLION = 1_000_000.0
+
+
+def counted(
+    cells: dict[tuple[str, str], dict[stacks.Variant, list[float]]], layouts: int = 1
+) -> instructions.Result:
+    """A result holding these counts (instructions per request, one per layout)."""
+    plan = instructions.Plan(cells=tuple(cells), layouts=layouts)
+    return instructions.Result(plan, dict(cells))
+
+
+def test_a_count_per_request_is_the_difference_of_two_runs_over_their_difference_in_requests() -> None:
+    # start-up, imports and warm-up are in both totals and cancel
+    assert instructions.per_request(5_000_000 + 2 * 900, 5_000_000 + 52 * 900, 2, 52) == 900.0
+    with pytest.raises(ValueError, match="more requests"):
+        instructions.per_request(10, 20, 5, 5)
+
+
+def test_a_figure_is_the_median_over_the_layouts_and_its_spread() -> None:
+    figure = instructions.figure([3.0, 1.0, 2.0, 10.0, 2.5])
+    assert (figure.median, figure.spread, figure.values) == (2.5, 9.0, (3.0, 1.0, 2.0, 10.0, 2.5))
+    assert instructions.figure([4.0]).spread == 0.0
+    with pytest.raises(ValueError, match="no values"):
+        instructions.figure([])
+
+
+def test_figures_are_shares_of_a_bare_request_taken_per_layout() -> None:
+    result = counted(
+        {
+            ("httpx BetaTransport", "1 scope name"): {
+                "bare": [MILLION, 2 * MILLION],
+                "hand": [1.05 * MILLION, 2.1 * MILLION],
+                "package": [1.06 * MILLION, 2.12 * MILLION],
+            }
+        },
+        layouts=2,
+    )
+    (cell,) = result.cells()
+    assert cell.bare.median == 1.5 * MILLION
+    assert cell.hand.median == pytest.approx(0.05)
+    assert cell.ours.median == pytest.approx(0.01)
+    assert cell.ours.spread == pytest.approx(0.0)  # the same share in both layouts
+    assert cell.over_explicit is None
+
+
+@pytest.mark.parametrize(
+    ("scenario", "over", "holds"),
+    [
+        (stacks.PASS_THROUGH, 7_500, True),  # +0.75% over the do-nothing forwarder: the limit
+        (stacks.PASS_THROUGH, 7_600, False),
+        ("1 scope name", 15_000, True),  # +1.5% over the injector
+        ("1 scope name", 15_100, False),
+        ("hosts=", 15_000, True),  # over the injector with a host check
+        ("outside hosts=", 15_100, False),
+    ],
+)
+def test_the_gate_holds_a_cell_to_its_limit(scenario: str, over: float, holds: bool) -> None:
+    bare, hand = MILLION, MILLION + 20_000
+    result = counted(
+        {("httpx2 BetaTransport", scenario): {"bare": [bare], "hand": [hand], "package": [hand + over]}}
+    )
+    (check,) = result.checks()
+    assert check.holds is holds
+    assert result.holds() is holds
+    assert check.figure.median == pytest.approx(over / bare)
+    reference = (
+        "forwarder"
+        if scenario == stacks.PASS_THROUGH
+        else "host check"
+        if "hosts" in scenario
+        else "injector"
+    )
+    assert reference in check.what
+
+
+def test_the_gate_takes_the_median_over_the_layouts() -> None:
+    # one layout far over the limit does not fail a cell whose median holds; the spread shows it
+    layouts = [0.001, 0.002, 0.03, 0.0, 0.001]
+    result = counted(
+        {
+            ("requests BetaAdapter", "1 scope name"): {
+                "bare": [MILLION] * 5,
+                "hand": [MILLION] * 5,
+                "package": [MILLION * (1 + share) for share in layouts],
+            }
+        },
+        layouts=5,
+    )
+    (check,) = result.checks()
+    assert check.holds
+    assert check.figure.median == pytest.approx(0.001)
+    assert check.figure.spread == pytest.approx(0.03)
+
+
+def test_an_installed_cell_is_held_to_its_explicit_one_whose_bare_and_hand_it_shares() -> None:
+    explicit: dict[stacks.Variant, list[float]] = {
+        "bare": [MILLION],
+        "hand": [MILLION + 10_000],
+        "package": [MILLION + 12_000],
+    }
+    installed: dict[stacks.Variant, list[float]] = {"package": [MILLION + 19_500]}
+    result = counted(
+        {("httpx install()", "1 scope name"): installed, ("httpx BetaTransport", "1 scope name"): explicit}
+    )
+    cells = {cell.stack: cell for cell in result.cells()}
+    assert cells["httpx install()"].ours.median == pytest.approx(0.0095)  # over the explicit cell's hand
+    over = cells["httpx install()"].over_explicit
+    assert over is not None
+    assert over.median == pytest.approx(0.0075)
+    assert [(check.what.split(": ")[1], check.holds) for check in result.checks()] == [
+        ("ours over the injector", True),
+        ("installed over explicit", True),  # +0.75%: the limit
+        ("ours over the injector", True),
+    ]
+    installed["package"] = [MILLION + 19_600]
+    assert not result.holds()
+
+
+def test_the_tables_show_every_cell_the_summary_and_the_gate() -> None:
+    result = counted(
+        {
+            ("httpx2 BetaTransport", "1 scope name"): {
+                "bare": [500_000.0],
+                "hand": [520_000.0],
+                "package": [522_000.0],
+            },
+            ("httpx2 BetaTransport", stacks.PASS_THROUGH): {
+                "bare": [500_000.0],
+                "hand": [501_000.0],
+                "package": [500_500.0],
+            },
+            ("httpx2 install()", stacks.PASS_THROUGH): {"package": [502_000.0]},
+        }
+    )
+    text = instructions.render(result)
+    assert "| httpx2 BetaTransport | 1 scope name | 500k | +4.00% | +0.40% | 0.00% | - | - |" in text
+    assert "| httpx2 install() | pass-through | 500k | +0.20% | +0.20% | 0.00% | +0.30% | 0.00% |" in text
+    assert "| httpx2 BetaTransport | 500k | +4.00% | +0.40% | - | - | -0.10% | +0.20% |" in text
+    assert (
+        "  ok   httpx2 install(), pass-through: installed over explicit: +0.30% (spread 0.00%) <= +0.75%"
+        in text
+    )
+    assert text.endswith("Gate holds (4 limits).")
+    assert json.loads(json.dumps(result.to_json()))["checks"][0]["holds"] is True
+    page = instructions.markdown(result, "a machine")
+    assert page.startswith(instructions.summary(result))
+    assert instructions.table(result) in page
+    assert page.endswith("Gate holds (4 limits).\n\nCounted on a machine.")
+    result.counts["httpx2 install()", stacks.PASS_THROUGH]["package"] = [505_000.0]
+    page = instructions.markdown(result, "a machine")
+    assert "Gate does NOT hold: 2 of 4 limits exceeded.\n" in page
+    assert "- FAIL httpx2 install(), pass-through: installed over explicit: +0.90%" in page
+
+
+def test_the_docs_table_is_replaced_between_its_markers(tmp_path: Path) -> None:
+    page = tmp_path / "performance.md"
+    begin, end = "<!-- instructions table: begin -->", "<!-- instructions table: end -->"
+    page.write_text(f"# Title\n\n{begin}\nold\n{end}\n\nAfter.\n")
+    instructions.update_docs(page, "| new |")
+    assert page.read_text() == f"# Title\n\n{begin}\n| new |\n{end}\n\nAfter.\n"
+    page.write_text("no markers\n")
+    with pytest.raises(ValueError, match="markers"):
+        instructions.update_docs(page, "| new |")
+
+
+def test_the_cells_and_the_gates_cells() -> None:
+    every = instructions.all_cells()
+    assert len(every) == len(set(every))
+    # every stack in every counted scenario, but no hosts= cells where the integration takes none
+    for stack in stacks.STACKS:
+        mine = {scenario for name, scenario in every if name == stack.name}
+        hosts = {s.name for s in instructions.SCENARIOS_COUNTED if s.hosts is not None}
+        assert mine == {s.name for s in instructions.SCENARIOS_COUNTED} - (set() if stack.hosts else hosts)
+    assert set(instructions.GATE_CELLS) <= set(every)
+    gated = {stack for stack, _ in instructions.GATE_CELLS}
+    assert {"requests", "httpx", "httpx2", "anthropic"} == {
+        s.requires for s in stacks.STACKS if s.name in gated
+    }
+    assert {s.name for s in stacks.INSTALLED if s.name in gated} == {
+        "requests install()",
+        "httpx install()",
+        "httpx2 install()",
+        "anthropic install()",
+    }
+    for name, scenario in instructions.GATE_CELLS:  # installed cells beside their explicit ones
+        if name in instructions.EXPLICIT_OF:
+            assert (instructions.EXPLICIT_OF[name], scenario) in instructions.GATE_CELLS
+    assert instructions.EXPLICIT_OF == run.EXPLICIT_OF
+
+
+def test_the_counted_child_runs_each_variant_in_processes_of_its_own() -> None:
+    # natively (no valgrind): what the counted process does, its records, its header checks
+    cells = [
+        ("httpx2 BetaTransport", "hosts="),
+        ("httpx2 install()", "hosts="),
+        ("httpx2 install()", "outside hosts="),
+    ]
+    plan = instructions.Plan(cells=tuple(cells), layouts=2, short=1, extra=2, warm=2, fork_layouts=True)
+    spec = {**dataclasses.asdict(plan), "cells": cells, "layouts": [0, 1]}
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--instructions", "--child"],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len({r["pid"] for r in records}) == len(records)
+    seen = {(r["layout"], r["stack"], r["scenario"], r["variant"], r["requests"]) for r in records}
+    want = set()
+    for layout in (0, 1):
+        for variant in stacks.VARIANTS:  # the explicit cell; its installed one shares bare and hand
+            want |= {(layout, "httpx2 BetaTransport", "hosts=", variant, n) for n in (1, 3)}
+            want |= {(layout, "httpx2 install()", "outside hosts=", variant, n) for n in (1, 3)}
+        want |= {(layout, "httpx2 install()", "hosts=", "package", n) for n in (1, 3)}
+    assert seen == want
+    assert len(records) == len(want)
+
+
+def test_a_cell_sending_the_wrong_header_fails_its_count() -> None:
+    spec = {
+        **dataclasses.asdict(instructions.Plan(cells=(), short=1, extra=1, warm=1)),
+        "cells": [["httpx BetaTransport", "1 scope name"]],
+        "layouts": [0],
+    }
+    program = (  # a scenario whose expected header is not what its requests send
+        "import json, sys\n"
+        "from benchmarks import instructions, stacks\n"
+        "stacks.Scenario.expected = property(lambda self: 'nothing-like-it')\n"
+        "instructions.child(json.loads(sys.stdin.read()), print)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], input=json.dumps(spec), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "package in '1 scope name' sent 'ctx-0-2025-01-01', expected 'nothing-like-it'" in done.stderr
+
+
+def test_without_valgrind_it_says_how_to_install_it_and_exits_non_zero(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("VALGRIND", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no valgrind on it
+    assert instructions.valgrind() is None
+    assert run.main(["--instructions", "--gate"]) == 2
+    assert "apt-get install valgrind" in capsys.readouterr().err
+    with pytest.raises(FileNotFoundError, match="apt-get install valgrind"):
+        instructions.count(instructions.Plan(cells=instructions.GATE_CELLS))
+    monkeypatch.setenv("VALGRIND", str(tmp_path / "valgrind"))  # named, but not there
+    assert instructions.valgrind() is None
+    assert instructions.main(["--cell", "httpx BetaTransport", "hosts="]) == 2
+
+
+def test_the_total_is_read_from_a_cachegrind_log() -> None:
+    log = (
+        "==4242== Cachegrind, a cache and branch-prediction profiler\n"
+        "==4242== Command: python -m benchmarks\n==4242== \n"
+        "==4242== I   refs:      1,234,567,890\n"
+    )
+    assert instructions.read_total(log) == 1_234_567_890
+    with pytest.raises(ValueError, match="no instruction total"):
+        instructions.read_total("==4242== Command: python\n")
+
+
+def test_the_counted_processes_environment_fixes_the_hash_seed_and_varies_the_layout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COVERAGE_PROCESS_CONFIG", "{}")
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    env = instructions.environment(3, "/cache")
+    assert env["PYTHONHASHSEED"] == "0"
+    assert env["PYTHONPYCACHEPREFIX"] == "/cache"
+    assert len(env[instructions.PAD]) == 3 * instructions.PAD_STEP
+    assert "COVERAGE_PROCESS_CONFIG" not in env  # a traced process would count the tracer
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+
+
+@pytest.mark.skipif(
+    instructions.valgrind() is None, reason="valgrind is not installed (apt-get install valgrind)"
+)
+def test_a_real_count_under_valgrind() -> None:
+    # one cell, one layout, a few requests: the figures of a real count, positive and plausible
+    plan = instructions.Plan(
+        cells=(("httpx2 BetaTransport", "1 scope name"),), layouts=1, short=1, extra=3, warm=3
+    )
+    result = instructions.count(plan, jobs=1)
+    ((key, variants),) = result.counts.items()
+    assert key == ("httpx2 BetaTransport", "1 scope name")
+    assert set(variants) == set(stacks.VARIANTS)
+    assert all(100_000 < variants[v][0] < 5_000_000 for v in stacks.VARIANTS)  # an httpx2 request: ~0.5M
+    (cell,) = result.cells()
+    assert 0 < cell.hand.median < 0.2  # the injector's few lines cost something, not a request's worth
