@@ -7,7 +7,8 @@ run in the same round: on a shared, loaded machine only neighbouring figures com
 The budget:
 - `import beta_middleware` takes under 15 ms more than `python -c pass`;
 - `python -m beta_middleware check` and `known` take under 0.3 s (the SDK installed);
-- checking a new name for typos takes under 1 ms (after the first, which reads the lists).
+- the first new name is checked for typos in under 5 ms (it reads the known lists: the
+  bundled one and the installed SDK's), each later one in under 0.1 ms.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ __all__ = ["VARIANTS", "StartupReport", "measure", "render"]
 
 IMPORT_SLACK_MS = 15.0
 COMMAND_LIMIT_S = 0.3
-NEW_NAME_LIMIT_MS = 1.0
+FIRST_NAME_LIMIT_MS = 5.0
+NEW_NAME_LIMIT_MS = 0.1
 
 VARIANTS: dict[str, list[str]] = {
     "python -c pass": ["-c", "pass"],
@@ -37,9 +39,10 @@ VARIANTS: dict[str, list[str]] = {
 BASE = "python -c pass"
 
 # In a process of its own: the first new name (which loads the known names), then
-# `count` more, each new, timed; printed as JSON.
+# `count` more, each new, timed; printed as JSON. Nothing but `sys` and `time` is imported
+# before the first name: what it imports (as `json` did) is part of its cost.
 NEW_NAMES = """
-import json, sys, time, warnings
+import sys, time
 from beta_middleware import betas
 count = int(sys.argv[1])
 start = time.perf_counter()
@@ -48,7 +51,9 @@ first = time.perf_counter() - start
 start = time.perf_counter()
 for i in range(count):
     betas(f"new-feature-{i}-2031-01-{i % 28 + 1:02}")
-print(json.dumps({"first": first, "each": (time.perf_counter() - start) / count}))
+each = (time.perf_counter() - start) / count
+import json
+print(json.dumps({"first": first, "each": each}))
 """
 
 
@@ -85,11 +90,18 @@ class StartupReport:
         for command in ("check", "known"):
             seconds = self.median(command)
             out.append((f"{command} <= {COMMAND_LIMIT_S} s", seconds <= COMMAND_LIMIT_S, f"{seconds:.3f} s"))
-        each = self.new_name_each_ms
+        first, each = self.new_name_first_ms, self.new_name_each_ms
         out.append(
             (
-                f"a new name's typo check <= {NEW_NAME_LIMIT_MS} ms",
-                each <= NEW_NAME_LIMIT_MS,
+                f"the first new name's typo check < {FIRST_NAME_LIMIT_MS:g} ms",
+                first < FIRST_NAME_LIMIT_MS,
+                f"{first:.2f} ms",
+            )
+        )
+        out.append(
+            (
+                f"each later new name's typo check < {NEW_NAME_LIMIT_MS} ms",
+                each < NEW_NAME_LIMIT_MS,
                 f"{each:.3f} ms",
             )
         )

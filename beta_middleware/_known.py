@@ -17,7 +17,8 @@ from ._errors import UnknownBetaWarning
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
+    from importlib.machinery import ModuleSpec
     from pathlib import Path
     from typing import TypeVar
 
@@ -81,10 +82,34 @@ def date_of(name: str) -> str | None:
 @_once
 def bundled() -> tuple[str, dict[str, str | None]]:
     """The bundled file's date and its names with their dates."""
-    import json  # only here: the first use of names, not the import of the package
-
     # through the loader, so that a zipped install reads it too
     text = __spec__.loader.get_data(_FILE).decode("utf-8")  # type: ignore[union-attr]
+    return read_bundled(text)
+
+
+def read_bundled(text: str) -> tuple[str, dict[str, str | None]]:
+    """The date and the names with their dates of `text`, the bundled file's JSON.
+
+    Read as `scripts/refresh-known-betas` writes it, one entry a line, without `json`:
+    importing it (and `re`, which it imports) was most of the first name's cost. Any other
+    shape, or an escape anywhere, is read by `json`.
+    """
+    head, found, body = text.partition('"betas": [\n')
+    updated = head.partition('{"updated": "')[2].partition('"')[0]
+    names: dict[str, str | None] = {}
+    if found and updated and "\\" not in text:
+        for line in body.splitlines():
+            entry = line.strip().removesuffix(",")
+            name, comma, date = entry.removeprefix('{"name": "').removesuffix("}").partition('", "date": ')
+            if entry == "]}":
+                return updated, names
+            if not (comma and entry.startswith('{"name": "') and entry.endswith("}")):
+                break
+            if date != "null" and not (len(date) == 12 and date[0] == date[-1] == '"'):
+                break
+            names[name] = None if date == "null" else date[1:-1]
+    import json  # only for a shape the refresh script does not write
+
     data = json.loads(text)
     return data["updated"], {entry["name"]: entry["date"] for entry in data["betas"]}
 
@@ -92,22 +117,39 @@ def bundled() -> tuple[str, dict[str, str | None]]:
 _PARAM = "types/anthropic_beta_param.py"  # where the SDK defines `AnthropicBetaParam`
 
 
+def _word(char: str) -> bool:
+    r"""Whether `char` is a word character (what `re`'s `\w` matches)."""
+    return char.isalnum() or char == "_"
+
+
 def parse_literals(source: str) -> frozenset[str]:
     """The str literals in the `Literal[...]` parts of `AnthropicBetaParam = ...` in `source`.
 
     Anything else - no such assignment, no `Literal`, a value that is no beta name -
-    gives fewer names or none, never an error: the check is advisory.
+    gives fewer names or none, never an error: the check is advisory. Read with `str`
+    methods, not `re` (importing and compiling it cost more than the rest of a first
+    name's check): the assignment is a line starting with the name, then an `=` on it.
     """
-    import re
+    from ._names import _is_token
 
-    from ._names import TOKEN
-
-    start = re.search(r"^AnthropicBetaParam\b[^=\n]*=", source, re.MULTILINE)
-    if start is None:
+    name = "AnthropicBetaParam"
+    at = source.find(name)
+    while at != -1:
+        after = at + len(name)
+        equals, newline = source.find("=", after), source.find("\n", after)
+        if (
+            (at == 0 or source[at - 1] == "\n")
+            and not (after < len(source) and _word(source[after]))
+            and equals != -1
+            and (newline == -1 or equals < newline)
+        ):
+            break
+        at = source.find(name, after)
+    else:
         return frozenset()
     # the expression: up to the first line end outside brackets
     depth, end = 0, len(source)
-    for i in range(start.end(), len(source)):
+    for i in range(equals + 1, len(source)):
         char = source[i]
         if char in "[(":
             depth += 1
@@ -116,13 +158,52 @@ def parse_literals(source: str) -> frozenset[str]:
         elif char == "\n" and depth <= 0:
             end = i
             break
+    expression = source[equals + 1 : end]
     names: set[str] = set()
-    for literal in re.finditer(r"\bLiteral\[([^\]]*)\]", source[start.end() : end]):
-        for quoted in re.finditer(r"\"([^\"\\\n]*)\"|'([^'\\\n]*)'", literal[1]):
-            name = quoted[1] if quoted[1] is not None else quoted[2]
-            if TOKEN.fullmatch(name):
-                names.add(name)
+    at = expression.find("Literal[")
+    while at != -1:
+        close = expression.find("]", at)
+        if close == -1:
+            break
+        if at == 0 or not _word(expression[at - 1]):
+            names.update(
+                literal for literal in _quoted(expression[at + 8 : close]) if literal and _is_token(literal)
+            )
+            at = expression.find("Literal[", close + 1)
+        else:
+            at = expression.find("Literal[", at + 1)
     return frozenset(names)
+
+
+def _quoted(text: str) -> Iterator[str]:
+    """The contents of the quoted strings in `text` holding no backslash or line end."""
+    at = 0
+    while at < len(text):
+        quote = text[at]
+        if quote in "\"'":
+            close = text.find(quote, at + 1)
+            if close != -1 and "\\" not in text[at + 1 : close] and "\n" not in text[at + 1 : close]:
+                yield text[at + 1 : close]
+                at = close + 1
+                continue
+        at += 1
+
+
+def _find_spec(name: str) -> ModuleSpec | None:
+    """Where top-level module `name` is, without importing it.
+
+    What `importlib.util.find_spec` does for a top-level name, without importing
+    `importlib.util` (a millisecond of a first name's check).
+    """
+    if name in sys.modules:
+        module = sys.modules[name]
+        return None if module is None else module.__spec__
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        spec = None if find is None else find(name, None)
+        if spec is not None:
+            return spec  # type: ignore[no-any-return]
+    return None
 
 
 @_once
@@ -132,9 +213,7 @@ def sdk_betas() -> frozenset[str]:
     Read from the SDK's files, found without importing it.
     """
     try:
-        from importlib.util import find_spec
-
-        spec = find_spec("anthropic")  # top-level: finds it without importing it
+        spec = _find_spec("anthropic")
         locations = list(spec.submodule_search_locations or ()) if spec is not None else []
         for location in locations:
             path = os.path.join(location, *_PARAM.split("/"))

@@ -114,6 +114,9 @@ SDK_LAYOUTS = [
     ('AnthropicBetaParam = Literal["a-1", "bad name", "", 3]\n', {"a-1"}),  # no beta names skipped
     ("from ._beta import AnthropicBetaParam\n", set()),  # defined elsewhere
     ("AnthropicBetaParam = Literal[\n", set()),  # cut short
+    ('AnthropicBetaParam = Literal["c-1", "d]\n', {"c-1"}),  # a string cut short
+    ('AnthropicBetaParam = Union[MyLiteral["x-1"], Literal["a-1"]]\n', {"a-1"}),  # another name
+    ('AnthropicBetaParamOld = Literal["x-1"]\nAnthropicBetaParam = Literal["a-1"]\n', {"a-1"}),
     ("", set()),
 ]
 
@@ -471,15 +474,92 @@ def test_importing_the_package_loads_no_stack_and_reads_nothing() -> None:
 
 
 def test_the_first_names_load_the_known_lists_lazily() -> None:
+    # the lists are read on the first name, with nothing imported for it: `json`, `re` and
+    # `importlib.util` were most of the first name's cost (under coverage some are loaded already)
     out = run(
         "import sys\n"
-        "before = set(sys.modules)\n"  # under coverage json is loaded already
+        "before = set(sys.modules)\n"
         "import beta_middleware\n"
-        "print('json' in sys.modules and 'json' not in before)\n"
-        "beta_middleware.betas('files-api-2025-04-14')\n"
-        "print('json' in sys.modules, 'anthropic' in sys.modules)\n"
+        "from beta_middleware import _known\n"
+        "print(_known.bundled.__closure__[0].cell_contents == [])\n"  # nothing read yet
+        "beta_middleware.betas('first-new-name-2031-01-01')\n"
+        "print(_known.bundled.__closure__[0].cell_contents != [], bool(_known.sdk_betas()))\n"
+        "new = {m for m in sys.modules if m not in before and not m.startswith('beta_middleware')}\n"
+        "print(sorted(new & {'json', 're', 'importlib.util', 'anthropic'}))\n"
     )
-    assert out.split() == ["False", "True", "False"]
+    assert out.split() == ["True", "True", "True", "[]"]
+
+
+def bundled_json(**dumps: object) -> str:
+    """The bundled file's data as `json.dumps(..., **dumps)` writes it."""
+    return json.dumps(json.loads(_known.DATA.read_text(encoding="utf-8")), **dumps)  # type: ignore[arg-type]
+
+
+def as_json(text: str) -> tuple[str, dict[str, str | None]]:
+    data = json.loads(text)
+    return data["updated"], {entry["name"]: entry["date"] for entry in data["betas"]}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(None, id="the bundled file"),
+        pytest.param(
+            '{"updated": "2026-01-01", "betas": [\n  {"name": "a-1", "date": null}\n ]}', id="no date"
+        ),
+        pytest.param(bundled_json(indent=2), id="another layout"),
+        pytest.param(bundled_json(), id="one line"),
+        pytest.param(
+            '{"updated": "2026-01-01", "betas": [\n  {"name": "a\\u002d1", "date": null}\n ]}', id="escape"
+        ),
+        pytest.param(
+            '{"updated": "2026-01-01", "betas": [\n  {"name": "a-1", "date": 7}\n ]}', id="odd date"
+        ),
+        pytest.param(
+            '{"updated": "2026-01-01", "betas": [\n  {"name": "a-1", "date": "2026-01-01"}]}', id="end"
+        ),
+        pytest.param(
+            '{"updated": "2026-01-01", "betas": [\n  {"name": "a-1", "date": null}\n ], "x": 1}', id="more"
+        ),
+    ],
+)
+def test_the_bundled_file_reads_as_json_reads_it(text: str | None) -> None:
+    text = _known.DATA.read_text(encoding="utf-8") if text is None else text
+    assert _known.read_bundled(text) == as_json(text)
+    if text.startswith('{"updated": "2026-01-01"'):
+        assert _known.read_bundled(text)[1]["a-1"] in (None, 7, "2026-01-01")
+
+
+def test_a_cut_bundled_file_is_an_error_as_json_makes_it() -> None:
+    text = _known.DATA.read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="Expecting"):
+        _known.read_bundled(text[: text.index("},\n") + 1])  # after a whole entry
+
+
+class NoFinder:
+    """A meta path entry without `find_spec` (an old-style finder)."""
+
+
+class NothingHere:
+    @staticmethod
+    def find_spec(name: str, path: object) -> None:
+        return None
+
+
+def test_the_sdk_is_found_as_importlib_finds_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    for name in ("pytest", "anthropic", "beta_middleware", "no_such_module_anywhere"):
+        mine, theirs = _known._find_spec(name), importlib.util.find_spec(name)
+        assert (mine and mine.origin) == (theirs and theirs.origin), name
+    # a finder without find_spec, one finding nothing: the next ones are asked
+    monkeypatch.setattr(sys, "meta_path", [NoFinder(), NothingHere(), *sys.meta_path])
+    monkeypatch.delitem(sys.modules, "anthropic")  # found on the path, as before it was imported
+    spec = _known._find_spec("anthropic")
+    assert spec is not None
+    assert spec.submodule_search_locations
+    monkeypatch.setitem(sys.modules, "anthropic", None)  # blocked: none
+    assert _known._find_spec("anthropic") is None
 
 
 def test_the_lazy_attributes_are_there_and_nothing_else() -> None:
