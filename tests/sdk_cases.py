@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from beta_middleware import _demo, betas
+from beta_middleware import betas
+from beta_middleware._cli import demo as _demo
 
 from .messages_server import MODEL, NO_HEADER, MessagesServer
 

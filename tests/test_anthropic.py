@@ -27,8 +27,8 @@ from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
 import beta_middleware.anthropic as anthropic_integration
 from beta_middleware import HEADER, InvalidBetaError, betas
-from beta_middleware._demo import collect, main
-from beta_middleware._header import split
+from beta_middleware._cli.demo import collect, main
+from beta_middleware._core.header import split
 from beta_middleware.anthropic import BetaMiddleware
 
 from .sdk_cases import INTEGRATION, LINE_MARKS, STACK, resolve

@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from beta_middleware import HEADER, InvalidBetaError, betas
-from beta_middleware._header import HostMatcher, Rules, merge
-from beta_middleware._names import NameSet
+from beta_middleware._core.header import HostMatcher, Rules, merge
+from beta_middleware._core.names import NameSet
 
 
 def test_header_name() -> None:
@@ -234,7 +234,7 @@ def test_the_label_check_is_the_documented_pattern() -> None:
     import itertools
     import re
 
-    from beta_middleware._header import _label
+    from beta_middleware._core.header import _label
 
     pattern = re.compile(r"[a-z0-9_](?:[a-z0-9_\-]{0,61}[a-z0-9_])?")
     for n in range(5):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from beta_middleware import betas
-from beta_middleware._header import HostMatcher, Rules, merge, sent
-from beta_middleware._names import NameSet
+from beta_middleware._core.header import HostMatcher, Rules, merge, sent
+from beta_middleware._core.names import NameSet
 
 
 def test_sent_is_recomputed_when_own_values_or_names_change() -> None:

@@ -21,8 +21,8 @@ from anthropic._base_client import AsyncAPIClient, BaseClient, SyncAPIClient
 
 import beta_middleware
 from beta_middleware import HEADER, Installation, betas, install, uninstall
-from beta_middleware import _install as install_module
-from beta_middleware._install_requests import InstalledAdapter
+from beta_middleware._install import installation as install_module
+from beta_middleware._install.requests import InstalledAdapter
 from beta_middleware.anthropic import BetaMiddleware
 from beta_middleware.requests import BetaAdapter
 
@@ -64,7 +64,7 @@ def snapshot() -> list[object]:
     import concurrent.futures.thread as futures_thread
     import multiprocessing.pool
 
-    from beta_middleware._processes import POOL_METHODS
+    from beta_middleware._install.processes import POOL_METHODS
 
     owners = [
         *PATCHED,
@@ -337,11 +337,11 @@ def test_each_hop_takes_the_transport_the_clients_mounts_say(stack: Any, asynchr
 def test_a_release_whose_transport_choice_differs_is_called(
     server: Server, stack: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from beta_middleware._install_httpx import _choice, _is_the_stacks_choice
+    from beta_middleware._install.httpx import is_the_stacks_choice, stacks_choice
 
     # the releases tested make the choice the patch makes in its own frame
-    assert _is_the_stacks_choice(stack.Client._transport_for_url)
-    assert _is_the_stacks_choice(stack.AsyncClient._transport_for_url)
+    assert is_the_stacks_choice(stack.Client._transport_for_url)
+    assert is_the_stacks_choice(stack.AsyncClient._transport_for_url)
     # and the copy compared with theirs chooses as they do
     mounted, own = stack.MockTransport(lambda r: None), stack.MockTransport(lambda r: None)
     chooser = stack.Client(mounts={"all://a.example": mounted, "all://b.example": None}, transport=own)
@@ -351,7 +351,7 @@ def test_a_release_whose_transport_choice_differs_is_called(
         ("http://c.example/", own),
     ):
         assert (
-            _choice(chooser, stack.URL(url))
+            stacks_choice(chooser, stack.URL(url))
             is stack.Client._transport_for_url(chooser, stack.URL(url))
             is expected
         )
@@ -364,8 +364,8 @@ def test_a_release_whose_transport_choice_differs_is_called(
         chosen.append(url.host)
         return original(self, url)
 
-    assert not _is_the_stacks_choice(_transport_for_url)
-    assert not _is_the_stacks_choice(len)  # no code to compare: called too
+    assert not is_the_stacks_choice(_transport_for_url)
+    assert not is_the_stacks_choice(len)  # no code to compare: called too
     monkeypatch.setattr(stack.Client, "_transport_for_url", _transport_for_url)
     with install(hosts=LOCAL), stack.Client() as client, betas("a"):
         assert client.get(server.url_for("/echo")).json()[HEADER] == "a"
@@ -704,7 +704,7 @@ async def test_an_sdk_call_leaves_no_owner_behind_whether_it_returns_raises_or_i
 ) -> None:
     # while an SDK call is under way its middleware owns the request (`Below`); once it
     # ends, however it ends, a plain httpx2 request of the same context is its own again
-    from beta_middleware._header import below
+    from beta_middleware._core.header import below
 
     sync = anthropic.Anthropic(api_key="k", base_url=messages_api.url, max_retries=0)
     client = anthropic.AsyncAnthropic(api_key="k", base_url=messages_api.url, max_retries=0)
@@ -1047,7 +1047,7 @@ print(requests.Session.get_adapter.__module__, "_Finder" in repr(sys.meta_path))
     lines = out.splitlines()
     assert lines[0] == "[]"  # its cost is measured by the benchmark (`install` in a fresh process)
     assert lines[1] == (
-        "beta_middleware._install_requests beta_middleware._install_httpx beta_middleware._install_httpx "
+        "beta_middleware._install.requests beta_middleware._install.httpx beta_middleware._install.httpx "
         "_Middleware concurrent.futures.thread"
     )
     assert lines[2] == "SourceFileLoader True"  # the module keeps its own loader

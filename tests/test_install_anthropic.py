@@ -87,7 +87,7 @@ def test_bedrock_gets_them_in_the_signed_body(server: Server) -> None:
 def test_each_client_builds_its_chain_once_and_uninstall_takes_it_off(server: Server) -> None:
     import copy
 
-    from beta_middleware._install_anthropic import _MARK
+    from beta_middleware._install.anthropic import _MARK
     from beta_middleware.anthropic import _chain_client
 
     client = anthropic.Anthropic(api_key="test-key", base_url=server.url)  # before: the SDK's chain, none

@@ -13,7 +13,8 @@ import httpx
 import httpx2
 import pytest
 
-from beta_middleware import UnknownBetaWarning, _known, betas, known_betas
+from beta_middleware import UnknownBetaWarning, betas, known_betas
+from beta_middleware._core import known as _known
 from beta_middleware.httpx import BetaTransport, instrument
 from beta_middleware.httpx2 import AsyncBetaTransport as AsyncBetaTransport2
 from beta_middleware.requests import BetaAdapter
@@ -82,7 +83,7 @@ def test_without_the_sdk_the_bundle_is_known() -> None:
     out = run(
         "import sys; sys.modules['anthropic'] = None\n"
         "from beta_middleware import known_betas\n"
-        "from beta_middleware._known import bundled, sdk_betas\n"
+        "from beta_middleware._core.known import bundled, sdk_betas\n"
         "assert sdk_betas() == frozenset() and known_betas() == frozenset(bundled()[1])\n"
         "print(len(known_betas()))"
     )
@@ -136,7 +137,7 @@ def fake_sdk(tmp_path: Path, files: dict[str, bytes]) -> str:
         path.write_bytes(data)
     return (
         f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
-        "from beta_middleware._known import sdk_betas, bundled\n"
+        "from beta_middleware._core.known import sdk_betas, bundled\n"
         "from beta_middleware import known_betas, betas\n"
         "betas('some-new-beta-2031-01-01')\n"
         "print(sorted(sdk_betas()), known_betas() >= set(bundled()[1]))"

@@ -18,7 +18,7 @@ import pytest
 
 import beta_middleware
 from beta_middleware import BetaScope, InvalidBetaError, betas, current_betas
-from beta_middleware._header import Rules
+from beta_middleware._core.header import Rules
 
 
 def test_nothing_is_active_by_default() -> None:
@@ -151,7 +151,7 @@ def test_out_of_order_exit_rebuilds_replace_scopes_above() -> None:
 def test_the_joined_names_follow_the_active_names_through_every_exit() -> None:
     # Integrations read the header value from a context variable of its own: it must
     # always be the active names joined, however scopes are entered and left.
-    from beta_middleware._scope import _current
+    from beta_middleware._core.scope import current as _current
 
     def _joined() -> str:
         return _current.get().joined

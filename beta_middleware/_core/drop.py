@@ -16,11 +16,14 @@ the owner of the request - the outermost of our layers that added names (see `Be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from .header import Rules, split
+from .log import logger, name_of
 
-from ._errors import UnsupportedBetaError
-from ._header import Rules, split
-from ._log import logger, name_of
+TYPE_CHECKING = False  # `typing` is not imported at run time: it costs start-up
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .rejected import UnsupportedBetaError
 
 __all__ = ["is_rejection_status", "learn", "logger", "ours", "without"]
 

@@ -18,22 +18,19 @@ Python call less per hop than calling it. A release choosing otherwise is called
 
 from __future__ import annotations
 
-import functools
 import importlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from . import _log
-from ._httpx import SENT, AsyncBetaTransportBase, BetaTransportBase, prepare
-from ._install import Wrappers
-from ._log import DEBUG, enabled
+from .._httpx import outside, wrap
+from .installation import Wrappers
 
 if TYPE_CHECKING:
-    from ._header import Rules
-    from ._install import Installation
+    from .._core.header import Rules
+    from .installation import Installation
 
-__all__ = ["patch"]
+__all__ = ["is_the_stacks_choice", "patch", "stacks_choice"]
 
 
 def patch(installation: Installation, stack: ModuleType) -> None:
@@ -47,44 +44,13 @@ def patch(installation: Installation, stack: ModuleType) -> None:
         installation.patch(client, "_transport_for_url", _patched(client._transport_for_url, wrapper, rules))
 
 
-@functools.cache
-def _outside(wrapper: Any) -> Any:
-    """`wrapper` for hops outside the hosts: it only undoes what an earlier send added."""
-    if issubclass(wrapper, AsyncBetaTransportBase):
-
-        class AsyncOutside(wrapper):  # type: ignore[misc]
-            def handle_async_request(self, request: Any) -> Coroutine[Any, Any, Any]:
-                if SENT in request.extensions:
-                    prepare(self.rules, request, "", None)
-                if enabled(DEBUG):
-                    _log.outside(self.rules, request.url.host)
-                return self._transport.handle_async_request(request)  # type: ignore[no-any-return]
-
-        outside: Any = AsyncOutside
-    else:
-        assert issubclass(wrapper, BetaTransportBase)
-
-        class Outside(wrapper):  # type: ignore[misc]
-            def handle_request(self, request: Any) -> Any:
-                if SENT in request.extensions:
-                    prepare(self.rules, request, "", None)
-                if enabled(DEBUG):
-                    _log.outside(self.rules, request.url.host)
-                return self._transport.handle_request(request)
-
-        outside = Outside
-    # logs and errors name the integration, as for a hop inside the hosts
-    outside.__name__, outside.__qualname__ = wrapper.__name__, wrapper.__qualname__
-    return outside
-
-
 def _patched(original: Callable[[Any, Any], Any], wrapper: Any, rules: Rules) -> Callable[[Any, Any], Any]:
-    wrapped = Wrappers(lambda transport: wrapper._wrap(transport, rules, matched=True))
-    outside_wrapper = _outside(wrapper)
-    outside = Wrappers(lambda transport: outside_wrapper._wrap(transport, rules))
+    wrapped = Wrappers(lambda transport: wrap(wrapper, transport, rules, matched=True))
+    outside_wrapper = outside(wrapper)
+    others = Wrappers(lambda transport: wrap(outside_wrapper, transport, rules))
     hosts = rules.hosts
 
-    inline = _is_the_stacks_choice(original)
+    inline = is_the_stacks_choice(original)
 
     def _transport_for_url(self: Any, url: Any) -> Any:
         if inline:  # the stack's own choice, in this frame: a call less per hop than calling it
@@ -100,11 +66,11 @@ def _patched(original: Callable[[Any, Any], Any], wrapper: Any, rules: Rules) ->
         if hosts is not None:
             host = url.host
             if host not in hosts.exact:
-                last, matches = hosts._last  # `hosts(host)`'s memo, without its call
+                last, matches = hosts.last  # `hosts(host)`'s memo, without its call
                 if not (matches if host == last else hosts(host)):
-                    ref, found = outside._last  # `outside(transport)`'s first step
-                    return found if ref() is transport else outside(transport)
-        ref, found = wrapped._last  # `wrapped(transport)`'s first step, without its call
+                    ref, found = others.last  # `others(transport)`'s first step
+                    return found if ref() is transport else others(transport)
+        ref, found = wrapped.last  # `wrapped(transport)`'s first step, without its call
         return found if ref() is transport else wrapped(transport)
 
     _transport_for_url.__wrapped__ = original  # type: ignore[attr-defined]
@@ -112,7 +78,7 @@ def _patched(original: Callable[[Any, Any], Any], wrapper: Any, rules: Rules) ->
     return _transport_for_url
 
 
-def _choice(self: Any, url: Any) -> Any:
+def stacks_choice(self: Any, url: Any) -> Any:
     """The `_transport_for_url` of httpx (0.24 to 0.29) and httpx2 (2.x), word for word."""
     for pattern, transport in self._mounts.items():
         if pattern.matches(url):
@@ -121,9 +87,9 @@ def _choice(self: Any, url: Any) -> Any:
     return self._transport
 
 
-def _is_the_stacks_choice(original: Callable[..., Any]) -> bool:
-    """Whether `original` does what `_choice` does, compiled: what the patch may do in its own frame."""
-    code, ours = getattr(original, "__code__", None), _choice.__code__
+def is_the_stacks_choice(original: Callable[..., Any]) -> bool:
+    """Whether `original` does what `stacks_choice` does, compiled: what the patch may do in its own frame."""
+    code, ours = getattr(original, "__code__", None), stacks_choice.__code__
     return (
         code is not None
         and code.co_code == ours.co_code

@@ -13,7 +13,8 @@ import os
 import sys
 from _thread import allocate_lock
 
-from ._errors import UnknownBetaWarning
+from .errors import UnknownBetaWarning
+from .tokens import is_token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -100,8 +101,6 @@ def parse_literals(source: str) -> frozenset[str]:
     """
     import re
 
-    from ._names import TOKEN
-
     start = re.search(r"^AnthropicBetaParam\b[^=\n]*=", source, re.MULTILINE)
     if start is None:
         return frozenset()
@@ -120,7 +119,7 @@ def parse_literals(source: str) -> frozenset[str]:
     for literal in re.finditer(r"\bLiteral\[([^\]]*)\]", source[start.end() : end]):
         for quoted in re.finditer(r"\"([^\"\\\n]*)\"|'([^'\\\n]*)'", literal[1]):
             name = quoted[1] if quoted[1] is not None else quoted[2]
-            if TOKEN.fullmatch(name):
+            if name and is_token(name):
                 names.add(name)
     return frozenset(names)
 
@@ -340,11 +339,14 @@ _older: set[str] = set()  # ...and those before them, dropped when `_checked` fi
 _lock = allocate_lock()
 
 
+_PACKAGE = __name__.partition(".")[0]  # beta_middleware
+
+
 def _user_stacklevel() -> int:
     """The `stacklevel` that points a warning at the first caller outside this package."""
     frame = sys._getframe(1)
     level = 1
-    while frame.f_back is not None and frame.f_globals.get("__name__", "").split(".")[0] == __package__:
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").split(".")[0] == _PACKAGE:
         frame = frame.f_back
         level += 1
     return level
