@@ -12,6 +12,8 @@ from typing import NoReturn
 from . import __version__
 from ._cli.text import WIDTH, fit
 
+__all__ = ["main", "run"]
+
 DESCRIPTION = (
     "Anthropic API betas (the anthropic-beta header): check names, list them, run a program with them."
 )

@@ -22,12 +22,9 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = [
-    "AsyncBetaTransportBase",
-    "BetaTransportBase",
-    "instrument",
-    "prepare",
-    "prepare_below",
-    "sends_through_ours",
+    *("CLOSE", "SENT", "AsyncBetaTransportBase", "BetaTransportBase", "async_step", "instrument"),
+    *("outside", "prepare", "prepare_below", "read_rejection", "replay_streams", "sends_through_ours"),
+    *("sync_step", "wrap"),
 ]
 
 # Request extension: (the header value the owner's send left, the value the caller set).

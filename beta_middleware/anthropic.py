@@ -85,7 +85,7 @@ if TYPE_CHECKING:
 
     from ._core.names import NameSet
 
-__all__ = ["BetaMiddleware"]
+__all__ = ["STACK", "BetaMiddleware"]
 
 _ABSENT = object()  # the request does not mention the header: the client's layers apply
 

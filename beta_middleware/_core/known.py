@@ -38,7 +38,10 @@ def _once(func: Callable[[], T]) -> Callable[[], T]:
     return cached
 
 
-__all__ = ["date_of", "known_betas", "known_dates", "sdk_betas", "suggestion", "warn_unknown"]
+__all__ = [
+    *("bundled", "date_of", "known_betas", "known_dates", "parse_literals", "sdk_betas", "suggestion"),
+    "warn_unknown",
+]
 
 _FILE = os.path.join(os.path.dirname(__file__), "known_betas.json")
 
