@@ -865,32 +865,6 @@ def test_betas_without_parentheses_says_how_to_write_it() -> None:
         assert f"{name}, write @betas" in str(info.value)  # named by its qualified name
 
 
-def test_entered_and_left_straight_from_c_code() -> None:
-    # No Python frame below the scope's method: the bottom of a thread started by `_thread`.
-    import _thread
-    import time
-
-    scope = betas("s")
-    errors: list[object] = []
-    hook = sys.unraisablehook
-    sys.unraisablehook = errors.append
-    try:
-        before = _thread._count()
-        _thread.start_new_thread(scope.__enter__, ())
-        _thread.start_new_thread(scope.__exit__, (None, None, None))
-        deadline = time.monotonic() + 5
-        while _thread._count() > before and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        sys.unraisablehook = hook
-    assert errors == []
-    ctx = contextvars.copy_context()
-    ctx.run(scope.__enter__)  # called by C code, above a Python frame
-    assert ctx.run(current_betas) == ("s",)
-    ctx.run(scope.__exit__, None, None, None)
-    assert ctx.run(current_betas) == ()
-
-
 # Nothing of the caller's stack is kept: a `_Frame` holds no Python frame, so whatever
 # outlives a scope and holds its frame (a context, a task, a rules cache) keeps no
 # caller's locals alive once the `with` has left.

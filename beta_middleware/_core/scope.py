@@ -28,7 +28,7 @@ def _caller() -> FrameType | None:
     try:
         return sys._getframe(2)
     # Only at the bottom of a thread started by `_thread`, which coverage does not trace;
-    # tests/test_scope.py starts such threads and checks the scope.
+    # tests/test_compat.py starts such threads and checks the scope.
     except ValueError:  # pragma: no cover - called from C at the bottom of a thread's stack
         return None
 
