@@ -16,14 +16,11 @@ the owner of the request - the outermost of our layers that added names (see `Be
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .header import Rules, split
 from .log import logger, name_of
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: it costs start-up
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-    from .rejected import UnsupportedBetaError
+from .rejected import UnsupportedBetaError
 
 __all__ = ["is_rejection_status", "learn", "logger", "ours", "without"]
 

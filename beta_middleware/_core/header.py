@@ -7,16 +7,13 @@ as it was. Integrations only adapt their stack's request object to `Rules`.
 
 from __future__ import annotations
 
-from _thread import allocate_lock
+from _thread import allocate_lock  # not `threading`: it costs start-up
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 
 from .known import warn_unknown
 from .names import Merged, NameSet, parse_names
 from .scope import current, joined
-
-TYPE_CHECKING = False  # `typing`, `threading` and `collections.abc` cost start-up
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
     "HEADER",

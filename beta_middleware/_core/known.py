@@ -12,30 +12,15 @@ from __future__ import annotations
 import os
 import sys
 from _thread import allocate_lock
+from functools import cache
 
 from .errors import UnknownBetaWarning
 from .tokens import is_token
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # `typing` is not imported at run time: it costs start-up
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
     from pathlib import Path
-    from typing import TypeVar
-
-    T = TypeVar("T")
-
-
-def _once(func: Callable[[], T]) -> Callable[[], T]:
-    """`functools.cache` for a function of no arguments, without importing `functools`."""
-    done: list[T] = []
-
-    def cached() -> T:
-        if not done:
-            done.append(func())
-        return done[0]
-
-    cached.__doc__, cached.__name__, cached.__qualname__ = func.__doc__, func.__name__, func.__qualname__
-    return cached
 
 
 __all__ = [
@@ -82,7 +67,7 @@ def date_of(name: str) -> str | None:
     return date
 
 
-@_once
+@cache
 def bundled() -> tuple[str, dict[str, str | None]]:
     """The bundled file's date and its names with their dates."""
     import json  # only here: the first use of names, not the import of the package
@@ -127,7 +112,7 @@ def parse_literals(source: str) -> frozenset[str]:
     return frozenset(names)
 
 
-@_once
+@cache
 def sdk_betas() -> frozenset[str]:
     """The `AnthropicBetaParam` literals of the installed anthropic SDK; empty without one.
 
@@ -148,7 +133,7 @@ def sdk_betas() -> frozenset[str]:
     return frozenset()
 
 
-@_once
+@cache
 def known_dates() -> dict[str, str | None]:
     """Every known name with its date: the bundled list, then the SDK's names."""
     dates = dict(bundled()[1])
@@ -167,7 +152,7 @@ def known_betas() -> frozenset[str]:
     return _known()
 
 
-@_once
+@cache
 def _known() -> frozenset[str]:
     return frozenset(known_dates())
 
@@ -298,7 +283,7 @@ class _Index:
         return found
 
 
-@_once
+@cache
 def _index() -> _Index:
     return _Index(known_betas())
 

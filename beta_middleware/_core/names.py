@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from .errors import InvalidBetaError
 from .tokens import CHARS, is_token
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: it costs start-up
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
 
 __all__ = ["NOTHING_YET", "Merged", "NameSet", "check_name", "parse_names"]
 

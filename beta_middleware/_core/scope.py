@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from contextvars import ContextVar
 
@@ -180,10 +181,8 @@ def _leave(scope: BetaScope, where: FrameType | None) -> None:
 
 def _flags(func: object) -> int:
     """The code flags of `func`, seen through methods and `functools.partial` (0: none)."""
-    from functools import partial
-
     while True:
-        if isinstance(func, partial):
+        if isinstance(func, functools.partial):
             func = func.func
         elif hasattr(func, "__func__"):
             func = func.__func__
@@ -283,8 +282,6 @@ class BetaScope:
         """
         if not callable(func):
             raise TypeError(f"betas(...) decorates a function, not {func!r}")
-        import functools  # here, not at import: it costs start-up
-
         flags = _flags(func)
         if flags & (_CO_GENERATOR | _CO_ASYNC_GENERATOR):
             raise TypeError(
