@@ -49,7 +49,7 @@ from time import perf_counter, thread_time
 from typing import Literal
 
 from beta_middleware import betas
-from beta_middleware._header import Rules
+from beta_middleware._core.header import Rules
 
 from . import startup, startup_run
 from .stacks import (

@@ -532,7 +532,7 @@ def running(runners: Mapping[Variant, Runner]) -> Iterator[None]:
 
 def _uninstalled(cls: type, installation: Any) -> type:
     """A subclass of `cls` holding what every attribute `installation` patched on it was before."""
-    from beta_middleware._install import _ABSENT
+    from beta_middleware._install.installation import _ABSENT
 
     namespace: dict[str, Any] = {"__slots__": ()}
     mro = cls.__mro__
@@ -556,7 +556,7 @@ def _installed(
     """`build`'s stack where the package variant is the bare stack under `install(...)`."""
 
     def installed(variant: Variant, scenario: Scenario) -> Runner:
-        from beta_middleware._header import Rules
+        from beta_middleware._core.header import Rules
 
         if variant != "package":
             return build(variant, scenario)

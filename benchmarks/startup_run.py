@@ -17,7 +17,7 @@ import subprocess
 import sys
 from time import perf_counter
 
-from beta_middleware import _run
+from beta_middleware._install import startup as _run
 
 __all__ = ["GAP", "STARTUP_SLACK_MS", "measure"]
 

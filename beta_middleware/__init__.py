@@ -7,16 +7,16 @@ when its stack is installed: `beta_middleware.requests`, `beta_middleware.httpx`
 
 from __future__ import annotations
 
-from ._errors import InvalidBetaError, UnknownBetaWarning, UnsupportedBetaError
-from ._header import HEADER
-from ._known import known_betas
-from ._scope import BetaScope, betas, current_betas
+from ._core.errors import InvalidBetaError, UnknownBetaWarning
+from ._core.header import HEADER
+from ._core.known import known_betas
+from ._core.rejected import UnsupportedBetaError, raise_for_betas, rejected_betas
+from ._core.scope import BetaScope, betas, current_betas
 
 TYPE_CHECKING = False  # `typing` costs start-up
 if TYPE_CHECKING:
-    from ._carry import carry
-    from ._install import Installation, install, uninstall
-    from ._rejected import raise_for_betas, rejected_betas
+    from ._core.carry import carry
+    from ._install.installation import Installation, install, uninstall
 
 __all__ = [
     "HEADER",
@@ -35,15 +35,13 @@ __all__ = [
     "uninstall",
 ]
 
-# Imported on first use: `import beta_middleware` stays as cheap as the core (reading
-# rejections needs `json`; installing, the import hook).
+# Imported on first use: `import beta_middleware` stays as cheap as the core (installing
+# needs the import hook; carrying, the wrappers).
 _LAZY = {
-    "Installation": "_install",
-    "install": "_install",
-    "uninstall": "_install",
-    "carry": "_carry",
-    "raise_for_betas": "_rejected",
-    "rejected_betas": "_rejected",
+    "Installation": "_install.installation",
+    "install": "_install.installation",
+    "uninstall": "_install.installation",
+    "carry": "_core.carry",
 }
 
 

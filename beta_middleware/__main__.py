@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from . import __version__
-from ._cli import WIDTH, fit
+from ._cli.text import WIDTH, fit
+
+__all__ = ["main", "run"]
 
 DESCRIPTION = (
     "Anthropic API betas (the anthropic-beta header): check names, list them, run a program with them."
@@ -136,15 +138,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra:  # the command's own usage, not the top-level one
         subparsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "demo":
-        from ._demo import main as demo
+        from ._cli.demo import main as demo
 
         return demo(sys.stdout)
     if args.command == "run":
         if program is None:
             subparsers["run"].error(COMMAND_AFTER)
-        from . import _run
+        from ._cli.run import main as run_command
 
-        return _run.main(
+        return run_command(
             program,
             betas=args.betas,
             hosts=args.hosts,
@@ -153,12 +155,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             verbose=args.verbose,
             processes=args.processes,
         )
-    from . import _cli
+    from ._cli import names
 
     if args.command == "check":
-        return _cli.check(args.names, args.strict, sys.stdout)
+        return names.check(args.names, args.strict, sys.stdout)
     if args.command == "known":
-        return _cli.known(args.json, sys.stdout)
+        return names.known(args.json, sys.stdout)
     raise AssertionError(args.command)  # pragma: no cover - argparse refuses unknown commands
 
 

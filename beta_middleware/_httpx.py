@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Coroutine, Generator, Iterable, Itera
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
-from . import _drop, _log
-from ._header import (
+from ._core import drop, log
+from ._core.header import (
     HEADER,
     Below,
     HostMatcher,
@@ -27,19 +27,16 @@ from ._header import (
     settings,
     take_back,
 )
-from ._log import DEBUG, cached, enabled
-from ._rejected import LIMIT, PIECE, from_body
+from ._core.log import DEBUG, cached, enabled
+from ._core.rejected import LIMIT, PIECE, from_body
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = [
-    "AsyncBetaTransportBase",
-    "BetaTransportBase",
-    "instrument",
-    "prepare",
-    "prepare_below",
-    "sends_through_ours",
+    *("CLOSE", "SENT", "AsyncBetaTransportBase", "BetaTransportBase", "async_step", "instrument"),
+    *("outside", "prepare", "prepare_below", "read_rejection", "replay_streams", "sends_through_ours"),
+    *("sync_step", "wrap"),
 ]
 
 # Request extension: (the header value the owner's send left, the value the caller set).
@@ -90,7 +87,7 @@ def prepare(rules: Rules, request: _Request, value: str, hosts: HostMatcher | No
         if host not in hosts.exact and not hosts(host):
             value = ""  # another host: it gets what the caller set, nothing of ours
             if cached(DEBUG) is not False and enabled(DEBUG):
-                _log.outside(rules, host)
+                log.outside(rules, host)
     if mark is None:
         if value:
             headers = request.headers
@@ -103,7 +100,7 @@ def prepare(rules: Rules, request: _Request, value: str, hosts: HostMatcher | No
             headers[HEADER] = value
             extensions[SENT] = (value, own)
             if cached(DEBUG) is not False and enabled(DEBUG):
-                _log.sent(rules, request.url.host, own, value)
+                log.sent(rules, request.url.host, own, value)
         return value  # else nothing to add now, nothing added before: left as it was
     return _prepare_again(rules, request, value, mark)
 
@@ -126,7 +123,7 @@ def _prepare_again(rules: Rules, request: _Request, value: str, mark: tuple[str 
     request.extensions = extensions = dict(request.extensions)  # see SENT: perhaps a hop's shared dict
     extensions[SENT] = (value or own, own)
     if cached(DEBUG) is not False and enabled(DEBUG):
-        _log.sent(rules, request.url.host, own, value or own)
+        log.sent(rules, request.url.host, own, value or own)
     return value
 
 
@@ -144,7 +141,7 @@ def prepare_below(rules: Rules, request: _Request, under: Below, hosts: HostMatc
     if value != own:
         headers[HEADER] = value
     if cached(DEBUG) is not False and enabled(DEBUG):
-        _log.sent(rules, request.url.host, own, value, under)
+        log.sent(rules, request.url.host, own, value, under)
 
 
 def record_sent(request: _Request) -> None:
@@ -240,19 +237,6 @@ class _Wrapper:
         if rules.owner is None:  # instrument() shares rules: logs name the client's own transport
             rules.owner = weakref.ref(self)
 
-    @classmethod
-    def _wrap(cls, transport: Any, rules: Rules, matched: bool = False) -> Self:
-        """A wrapper of `transport`, built without validation.
-
-        `matched`: for hops whose host `rules.hosts` matched already (`install()` picks
-        the transport by host), so it is not checked again.
-        """
-        wrapper = cls.__new__(cls)
-        wrapper._setup(transport, rules)
-        if matched:
-            wrapper._hosts = None
-        return wrapper
-
     @property
     def transport(self) -> Any:
         """The wrapped transport."""
@@ -274,13 +258,13 @@ class _Wrapper:
         if mark is None:
             return response  # nothing was added to this request
         own: str = mark[1] or ""  # what the caller set
-        layers = [(self.rules, _drop.ours((value,), (own,)))] if self.rules.drop_rejected else []
+        layers = [(self.rules, drop.ours((value,), (own,)))] if self.rules.drop_rejected else []
         if under is not None:
             layers += under.added
         if not any(mine for _, mine in layers):
             return response
         values = (request.headers.get(HEADER),)
-        take = _drop.learn(layers, (yield from self._rejection(response)), values)
+        take = drop.learn(layers, (yield from self._rejection(response)), values)
         if not take or not isinstance(request.stream, self._stack.ByteStream):
             return response  # nothing to gain, or a streamed upload that cannot be replayed
         # A new request: what recorded the first send (the wrapped transport, an event hook)
@@ -292,14 +276,14 @@ class _Wrapper:
             stream=request.stream,
             extensions=dict(request.extensions),
         )
-        kept = _drop.without(values, take)
+        kept = drop.without(values, take)
         del resend.headers[HEADER]
         if kept is not None:
             resend.headers[HEADER] = kept
         again = Below(take, resend=True)
         response = yield SEND, (resend, again)
-        if _drop.is_rejection_status(response.status_code):
-            _drop.learn(layers, (yield from self._rejection(response)), values)
+        if drop.is_rejection_status(response.status_code):
+            drop.learn(layers, (yield from self._rejection(response)), values)
         return response
 
     def _rejection(self, response: Any) -> Generator[tuple[str, Any], Any, Any]:
@@ -472,7 +456,7 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
                 return self._send_over(request, value)
         response = self._transport.handle_request(request)
         # inline, not a helper of its own: a call less per request with drop_rejected (measured)
-        if rules.drop_rejected and 400 <= response.status_code < 500:  # _drop.is_rejection_status
+        if rules.drop_rejected and 400 <= response.status_code < 500:  # drop.is_rejection_status
             response = self._drive(self._dropping(request, response, value, None))
             record_sent(request)
         return response
@@ -566,7 +550,7 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
 
     async def _send_dropping(self, request: Req, value: str) -> Resp:
         response = await self._transport.handle_async_request(request)
-        if 400 <= response.status_code < 500:  # _drop.is_rejection_status, inline
+        if 400 <= response.status_code < 500:  # drop.is_rejection_status, inline
             response = await self._drive(self._dropping(request, response, value, None))
             record_sent(request)
         return response
@@ -627,6 +611,58 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
         await self._transport.__aexit__(exc_type, exc_value, traceback)
 
 
+W = TypeVar("W", bound=_Wrapper)
+
+
+def wrap(cls: type[W], transport: Any, rules: Rules, matched: bool = False) -> W:
+    """A `cls` (a `BetaTransport` class) wrapping `transport`, built without validation.
+
+    `matched`: for hops whose host `rules.hosts` matched already (`install()` picks
+    the transport by host), so it is not checked again.
+    """
+    wrapper = cls.__new__(cls)
+    wrapper._setup(transport, rules)
+    if matched:
+        wrapper._hosts = None
+    return wrapper
+
+
+@functools.cache
+def outside(wrapper: Any) -> Any:
+    """`wrapper` (a `BetaTransport` class) for hops outside the installation's hosts.
+
+    `install()` picks each hop's transport by its host: one outside the hosts gets this
+    wrapper, which only undoes what an earlier send added (a redirect out of the hosts,
+    a request sent again) and adds nothing.
+    """
+    if issubclass(wrapper, AsyncBetaTransportBase):
+
+        class AsyncOutside(wrapper):  # type: ignore[misc]
+            def handle_async_request(self, request: Any) -> Coroutine[Any, Any, Any]:
+                if SENT in request.extensions:
+                    prepare(self.rules, request, "", None)
+                if cached(DEBUG) is not False and enabled(DEBUG):
+                    log.outside(self.rules, request.url.host)
+                return self._transport.handle_async_request(request)  # type: ignore[no-any-return]
+
+        outside: Any = AsyncOutside
+    else:
+        assert issubclass(wrapper, BetaTransportBase)
+
+        class Outside(wrapper):  # type: ignore[misc]
+            def handle_request(self, request: Any) -> Any:
+                if SENT in request.extensions:
+                    prepare(self.rules, request, "", None)
+                if cached(DEBUG) is not False and enabled(DEBUG):
+                    log.outside(self.rules, request.url.host)
+                return self._transport.handle_request(request)
+
+        outside = Outside
+    # logs and errors name the integration, as for a hop inside the hosts
+    outside.__name__, outside.__qualname__ = wrapper.__name__, wrapper.__qualname__
+    return outside
+
+
 C = TypeVar("C")
 
 
@@ -673,13 +709,13 @@ def instrument(
                 f"refusing to wrap it again with {settings(rules)}"
             )
 
-    def wrap(transport: Any) -> Any:
+    def ours(transport: Any) -> Any:
         return (
             transport
             if transport is None or isinstance(transport, wrapper)
-            else wrapper._wrap(transport, rules)
+            else wrap(wrapper, transport, rules)
         )
 
-    c._transport = wrap(c._transport)
-    c._mounts = {pattern: wrap(transport) for pattern, transport in c._mounts.items()}
+    c._transport = ours(c._transport)
+    c._mounts = {pattern: ours(transport) for pattern, transport in c._mounts.items()}
     return client

@@ -26,11 +26,11 @@ from collections.abc import Callable, Generator, Iterable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from . import _drop, _log
-from ._compat import missing_stack
-from ._header import HEADER, INSTALLED, Below, Rules, below, hand_down, owning, sent, split, take_back
+from ._core import drop, log
+from ._core.errors import missing_stack
+from ._core.header import HEADER, INSTALLED, Below, Rules, below, hand_down, owning, sent, split, take_back
+from ._core.log import DEBUG, cached, enabled
 from ._httpx import CLOSE, async_step, read_rejection, replay_streams, sends_through_ours, sync_step
-from ._log import DEBUG, cached, enabled
 
 MIDDLEWARE_SINCE = "0.108"  # the first anthropic release with `middleware=[...]`
 
@@ -83,9 +83,9 @@ if TYPE_CHECKING:
     import httpx2  # for the annotations: the SDK line that type checks here
     from anthropic._models import FinalRequestOptions
 
-    from ._names import NameSet
+    from ._core.names import NameSet
 
-__all__ = ["BetaMiddleware"]
+__all__ = ["STACK", "BetaMiddleware"]
 
 _ABSENT = object()  # the request does not mention the header: the client's layers apply
 
@@ -421,7 +421,7 @@ class BetaMiddleware(Middleware):
         The entries pass over a successful `APIResponse` themselves: no call per request.
         """
         response = _http_response(result)
-        if response is None or not _drop.is_rejection_status(response.status_code):
+        if response is None or not drop.is_rejection_status(response.status_code):
             return None
         return response
 
@@ -443,22 +443,22 @@ class BetaMiddleware(Middleware):
         by the sync (`mode` 0) or async (1) replay stream); returns what to give back.
         """
         values = (str(sending.headers[HEADER]),)
-        layers = [(self.rules, _drop.ours(values, (own,)))] if self.rules.drop_rejected else []
+        layers = [(self.rules, drop.ours(values, (own,)))] if self.rules.drop_rejected else []
         if under is not None:
             layers += under.added
         # what went on the wire: the layers below may have added names
         wire = (_wire_value(response) or values[0],)
-        take = _drop.learn(layers, (yield from _read_rejection(response, mode)), wire)
+        take = drop.learn(layers, (yield from _read_rejection(response, mode)), wire)
         if not take or not _replayable(request.options):
             return result
         yield CLOSE, response  # read to its end: this releases its connection before the resend
-        value = _drop.without(values, take)
+        value = drop.without(values, take)
         # With nothing left the call's own request goes, as it came (the SDK's own value applies).
         again = request if value is None else _with_header(request, value, _body_betas(request))
         result = yield SEND, (again, Below(take, resend=True))
         answer = _http_response(result)
-        if answer is not None and _drop.is_rejection_status(answer.status_code):
-            _drop.learn(layers, (yield from _read_rejection(answer, mode)), wire)
+        if answer is not None and drop.is_rejection_status(answer.status_code):
+            drop.learn(layers, (yield from _read_rejection(answer, mode)), wire)
         return result
 
     def _under(self, request: APIRequest, call_next: object, under: Below) -> APIRequest:
@@ -473,9 +473,9 @@ class BetaMiddleware(Middleware):
         return sending
 
     def _log(self, request: APIRequest, sending: APIRequest, own: str, under: Below | None = None) -> None:
-        """The DEBUG line of one attempt that this middleware changed (see `_log.sent`)."""
+        """The DEBUG line of one attempt that this middleware changed (see `log.sent`)."""
         where = f"an SDK call ({request.options.method.upper()} {request.options.url})"
-        _log.sent(self.rules, where, own, str(sending.headers[HEADER]), under)
+        log.sent(self.rules, where, own, str(sending.headers[HEADER]), under)
 
     def handle(self, request: APIRequest, call_next: CallNext) -> APIResponse[Any]:
         """Send `request` on (sync clients) with the merged header."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from ._compat import missing_stack
+from ._core.errors import missing_stack
 
 try:
     import httpx2

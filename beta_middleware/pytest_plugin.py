@@ -13,8 +13,8 @@ from collections.abc import Generator
 
 import pytest
 
-from ._errors import InvalidBetaError
-from ._scope import BetaScope, betas
+from ._core.errors import InvalidBetaError
+from ._core.scope import BetaScope, betas
 
 __all__ = ["pytest_configure", "pytest_runtest_call", "pytest_runtest_setup"]
 

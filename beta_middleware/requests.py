@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._compat import missing_stack
+from ._core.errors import missing_stack
 
 try:
     from requests import PreparedRequest, Response
@@ -25,13 +25,23 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without requests
     raise ImportError(missing_stack("requests", "requests")) from exc
 
-from . import _drop, _log
-from ._errors import UnsupportedBetaError
-from ._header import HEADER, Below, Rules, below, hand_down, names_given, owning, sent, settings, take_back
-from ._log import DEBUG, cached, enabled
-from ._rejected import LIMIT, PIECE, from_body
+from ._core import drop, log
+from ._core.header import (
+    HEADER,
+    Below,
+    Rules,
+    below,
+    hand_down,
+    names_given,
+    owning,
+    sent,
+    settings,
+    take_back,
+)
+from ._core.log import DEBUG, cached, enabled
+from ._core.rejected import LIMIT, PIECE, UnsupportedBetaError, from_body
 
-__all__ = ["BetaAdapter", "forget", "send_below", "send_merged"]
+__all__ = ["SENT", "BetaAdapter", "applies", "forget", "send_below", "send_merged"]
 
 
 class BetaAdapter(HTTPAdapter):
@@ -102,9 +112,9 @@ class BetaAdapter(HTTPAdapter):
         if under is not None:  # another of ours above owns the request: see `Below`
             return send_below(super().send, rules, under, request, stream, timeout, verify, cert, proxies)
         value = rules.added().joined if rules.plain else rules.value()
-        if not value or (rules.hosts is not None and not self._applies(request.url)):
+        if not value or (rules.hosts is not None and not applies(self, request.url)):
             if value and cached(DEBUG) is not False and enabled(DEBUG):
-                _log.outside(rules, _host(request))
+                log.outside(rules, _host(request))
             if getattr(request, SENT, None) is not None:
                 forget(request)  # sent before with betas: send what the caller set
             return super().send(
@@ -112,17 +122,26 @@ class BetaAdapter(HTTPAdapter):
             )
         return send_merged(super().send, rules, value, request, stream, timeout, verify, cert, proxies)
 
-    # The last URL's answer to `hosts`: parsing a URL costs more than the rest of `send`,
-    # and a client mostly calls one endpoint. A class default, so unpickled adapters have it.
-    _last_url: tuple[str | None, bool] = (None, False)
+    # The last URL's answer to `hosts` (see `applies`). A class default, so unpickled
+    # adapters have it.
+    last_url: tuple[str | None, bool] = (None, False)
 
-    def _applies(self, url: str | None) -> bool:
-        last, applies = self._last_url
-        if url != last:
-            hosts = self.rules.hosts
-            applies = hosts is not None and hosts(urlsplit(url or "").hostname or "")
-            self._last_url = (url, applies)  # one tuple store: safe across threads
-        return applies
+
+def applies(adapter: Any, url: str | None) -> bool:
+    """Whether a request to `url` gets betas from `adapter`, whose `rules.hosts` is set.
+
+    `adapter` is a `BetaAdapter` or the installation's adapter: it has `rules` and
+    `last_url`, the last URL's answer. Parsing a URL costs more than the rest of `send`,
+    and a client mostly calls one endpoint.
+    """
+    last: str | None
+    matches: bool
+    last, matches = adapter.last_url
+    if url != last:
+        hosts = adapter.rules.hosts
+        matches = hosts is not None and hosts(urlsplit(url or "").hostname or "")
+        adapter.last_url = (url, matches)  # one tuple store: safe across threads
+    return matches
 
 
 # A PreparedRequest attribute; requests has no place of its own for it, and `copy()`
@@ -167,7 +186,7 @@ def send_below(
         if value != text:
             request.headers[HEADER] = value
         if cached(DEBUG) is not False and enabled(DEBUG):
-            _log.sent(rules, _host(request), own, value, under)
+            log.sent(rules, _host(request), own, value, under)
     return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
 
 
@@ -207,7 +226,7 @@ def send_merged(
         return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
     headers[HEADER] = value
     if cached(DEBUG) is not False and enabled(DEBUG):
-        _log.sent(rules, _host(request), own, value)
+        log.sent(rules, _host(request), own, value)
     body = request.body  # what it is before sending: sending may use it up
     under = Below() if stacked else None
     token = hand_down(under) if under is not None else None
@@ -216,7 +235,7 @@ def send_merged(
         if token is not None:
             take_back(token)
             token = None
-        if (rules.drop_rejected or (under is not None and under.added)) and _drop.is_rejection_status(
+        if (rules.drop_rejected or (under is not None and under.added)) and drop.is_rejection_status(
             response.status_code
         ):
             options = dict(stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
@@ -249,18 +268,18 @@ def _dropping(
     under: Below | None,
 ) -> Response:
     """After a 4xx to `request` (this layer set `value`): resend once without the rejected names."""
-    layers = [(rules, _drop.ours((value,), (_text(own),) if own else ()))] if rules.drop_rejected else []
+    layers = [(rules, drop.ours((value,), (_text(own),) if own else ()))] if rules.drop_rejected else []
     if under is not None:
         layers += under.added
     sent_value = _text(request.headers.get(HEADER) or "")
-    take = _drop.learn(layers, _rejection(response, request.method), (sent_value,))
+    take = drop.learn(layers, _rejection(response, request.method), (sent_value,))
     # bytes and str bodies can be sent again; generators and files are consumed by sending
     if not take or not isinstance(body, (bytes, str, type(None))):
         return response
     # A copy: the first send's `response.request` (and what `responses` recorded) keep
     # what that send carried.
     resend = request.copy()
-    kept = _drop.without((sent_value,), take)
+    kept = drop.without((sent_value,), take)
     if kept is None:
         _put_back(resend, own)
     else:
@@ -271,8 +290,8 @@ def _dropping(
         response = send(resend, **options)
     finally:
         take_back(token)
-    if _drop.is_rejection_status(response.status_code):
-        _drop.learn(layers, _rejection(response, resend.method), (sent_value,))
+    if drop.is_rejection_status(response.status_code):
+        drop.learn(layers, _rejection(response, resend.method), (sent_value,))
     return response
 
 

@@ -16,8 +16,9 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ._header import HEADER, split
-from ._names import parse_names
+from ._core.header import HEADER, split
+from ._core.known import warn_unknown
+from ._core.names import parse_names
 
 __all__ = ["assert_betas", "matcher", "sent_betas"]
 
@@ -83,6 +84,7 @@ def sent_betas(obj: object) -> tuple[str, ...]:
 
 def _expected(names: tuple[str | Iterable[str], ...], exact: bool, caller: str) -> tuple[str, ...]:
     expected = parse_names(names)
+    warn_unknown(expected)
     if not expected and not exact:
         raise TypeError(
             f"{caller}() needs the names to look for, or exact=True to require that no betas were sent"

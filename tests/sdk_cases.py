@@ -28,9 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from beta_middleware import _demo, betas
+from beta_middleware import betas
+from beta_middleware._cli import demo as _demo
 
 from .messages_server import MODEL, NO_HEADER, MessagesServer
+from .test_compat import transport_and_mounts
 
 __all__ = [
     "ASK", "CONCURRENT_CALLS", "CONTEXT", "FILES", "FINE_GRAINED", "INTEGRATION", "KINDS", "LINE0",
@@ -297,14 +299,15 @@ class SDKCases:
         monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
         monkeypatch.setenv("NO_PROXY", "localhost")
         client = line.sdk.DefaultHttpxClient()
-        transport, mounts = client._transport, dict(client._mounts)
+        transport, mounts = transport_and_mounts(client)
         assert mounts, "DefaultHttpxClient mounts the environment's proxies"
         assert line.integration.instrument(client) is client
         # The transports the SDK built (keep-alive socket options, proxy mounts) still
         # send, each now behind a wrapper.
-        assert isinstance(client._transport, line.integration.BetaTransport)
-        assert client._transport.transport is transport
-        assert {p: t and t.transport for p, t in client._mounts.items()} == mounts
+        wrapped, wrapped_mounts = transport_and_mounts(client)
+        assert isinstance(wrapped, line.integration.BetaTransport)
+        assert wrapped.transport is transport
+        assert {p: t and t.transport for p, t in wrapped_mounts.items()} == mounts
         client.close()
 
     async def test_error_responses_reach_the_sdk(

@@ -20,19 +20,19 @@ from typing import Any
 import anthropic
 import pytest
 from anthropic import APIRequest, AsyncAnthropic, AsyncAnthropicBedrock, AsyncAnthropicVertex, Middleware
-from anthropic._models import FinalRequestOptions  # to build an APIRequest outside a client
 from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
 from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 from botocore.credentials import Credentials  # type: ignore[import-untyped]
 
 import beta_middleware.anthropic as anthropic_integration
 from beta_middleware import HEADER, InvalidBetaError, betas
-from beta_middleware._demo import collect, main
-from beta_middleware._header import split
+from beta_middleware._cli.demo import collect, main
+from beta_middleware._core.header import split
 from beta_middleware.anthropic import BetaMiddleware
 
 from .sdk_cases import INTEGRATION, LINE_MARKS, STACK, resolve
 from .server import Server
+from .test_compat import final_request_options
 
 pytestmark = LINE_MARKS
 
@@ -83,24 +83,33 @@ class AsyncRecorder(Recorder):
 
 
 def sync_client(
-    recorder: Recorder, *middleware: Any, http_headers: dict[str, str] | None = None, **kwargs: Any
+    recorder: Recorder,
+    *middleware: Any,
+    http_headers: dict[str, str] | None = None,
+    http: Any = None,
+    **kwargs: Any,
 ) -> anthropic.Anthropic:
     return anthropic.Anthropic(
         api_key="test-key",
         base_url="https://api.anthropic.test",
-        http_client=STACK.Client(headers=http_headers, transport=STACK.MockTransport(recorder)),
+        http_client=http or STACK.Client(headers=http_headers, transport=STACK.MockTransport(recorder)),
         middleware=list(middleware),
         **kwargs,
     )
 
 
 def async_client(
-    recorder: AsyncRecorder, *middleware: Any, http_headers: dict[str, str] | None = None, **kwargs: Any
+    recorder: AsyncRecorder,
+    *middleware: Any,
+    http_headers: dict[str, str] | None = None,
+    http: Any = None,
+    **kwargs: Any,
 ) -> AsyncAnthropic:
     return AsyncAnthropic(
         api_key="test-key",
         base_url="https://api.anthropic.test",
-        http_client=STACK.AsyncClient(headers=http_headers, transport=STACK.MockTransport(recorder.handle)),
+        http_client=http
+        or STACK.AsyncClient(headers=http_headers, transport=STACK.MockTransport(recorder.handle)),
         middleware=list(middleware),
         **kwargs,
     )
@@ -197,13 +206,17 @@ async def test_merges_with_every_layer_the_sdk_sends(
 async def test_the_http_clients_header_read_at_each_request(kind: str) -> None:
     # httpx merges the http_client's headers into each request: a change to them applies.
     recorder = AsyncRecorder()
-    make: Any = sync_client if kind == "sync" else async_client
-    client = make(recorder, BetaMiddleware(), http_headers={HEADER: "h"})
+    if kind == "sync":
+        http: Any = STACK.Client(headers={HEADER: "h"}, transport=STACK.MockTransport(recorder))
+        client: Any = sync_client(recorder, BetaMiddleware(), http=http)
+    else:
+        http = STACK.AsyncClient(headers={HEADER: "h"}, transport=STACK.MockTransport(recorder.handle))
+        client = async_client(recorder, BetaMiddleware(), http=http)
     with betas("b"):
         await resolve(client.messages.create(**ASK))
-        client._client.headers[HEADER] = "h2"  # the attribute the middleware reads
+        http.headers[HEADER] = "h2"  # the http_client's own headers, which the middleware reads
         await resolve(client.messages.create(**ASK))
-        del client._client.headers[HEADER]
+        del http.headers[HEADER]
         await resolve(client.messages.create(**ASK))
     assert recorder.sent == ["h,b", "h2,b", "b"]
 
@@ -348,7 +361,7 @@ def test_finds_the_clients_defaults_through_other_middleware() -> None:
 def test_handle_outside_a_client_chain() -> None:
     # A call_next that is no SDK chain: the client's defaults are unknown, the betas still go on.
     seen: list[APIRequest] = []
-    options = FinalRequestOptions(method="post", url="/v1/messages", headers={"x-other": "1"}, json_data={})
+    options = final_request_options(method="post", url="/v1/messages", headers={"x-other": "1"}, json_data={})
     request = APIRequest(options=options, cast_to=dict)
 
     def call_next(req: APIRequest) -> Any:
@@ -378,7 +391,7 @@ def test_body_betas_where_each_sdk_line_holds_them(
     # anthropic 0.x hands the middleware extra_body apart (extra_json); 1.x has merged it
     # into the body (json_data) by then. Both are the caller's own anthropic_beta.
     data = {"anthropic_beta": body}
-    options = FinalRequestOptions(
+    options = final_request_options(
         method="post",
         url="/v1/messages",
         headers=header,
@@ -407,7 +420,7 @@ def test_body_betas_where_each_sdk_line_holds_them(
 
 def test_handle_with_a_call_next_that_takes_no_weak_reference() -> None:
     # Such a step cannot be remembered per chain: it is looked at on each call, and is no SDK chain.
-    options = FinalRequestOptions(method="post", url="/v1/messages", json_data={})
+    options = final_request_options(method="post", url="/v1/messages", json_data={})
     request = APIRequest(options=options, cast_to=dict)
     seen: list[APIRequest] = []
 
@@ -432,33 +445,6 @@ def test_the_walk_down_a_chain_is_bounded() -> None:
     assert anthropic_integration._chain_client(call_next) is None
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {},
-        {"x-other": "1"},
-        {HEADER: "h"},
-        {"Anthropic-Beta": "h", "x-other": "1"},
-        {"x-a": "1", "x-b": "2", "ANTHROPIC-BETA": "h,i"},
-        {"anthropic-betas": "h", "x-anthropic-beta": "h"},
-    ],
-)
-def test_the_http_headers_look_through_agrees_with_the_stack(headers: dict[str, str]) -> None:
-    # Pins the one spot that reads the stack's `Headers._list`: what it says of a real
-    # Headers object of the installed stack is what the public API says.
-    real = STACK.Headers(headers)
-    assert anthropic_integration._may_hold(real) is (HEADER in real)
-    real[HEADER] = "later"
-    assert anthropic_integration._may_hold(real)
-    del real[HEADER]
-    assert anthropic_integration._may_hold(real) is False
-    # Anything shaped otherwise is asked through `get`.
-    shape = types.SimpleNamespace
-    shapes = (shape(), shape(_list=()), shape(_list=[(b"x",)]))
-    for other in shapes:
-        assert anthropic_integration._may_hold(other)
-
-
 def test_a_middleware_keeps_no_client_alive() -> None:
     # It remembers the chain it met last, weakly: a client dropped by the program goes.
     import gc
@@ -466,12 +452,13 @@ def test_a_middleware_keeps_no_client_alive() -> None:
 
     middleware = BetaMiddleware()
     recorder = Recorder()
-    client = sync_client(recorder, middleware, http_headers={HEADER: "h"})
+    http = STACK.Client(headers={HEADER: "h"}, transport=STACK.MockTransport(recorder))
+    client = sync_client(recorder, middleware, http=http)
     with betas("a"):
         client.messages.create(**ASK)
     assert recorder.sent == ["h,a"]
-    client_ref, http_ref = weakref.ref(client), weakref.ref(client._client)
-    del client
+    client_ref, http_ref = weakref.ref(client), weakref.ref(http)
+    del client, http
     gc.collect()
     assert client_ref() is None
     assert http_ref() is None

@@ -16,7 +16,7 @@ import pytest
 
 from benchmarks import instructions, run, stacks, startup, startup_run
 from beta_middleware import betas
-from beta_middleware._header import Rules
+from beta_middleware._core.header import Rules
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from beta_middleware import InvalidBetaError, UnknownBetaWarning, _known, betas, carry, current_betas
-from beta_middleware._carry import Carried
+from beta_middleware import InvalidBetaError, UnknownBetaWarning, betas, carry, current_betas
+from beta_middleware._core import known as _known
+from beta_middleware._core.carry import Carried
 
 from . import jobs
 

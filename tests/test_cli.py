@@ -10,8 +10,9 @@ from collections.abc import Callable
 import pytest
 
 import beta_middleware
-from beta_middleware import _known, known_betas
+from beta_middleware import known_betas
 from beta_middleware.__main__ import main
+from beta_middleware._core import known as _known
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str]]:
@@ -89,7 +90,7 @@ def test_known_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_undated_names_come_last(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     dates = {"undated-beta": None, "old-2024-01-01": "2024-01-01", "new-2025-01-01": "2025-01-01"}
-    monkeypatch.setattr("beta_middleware._cli.known_dates", lambda: dates)
+    monkeypatch.setattr("beta_middleware._cli.names.known_dates", lambda: dates)
     assert run(capsys, "known")[1] == [
         "2025-01-01  new-2025-01-01",
         "2024-01-01  old-2024-01-01",
@@ -310,7 +311,7 @@ def test_every_line_the_command_line_prints_fits_100_columns(
 
 
 def test_the_wrapping_keeps_a_long_word_whole() -> None:
-    from beta_middleware._cli import fit
+    from beta_middleware._cli.text import fit
 
     word = "x" * 150
     assert fit(f"a {word} b") == f"a\n  {word}\n  b"

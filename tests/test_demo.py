@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from beta_middleware import __main__ as cli
-from beta_middleware import _demo
+from beta_middleware._cli import demo as _demo
 
 STACKS = (
     "requests",

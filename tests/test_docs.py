@@ -34,7 +34,8 @@ import pytest
 import requests
 import responses
 
-from beta_middleware import HEADER, _known, uninstall
+from beta_middleware import HEADER, uninstall
+from beta_middleware._core import known as _known
 
 from .server import API_REFUSED, REJECTIONS, Server
 

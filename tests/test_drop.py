@@ -16,10 +16,11 @@ import pytest
 import requests
 import responses
 
-from beta_middleware import HEADER, UnsupportedBetaError, _drop, betas
+from beta_middleware import HEADER, UnsupportedBetaError, betas
 from beta_middleware import httpx as bm_httpx
 from beta_middleware import httpx2 as bm_httpx2
-from beta_middleware._header import Rules
+from beta_middleware._core import drop as _drop
+from beta_middleware._core.header import Rules
 from beta_middleware.requests import BetaAdapter
 
 from .server import Server

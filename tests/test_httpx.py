@@ -18,6 +18,7 @@ import beta_middleware.httpx2
 from beta_middleware import HEADER, InvalidBetaError, betas
 
 from .server import CHAINS, Server, chain_hosts, expected_hops
+from .test_compat import transport_and_mounts
 
 API = "https://api.anthropic.com/v1/messages"
 
@@ -334,9 +335,7 @@ async def test_aclose_and_async_context_manager_reach_the_inner_transport(stack:
 # --- instrument --------------------------------------------------------------------------
 
 
-def mounted(client: Any) -> tuple[Any, dict[Any, Any]]:
-    """The spot instrument() reaches into: the client's transport and mounts."""
-    return client._transport, dict(client._mounts)
+mounted = transport_and_mounts  # the spot instrument() reaches into (pinned in test_compat)
 
 
 def test_instrument_wraps_transport_and_mounts_keeping_none(stack: Stack) -> None:

@@ -17,12 +17,11 @@ import httpx
 import httpx2
 import pytest
 import requests
-from anthropic._base_client import AsyncAPIClient, BaseClient, SyncAPIClient
 
 import beta_middleware
 from beta_middleware import HEADER, Installation, betas, install, uninstall
-from beta_middleware import _install as install_module
-from beta_middleware._install_requests import InstalledAdapter
+from beta_middleware._install import installation as install_module
+from beta_middleware._install.requests import InstalledAdapter
 from beta_middleware.anthropic import BetaMiddleware
 from beta_middleware.requests import BetaAdapter
 
@@ -43,37 +42,39 @@ def _uninstalled() -> Iterator[None]:
         uninstall()
 
 
-# What installing patches; `uninstall()` must give back these very objects.
-PATCHED: list[tuple[Any, str]] = [
-    (httpx.Client, "_transport_for_url"),
-    (httpx.AsyncClient, "_transport_for_url"),
-    (httpx2.Client, "_transport_for_url"),
-    (httpx2.AsyncClient, "_transport_for_url"),
-    (requests.Session, "get_adapter"),
-    (BaseClient, "_middleware"),
-    (SyncAPIClient, "_middleware_chain"),
-    (AsyncAPIClient, "_middleware_chain"),
-    (BaseClient, "middleware"),
-    (threading.Thread, "__init__"),
-    (threading.Thread, "_bootstrap_inner"),
-]
-
-
-def snapshot() -> list[object]:
-    import concurrent.futures.process as futures_process
-    import concurrent.futures.thread as futures_thread
+def patchable() -> list[type]:
+    """Every class an installation may patch: each stack's clients, the SDK's, threads and pools."""
+    import concurrent.futures
     import multiprocessing.pool
 
-    from beta_middleware._processes import POOL_METHODS
-
-    owners = [
-        *PATCHED,
-        (futures_thread.ThreadPoolExecutor, "submit"),
-        (futures_process.ProcessPoolExecutor, "submit"),
-        (multiprocessing.pool.Pool, "__init__"),
-        *[(multiprocessing.pool.Pool, name) for name in POOL_METHODS],
+    classes = [httpx.Client, httpx.AsyncClient, httpx2.Client, httpx2.AsyncClient, requests.Session]
+    classes += [*anthropic.Anthropic.__mro__, *anthropic.AsyncAnthropic.__mro__]
+    classes += [
+        threading.Thread,
+        concurrent.futures.ThreadPoolExecutor,
+        concurrent.futures.ProcessPoolExecutor,
     ]
-    return [owner.__dict__.get(name, "<absent>") for owner, name in owners]
+    classes += [multiprocessing.pool.Pool]
+    return [cls for cls in dict.fromkeys(classes) if cls is not object]
+
+
+Snapshot = dict[type, dict[str, object]]
+
+
+def snapshot() -> Snapshot:
+    """What each class that an installation may patch holds itself: name -> object."""
+    return {cls: dict(vars(cls)) for cls in patchable()}
+
+
+def changed(before: Snapshot, after: Snapshot) -> dict[type, set[str]]:
+    """The attributes, per class, that are not the very objects they were (added or gone too)."""
+    found: dict[type, set[str]] = {}
+    for cls, held in before.items():
+        now = after[cls]
+        names = {name for name in held.keys() | now.keys() if held.get(name, now) is not now.get(name, held)}
+        if names:
+            found[cls] = names
+    return found
 
 
 # httpx and httpx2: clients of every kind, built before and after
@@ -333,25 +334,6 @@ def test_each_hop_takes_the_transport_the_clients_mounts_say(stack: Any, asynchr
     ]
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_the_stacks_own_transport_choice_is_called_and_its_answer_wrapped(
-    server: Server, stack: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # the stack's choice (here one that records its calls) is called, and its answer wrapped
-    chosen: list[str] = []
-    original = stack.Client._transport_for_url
-
-    def _transport_for_url(self: Any, url: Any) -> Any:
-        chosen.append(url.host)
-        return original(self, url)
-
-    monkeypatch.setattr(stack.Client, "_transport_for_url", _transport_for_url)
-    with install(hosts=LOCAL), stack.Client() as client, betas("a"):
-        assert client.get(server.url_for("/echo")).json()[HEADER] == "a"
-        assert client.get(server.url_for("/echo", "localhost")).json()[HEADER] is None
-    assert chosen == [LOCAL, "localhost"]
-
-
 def test_hosts_default_is_the_api_and_the_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     assert install_module.default_hosts() == ("api.anthropic.com",)
@@ -580,11 +562,6 @@ async def test_sdk_clients(messages_api: MessagesServer, kind: str, when: str) -
             assert await ask(client, extra_headers={HEADER: "own"}) == "own,f,a"
         assert await ask(client.with_options(timeout=5)) == "f"
         assert client.middleware == ()  # the public view shows the client's own
-        assert type(BaseClient._middleware).__name__ == "_Middleware"
-        # anthropic was imported before install(): clients built before may exist, and the
-        # chain is read per call (see test_an_sdk_imported_after_install_runs_nothing_of_it_per_call)
-        assert type(SyncAPIClient.__dict__["_middleware_chain"]) is property
-        assert type(SyncAPIClient._beta_middleware_chain).__name__ == "_Build"  # type: ignore[attr-defined]
     with betas("a"):
         assert await ask(client) == "(none)"
         assert await ask(client.with_options(timeout=5)) == "(none)"
@@ -683,7 +660,7 @@ async def test_an_sdk_call_leaves_no_owner_behind_whether_it_returns_raises_or_i
 ) -> None:
     # while an SDK call is under way its middleware owns the request (`Below`); once it
     # ends, however it ends, a plain httpx2 request of the same context is its own again
-    from beta_middleware._header import below
+    from beta_middleware._core.header import below
 
     sync = anthropic.Anthropic(api_key="k", base_url=messages_api.url, max_retries=0)
     client = anthropic.AsyncAnthropic(api_key="k", base_url=messages_api.url, max_retries=0)
@@ -799,13 +776,19 @@ def test_a_name_the_owner_left_off_is_not_put_back_by_a_layer_below(server: Serv
 
 
 def test_uninstall_restores_every_patched_attribute() -> None:
-    before = snapshot()  # imports what threads= and processes= patch
+    before, finders = snapshot(), list(sys.meta_path)  # imports what threads= and processes= patch
     installation = install(threads=True, processes=True)
-    during = snapshot()
-    assert all(a is not b for a, b in zip(before, during, strict=True))
+    patched = changed(before, snapshot())
+    # each stack's client classes, the SDK's, threads and both kinds of pool
+    for cls in (httpx.Client, httpx.AsyncClient, httpx2.Client, httpx2.AsyncClient, requests.Session):
+        assert cls in patched
+    assert set(anthropic.Anthropic.__mro__) & set(patched)
+    assert set(anthropic.AsyncAnthropic.__mro__) & set(patched)
+    assert threading.Thread in patched
+    assert len(patched) >= 12
     installation.uninstall()
-    assert all(a is b for a, b in zip(before, snapshot(), strict=True))
-    assert installation._finder not in sys.meta_path
+    assert changed(before, snapshot()) == {}
+    assert sys.meta_path == finders
     installation.uninstall()  # again: nothing to do
     uninstall()  # nothing installed: nothing to do
 
@@ -868,7 +851,7 @@ def test_the_programs_install_joins_the_start_up_installation(server: Server) ->
     assert f"made {install_module.STARTUP} and joined by install() at {__file__}:" in str(info.value)
     joined.uninstall()  # all of it
     assert install_module.installed() is None
-    assert all(a is b for a, b in zip(before, snapshot(), strict=True))
+    assert changed(before, snapshot()) == {}
 
 
 def test_the_union_of_every_host_and_some_is_every_host() -> None:
@@ -987,7 +970,7 @@ def test_bad_settings_raise_before_anything_is_patched(
     before, finders = snapshot(), list(sys.meta_path)
     with pytest.raises(error):
         install(**kwargs)
-    assert all(a is b for a, b in zip(before, snapshot(), strict=True))
+    assert changed(before, snapshot()) == {}
     assert sys.meta_path == finders
     assert install_module.installed() is None
 
@@ -1008,29 +991,56 @@ def test_install_in_a_fresh_interpreter_loads_nothing_and_patches_on_import() ->
         """
 import sys
 import beta_middleware
-installation = beta_middleware.install(betas="files-api-2025-04-14", threads=True)
+installation = beta_middleware.install(betas="files-api-2025-04-14", hosts=None, threads=True)
 stacks = ("requests", "httpx", "httpx2", "anthropic")
 print([name for name in stacks if name in sys.modules])
-import requests, httpx, httpx2, anthropic
-from anthropic._base_client import BaseClient
-import concurrent.futures
-concurrent.futures.ThreadPoolExecutor
-print(requests.Session.get_adapter.__module__, httpx.Client._transport_for_url.__module__,
-      httpx2.AsyncClient._transport_for_url.__module__, type(BaseClient.__dict__["_middleware"]).__name__,
-      concurrent.futures.ThreadPoolExecutor.submit.__wrapped__.__module__)
+import concurrent.futures, requests, httpx, httpx2, anthropic
+from requests.adapters import BaseAdapter
+
+seen = []
+
+class Recorder(BaseAdapter):
+    def send(self, request, **kwargs):
+        seen.append(request.headers.get("anthropic-beta"))
+        response = requests.Response()
+        response.status_code = 200
+        return response
+
+def recording(stack):
+    def handler(request):
+        seen.append(request.headers.get("anthropic-beta"))
+        return stack.Response(200, json={})
+
+    return stack.MockTransport(handler)
+
+def send_through_each():
+    session = requests.Session()
+    session.mount("http://", Recorder())
+    session.get("http://api.example/")
+    httpx.Client(transport=recording(httpx)).get("http://api.example/")
+    httpx2.Client(transport=recording(httpx2)).get("http://api.example/")
+    sdk = anthropic.Anthropic(api_key="k", http_client=httpx2.Client(transport=recording(httpx2)))
+    sdk.post("/v1/x", cast_to=httpx2.Response, body={})
+    with concurrent.futures.ThreadPoolExecutor() as pool:
+        seen.append(pool.submit(beta_middleware.current_betas).result())
+    print(seen)
+    seen.clear()
+
+with beta_middleware.betas("ctx-2025-01-01"):
+    send_through_each()
+    installation.uninstall()
+    send_through_each()
 print(anthropic.__spec__.loader.__class__.__name__, anthropic.__loader__ is anthropic.__spec__.loader)
-installation.uninstall()
-print(requests.Session.get_adapter.__module__, "_Finder" in repr(sys.meta_path))
+print([type(f).__module__ for f in sys.meta_path if type(f).__module__.startswith("beta_middleware")])
 """
     )
     lines = out.splitlines()
     assert lines[0] == "[]"  # its cost is measured by the benchmark (`install` in a fresh process)
-    assert lines[1] == (
-        "beta_middleware._install_requests beta_middleware._install_httpx beta_middleware._install_httpx "
-        "_Middleware concurrent.futures.thread"
-    )
-    assert lines[2] == "SourceFileLoader True"  # the module keeps its own loader
-    assert lines[3] == "requests.sessions False"
+    both = "files-api-2025-04-14,ctx-2025-01-01"
+    assert lines[1] == str([both] * 4 + [("ctx-2025-01-01",)])  # each stack, and a pool's job
+    assert lines[2] == str([None] * 4 + [()])  # uninstalled: as if never installed
+    assert lines[3] == "SourceFileLoader True"  # the module keeps its own loader
+    assert lines[4] == "[]"  # no finder of the installation is left
 
 
 def test_a_stack_never_imported_is_never_loaded() -> None:

@@ -13,7 +13,8 @@ import httpx
 import httpx2
 import pytest
 
-from beta_middleware import UnknownBetaWarning, _known, betas, known_betas
+from beta_middleware import UnknownBetaWarning, betas, known_betas
+from beta_middleware._core import known as _known
 from beta_middleware.httpx import BetaTransport, instrument
 from beta_middleware.httpx2 import AsyncBetaTransport as AsyncBetaTransport2
 from beta_middleware.requests import BetaAdapter
@@ -82,7 +83,7 @@ def test_without_the_sdk_the_bundle_is_known() -> None:
     out = run(
         "import sys; sys.modules['anthropic'] = None\n"
         "from beta_middleware import known_betas\n"
-        "from beta_middleware._known import bundled, sdk_betas\n"
+        "from beta_middleware._core.known import bundled, sdk_betas\n"
         "assert sdk_betas() == frozenset() and known_betas() == frozenset(bundled()[1])\n"
         "print(len(known_betas()))"
     )
@@ -139,7 +140,7 @@ def fake_sdk(tmp_path: Path, files: dict[str, bytes]) -> str:
         path.write_bytes(data)
     return (
         f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
-        "from beta_middleware._known import sdk_betas, bundled\n"
+        "from beta_middleware._core.known import sdk_betas, bundled\n"
         "from beta_middleware import known_betas, betas\n"
         "betas('some-new-beta-2031-01-01')\n"
         "print(sorted(sdk_betas()), known_betas() >= set(bundled()[1]))"
@@ -480,10 +481,10 @@ def test_the_first_names_load_the_known_lists_lazily() -> None:
         "import sys\n"
         "before = set(sys.modules)\n"
         "import beta_middleware\n"
-        "from beta_middleware import _known\n"
-        "print(_known.bundled.__closure__[0].cell_contents == [])\n"  # nothing read yet
+        "from beta_middleware._core import known as _known\n"
+        "print(_known.bundled.cache_info().currsize == 0)\n"  # nothing read yet
         "beta_middleware.betas('first-new-name-2031-01-01')\n"
-        "print(_known.bundled.__closure__[0].cell_contents != [], bool(_known.sdk_betas()))\n"
+        "print(_known.bundled.cache_info().currsize == 1, bool(_known.sdk_betas()))\n"
         "new = {m for m in sys.modules if m not in before and not m.startswith('beta_middleware')}\n"
         "print(sorted(new & {'json', 're', 'importlib.util', 'anthropic'}))\n"
     )
@@ -554,7 +555,9 @@ def test_the_sdk_is_found_as_importlib_finds_it(monkeypatch: pytest.MonkeyPatch)
         assert (mine and mine.origin) == (theirs and theirs.origin), name
     # a finder without find_spec, one finding nothing: the next ones are asked
     monkeypatch.setattr(sys, "meta_path", [NoFinder(), NothingHere(), *sys.meta_path])
-    monkeypatch.delitem(sys.modules, "anthropic")  # found on the path, as before it was imported
+    monkeypatch.delitem(
+        sys.modules, "anthropic", raising=False
+    )  # found on the path, as before it was imported
     spec = _known._find_spec("anthropic")
     assert spec is not None
     assert spec.submodule_search_locations

@@ -1,4 +1,4 @@
-"""Several of our layers on one request's path: the model of `beta_middleware._header.Below`.
+"""Several of our layers on one request's path: the model of `beta_middleware._core.header.Below`.
 
 Every combination is generated, not picked: an SDK client with or without an explicit
 `BetaMiddleware`, with the process-wide installation on or off, over an `http_client`

@@ -38,18 +38,17 @@ def echo(stack: Any) -> Any:
 def test_a_transport_says_what_it_sent_and_where_each_name_came_from(
     caplog: pytest.LogCaptureFixture, stack: Any, integration: Any
 ) -> None:
-    client = stack.Client(
-        transport=integration.BetaTransport(echo(stack), betas=FIXED, hosts="*.anthropic.com")
-    )
+    transport = integration.BetaTransport(echo(stack), betas=FIXED, hosts="*.anthropic.com")
+    client = stack.Client(transport=transport)
     with caplog.at_level(logging.DEBUG, logger="beta_middleware"), betas(SCOPE):
         client.get(API, headers={HEADER: OWN})
         client.get("https://example.com/")
     assert lines(caplog) == [
         f"BetaTransport(... to api.anthropic.com: anthropic-beta: {OWN},{FIXED},{SCOPE} "
         f"[{OWN} (the caller's); {FIXED} (betas=); {SCOPE} (the scope)]".replace(
-            "BetaTransport(...", repr(client._transport)
+            "BetaTransport(...", repr(transport)
         ),
-        f"{client._transport!r} to example.com: outside hosts=: nothing added",
+        f"{transport!r} to example.com: outside hosts=: nothing added",
     ]
 
 

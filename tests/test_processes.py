@@ -20,18 +20,11 @@ from multiprocessing.context import BaseContext
 
 import pytest
 
-from beta_middleware import (
-    InvalidBetaError,
-    _known,
-    _processes,
-    betas,
-    carry,
-    current_betas,
-    install,
-    uninstall,
-)
-from beta_middleware import _install as install_module
-from beta_middleware._carry import Carried
+from beta_middleware import InvalidBetaError, betas, carry, current_betas, install, uninstall
+from beta_middleware._core import known as _known
+from beta_middleware._core.carry import Carried
+from beta_middleware._install import installation as install_module
+from beta_middleware._install import processes as _processes
 
 from . import jobs
 from .server import Server
@@ -290,7 +283,7 @@ modules = ("multiprocessing", "multiprocessing.util", "multiprocessing.pool", "c
 print([name for name in modules if name in sys.modules])
 import concurrent.futures, multiprocessing.pool
 patched = (concurrent.futures.ProcessPoolExecutor.submit, multiprocessing.pool.Pool.map)
-print([method.__code__.co_filename.rsplit("/", 1)[-1] for method in patched])
+print([method.__code__.co_filename.rsplit("/", 2)[-2:] for method in patched])
 installation.uninstall()
 patched = (concurrent.futures.ProcessPoolExecutor.submit, multiprocessing.pool.Pool.map)
 print([method.__code__.co_filename.rsplit("/", 1)[-1] for method in patched])
@@ -302,6 +295,6 @@ print([method.__code__.co_filename.rsplit("/", 1)[-1] for method in patched])
     )
     assert done.stdout.splitlines() == [
         "[]",
-        "['_processes.py', '_processes.py']",
+        "[['_install', 'processes.py'], ['_install', 'processes.py']]",
         "['process.py', 'pool.py']",
     ]

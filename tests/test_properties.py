@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from beta_middleware import InvalidBetaError, betas, current_betas, rejected_betas
 from beta_middleware import httpx as bm_httpx
 from beta_middleware import httpx2 as bm_httpx2
-from beta_middleware._rejected import parse
+from beta_middleware._core.rejected import parse
 from beta_middleware.requests import BetaAdapter
 
 HEADER = "anthropic-beta"

@@ -191,9 +191,9 @@ def test_httpadapter_arguments_are_taken() -> None:
     retry = Retry(total=3, status_forcelist=[503])
     adapter = BetaAdapter(pool_connections=2, pool_maxsize=5, max_retries=retry, pool_block=True, betas="f")
     assert adapter.max_retries is retry
-    assert adapter._pool_maxsize == 5
-    assert adapter._pool_connections == 2
-    assert adapter._pool_block is True
+    # what HTTPAdapter makes of the same arguments (`__getstate__`: what it pickles)
+    plain = requests.adapters.HTTPAdapter(2, 5, retry, True).__getstate__()
+    assert {k: v for k, v in adapter.__getstate__().items() if k != "rules"} == plain
     assert BetaAdapter(max_retries=4).max_retries.total == 4
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from beta_middleware import _run
-from beta_middleware._run import BOOTSTRAP, Settings, settings
+from beta_middleware._cli import run as run_command
+from beta_middleware._install import startup as _run
+from beta_middleware._install.startup import BOOTSTRAP, Settings, settings
 
 from .server import Server
 
@@ -399,9 +400,12 @@ def test_install_gets_the_default_hosts_unless_told() -> None:
 
 def test_main_returns_on_errors_without_running_anything() -> None:
     err = io.StringIO()
-    assert _run.main([], err=err) == 2
-    assert _run.main(["no-such-command-beta-middleware"], environ={"PATH": "/nonexistent"}, err=err) == 127
-    assert _run.main(["x"], betas=["a b"], err=err) == 2
+    assert run_command.main([], err=err) == 2
+    assert (
+        run_command.main(["no-such-command-beta-middleware"], environ={"PATH": "/nonexistent"}, err=err)
+        == 127
+    )
+    assert run_command.main(["x"], betas=["a b"], err=err) == 2
     assert err.getvalue().splitlines() == [
         "beta_middleware run: no command after --: give one, e.g. -- python app.py",
         *NO_NAMES.decode().splitlines(),

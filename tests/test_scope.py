@@ -18,7 +18,7 @@ import pytest
 
 import beta_middleware
 from beta_middleware import BetaScope, InvalidBetaError, betas, current_betas
-from beta_middleware._header import Rules
+from beta_middleware._core.header import Rules
 
 
 def test_nothing_is_active_by_default() -> None:
@@ -151,7 +151,7 @@ def test_out_of_order_exit_rebuilds_replace_scopes_above() -> None:
 def test_the_joined_names_follow_the_active_names_through_every_exit() -> None:
     # Integrations read the header value from a context variable of its own: it must
     # always be the active names joined, however scopes are entered and left.
-    from beta_middleware._scope import _current
+    from beta_middleware._core.scope import current as _current
 
     def _joined() -> str:
         return _current.get().joined
@@ -863,32 +863,6 @@ def test_betas_without_parentheses_says_how_to_write_it() -> None:
             betas(func)  # type: ignore[arg-type]
         assert repr(func) in str(info.value)
         assert f"{name}, write @betas" in str(info.value)  # named by its qualified name
-
-
-def test_entered_and_left_straight_from_c_code() -> None:
-    # No Python frame below the scope's method: the bottom of a thread started by `_thread`.
-    import _thread
-    import time
-
-    scope = betas("s")
-    errors: list[object] = []
-    hook = sys.unraisablehook
-    sys.unraisablehook = errors.append
-    try:
-        before = _thread._count()
-        _thread.start_new_thread(scope.__enter__, ())
-        _thread.start_new_thread(scope.__exit__, (None, None, None))
-        deadline = time.monotonic() + 5
-        while _thread._count() > before and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        sys.unraisablehook = hook
-    assert errors == []
-    ctx = contextvars.copy_context()
-    ctx.run(scope.__enter__)  # called by C code, above a Python frame
-    assert ctx.run(current_betas) == ("s",)
-    ctx.run(scope.__exit__, None, None, None)
-    assert ctx.run(current_betas) == ()
 
 
 # Nothing of the caller's stack is kept: a `_Frame` holds no Python frame, so whatever

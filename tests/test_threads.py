@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from beta_middleware import Installation, _carry, betas, current_betas, install, uninstall
-from beta_middleware import _install as install_module
+from beta_middleware import Installation, betas, current_betas, install, uninstall
+from beta_middleware._install import installation as install_module
+from beta_middleware._install import threads as _carry
 
 from . import jobs
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from ._header import Below, Rules, split
-from ._scope import current_betas
+from .header import Below, Rules, split
+from .scope import current_betas
 
 __all__ = ["DEBUG", "cached", "enabled", "logger", "name_of", "outside", "sent"]
 

@@ -18,14 +18,14 @@ from urllib.parse import urlsplit
 from requests import PreparedRequest, Response, Session
 from requests.adapters import BaseAdapter
 
-from . import _log
-from ._install import Wrappers
-from ._log import DEBUG, cached, enabled
-from .requests import SENT, BetaAdapter, forget, send_merged
+from .._core import log
+from .._core.log import DEBUG, cached, enabled
+from ..requests import SENT, BetaAdapter, applies, forget, send_merged
+from .installation import Wrappers
 
 if TYPE_CHECKING:
-    from ._header import Rules
-    from ._install import Installation
+    from .._core.header import Rules
+    from .installation import Installation
 
 __all__ = ["InstalledAdapter", "OutsideAdapter", "patch"]
 
@@ -33,8 +33,7 @@ __all__ = ["InstalledAdapter", "OutsideAdapter", "patch"]
 class InstalledAdapter(BaseAdapter):
     """A session's mounted adapter, as the installation sends through it."""
 
-    _last_url: tuple[str | None, bool] = (None, False)
-    _applies = BetaAdapter._applies  # the same host check, with the same one-URL memo
+    last_url: tuple[str | None, bool] = (None, False)  # `applies`'s one-URL memo, as on BetaAdapter
 
     def __init__(self, adapter: BaseAdapter, rules: Rules) -> None:
         super().__init__()
@@ -57,9 +56,9 @@ class InstalledAdapter(BaseAdapter):
         rules = self.rules
         send = self.adapter.send
         value = rules.added().joined if rules.plain else rules.value()
-        if not value or (rules.hosts is not None and not self._applies(request.url)):  # type: ignore[misc]
+        if not value or (rules.hosts is not None and not applies(self, request.url)):
             if value and cached(DEBUG) is not False and enabled(DEBUG):
-                _log.outside(rules, urlsplit(request.url or "").hostname or "")
+                log.outside(rules, urlsplit(request.url or "").hostname or "")
             if getattr(request, SENT, None) is not None:
                 forget(request)  # sent before with betas: send what the caller set
             return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
@@ -94,7 +93,7 @@ class OutsideAdapter(InstalledAdapter):
     ) -> Response:
         """Send `request` through the mounted adapter with nothing of the installation's."""
         if cached(DEBUG) is not False and enabled(DEBUG):
-            _log.outside(self.rules, urlsplit(request.url or "").hostname or "")
+            log.outside(self.rules, urlsplit(request.url or "").hostname or "")
         if getattr(request, SENT, None) is not None:
             forget(request)  # sent before with betas: send what the caller set
         send = self.adapter.send
@@ -110,17 +109,17 @@ def patch(installation: Installation, stack: ModuleType) -> None:
 def _patched(original: Callable[[Any, str], BaseAdapter], rules: Rules) -> Callable[..., BaseAdapter]:
     wrapped = Wrappers(lambda adapter: InstalledAdapter(adapter, rules))
     outside = Wrappers(lambda adapter: OutsideAdapter(adapter, rules))
-    check = InstalledAdapter(BaseAdapter(), rules)  # `_applies`, with its one-URL memo
+    check = InstalledAdapter(BaseAdapter(), rules)  # for `applies`, with its one-URL memo
     hosts = rules.hosts
 
     def get_adapter(self: Session, url: str) -> BaseAdapter:
         adapter = original(self, url)
         if hosts is not None:
-            last, applies = check._last_url  # `check._applies(url)`'s first step
-            if not (applies if url == last else check._applies(url)):  # type: ignore[misc]
-                ref, found = outside._last  # `outside(adapter)`'s first step
+            last, matches = check.last_url  # `applies(check, url)`'s first step
+            if not (matches if url == last else applies(check, url)):
+                ref, found = outside.last  # `outside(adapter)`'s first step
                 return found if ref() is adapter else outside(adapter)  # type: ignore[no-any-return]
-        ref, found = wrapped._last  # `wrapped(adapter)`'s first step, without its call
+        ref, found = wrapped.last  # `wrapped(adapter)`'s first step, without its call
         return found if ref() is adapter else wrapped(adapter)  # type: ignore[no-any-return]
 
     get_adapter.__wrapped__ = original  # type: ignore[attr-defined]

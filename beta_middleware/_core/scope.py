@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from contextvars import ContextVar
 
-from ._errors import InvalidBetaError
-from ._names import NameSet, parse_names
+from .errors import InvalidBetaError
+from .known import warn_unknown
+from .names import NameSet, parse_names
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: it costs start-up
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     P = ParamSpec("P")
     R = TypeVar("R")
 
-__all__ = ["BetaScope", "betas", "current_betas"]
+__all__ = ["ROOT", "BetaScope", "betas", "current", "current_betas", "joined"]
 
 
 def _caller() -> FrameType | None:
@@ -27,7 +29,7 @@ def _caller() -> FrameType | None:
     try:
         return sys._getframe(2)
     # Only at the bottom of a thread started by `_thread`, which coverage does not trace;
-    # tests/test_scope.py starts such threads and checks the scope.
+    # tests/test_compat.py starts such threads and checks the scope.
     except ValueError:  # pragma: no cover - called from C at the bottom of a thread's stack
         return None
 
@@ -75,15 +77,20 @@ class _Frame(NameSet):
         self.parent = parent
 
 
-_ROOT = _Frame(None, None, None, ())
+ROOT = _Frame(None, None, None, ())
+"""The frame of no scope: what a context holds before any scope is entered in it."""
 # The only state: one context variable, written once per entry and once per exit, so
 # that an exception raised asynchronously (a signal handler) between two bytecodes can
 # never leave what is sent out of step with `current_betas()`.
-_current: ContextVar[_Frame] = ContextVar("beta_middleware_betas", default=_ROOT)
-_get = _current.get
+current: ContextVar[_Frame] = ContextVar("beta_middleware_betas", default=ROOT)
+"""The innermost entered scope's frame: `current.get().names` are the active names.
+
+The header rules read it per request; `carry` and the installation's pool patches set
+it to `ROOT` around work that must start with no betas of its own."""
+_get = current.get
 
 
-def _joined() -> str:
+def joined() -> str:
     """The active names as one header value ("" for none)."""
     return _get().joined
 
@@ -169,15 +176,13 @@ def _leave(scope: BetaScope, where: FrameType | None) -> None:
     for later in reversed(above):
         assert later.scope is not None
         restored = _push(later.scope, later.entry, restored)
-    _current.set(restored)
+    current.set(restored)
 
 
 def _flags(func: object) -> int:
     """The code flags of `func`, seen through methods and `functools.partial` (0: none)."""
-    from functools import partial
-
     while True:
-        if isinstance(func, partial):
+        if isinstance(func, functools.partial):
             func = func.func
         elif hasattr(func, "__func__"):
             func = func.__func__
@@ -231,7 +236,7 @@ class BetaScope:
 
     def __enter__(self) -> Self:
         entry = _Entry()
-        _current.set(_push(self, entry, _get()))  # first: what is sent never waits on the record
+        current.set(_push(self, entry, _get()))  # first: what is sent never waits on the record
         self._open.setdefault(_caller(), []).append(entry)
         return self
 
@@ -250,7 +255,7 @@ class BetaScope:
 
     async def __aenter__(self) -> Self:
         entry = _Entry()
-        _current.set(_push(self, entry, _get()))
+        current.set(_push(self, entry, _get()))
         self._open.setdefault(_caller(), []).append(entry)  # the frame awaiting this
         return self
 
@@ -277,8 +282,6 @@ class BetaScope:
         """
         if not callable(func):
             raise TypeError(f"betas(...) decorates a function, not {func!r}")
-        import functools  # here, not at import: it costs start-up
-
         flags = _flags(func)
         if flags & (_CO_GENERATOR | _CO_ASYNC_GENERATOR):
             raise TypeError(
@@ -336,4 +339,6 @@ def betas(*names: str | Iterable[str], replace: bool = False) -> BetaScope:
                 f"invalid beta name {name!r}: betas(...) takes beta names; to decorate "
                 f'{what}, write @betas("name-of-the-beta") above it'
             )
-    return BetaScope(parse_names(names), replace)
+    checked = parse_names(names)
+    warn_unknown(checked)
+    return BetaScope(checked, replace)

@@ -2,36 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
-from ._errors import InvalidBetaError
-from ._known import warn_unknown
+from .errors import InvalidBetaError
+from .tokens import CHARS, is_token
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import re
-    from collections.abc import Iterable, Mapping
-
-__all__ = ["NOTHING_YET", "TOKEN", "Merged", "NameSet", "parse_names"]
-
-# RFC 9110 token characters; the comma, space and CR/LF that could split or break
-# the header are all outside it. A set, not a regular expression: `re` costs start-up.
-_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-_is_token = _TOKEN_CHARS.issuperset
-
-
-TOKEN: re.Pattern[str]  # made on first use, by `__getattr__`
-
-
-def __getattr__(name: str) -> re.Pattern[str]:
-    # `TOKEN`, the same rule as a pattern, for the modules that parse text with `re`
-    if name == "TOKEN":
-        import re
-
-        global TOKEN
-        TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-        return TOKEN
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["NOTHING_YET", "Merged", "NameSet", "check_name", "parse_names"]
 
 
 _BLANKS = {" ": "a space", "\t": "a tab", "\r": "a line break", "\n": "a line break"}
@@ -44,7 +21,7 @@ def _blank(char: str) -> str:
 def _separate(name: str) -> str:
     """What to write instead of `name`, which holds a comma: its names apart, when they are names."""
     parts = [part.strip() for part in name.split(",") if part.strip()]
-    if not parts or not all(_is_token(part) for part in parts):
+    if not parts or not all(is_token(part) for part in parts):
         return ""
     if len(parts) == 1:
         return f"; write {parts[0]!r}"
@@ -57,7 +34,7 @@ def _why(name: str) -> str:
     stripped = name.strip()
     if not stripped and name:
         return "it is blank"
-    if stripped != name and "," not in name and _is_token(stripped):  # blanks around it: say where
+    if stripped != name and "," not in name and is_token(stripped):  # blanks around it: say where
         where = []
         if name[0] != stripped[0]:
             where.append(f"starts with {_blank(name[0])}")
@@ -65,7 +42,7 @@ def _why(name: str) -> str:
             where.append(f"ends with {_blank(name[-1])}")
         return f"it {' and '.join(where)}; write {stripped!r}"
     for char in stripped:
-        if char in _TOKEN_CHARS:
+        if char in CHARS:
             continue
         if char == ",":
             count = len([part for part in name.split(",") if part.strip()])
@@ -90,7 +67,7 @@ def check_name(name: object) -> str:
             f"invalid beta name {name!r}: expected a str such as 'files-api-2025-04-14', "
             f"got {type(name).__name__}"
         )
-    if not name or not _is_token(name):
+    if not name or not is_token(name):
         raise InvalidBetaError(f"invalid beta name {name!r}: {_why(name)}")
     return name
 
@@ -99,8 +76,9 @@ def parse_names(args: Iterable[object]) -> tuple[str, ...]:
     """Validate `args` - each a name or an iterable of names - into unique names, in order.
 
     Everything is checked before anything is returned, so a bad name anywhere leaves
-    the caller with an exception and nothing half-built. A valid name that looks like a
-    typo of a known one then gets an `UnknownBetaWarning`, once per process.
+    the caller with an exception and nothing half-built. Where names come in (`betas()`,
+    an integration's `betas=`, the `run` settings, the test kit), the caller then hands
+    them to `known.warn_unknown`, which warns of likely typos.
     """
     names: dict[str, None] = {}
     for arg in args:
@@ -111,7 +89,6 @@ def parse_names(args: Iterable[object]) -> tuple[str, ...]:
         else:
             for name in arg:  # type: ignore[attr-defined]  # it has `__iter__`
                 names[check_name(name)] = None
-    warn_unknown(names)
     return tuple(names)
 
 
@@ -136,7 +113,7 @@ class NameSet:
         # (see `Rules.added`): a cache, not part of the value.
         self.merged: Merged | None = None
         # A request's own header value -> the value sent with these names after it
-        # (written by `_header.sent` only): a client mostly repeats its own values. A
+        # (written by `header.sent` only): a client mostly repeats its own values. A
         # cache too, read with one `get` per request; until a first value it is a shared
         # read-only empty mapping, so that a scope allocates nothing for it.
         self.after: Mapping[str, str] = NOTHING_YET

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._errors import UnsupportedBetaError
-from ._header import Rules, split
-from ._log import logger, name_of
+from .header import Rules, split
+from .log import logger, name_of
+from .rejected import UnsupportedBetaError
 
 __all__ = ["is_rejection_status", "learn", "logger", "ours", "without"]
 

@@ -18,20 +18,17 @@ memory layouts (docs/performance.md).
 
 from __future__ import annotations
 
-import functools
 import importlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from . import _log
-from ._httpx import SENT, AsyncBetaTransportBase, BetaTransportBase, prepare
-from ._install import Wrappers
-from ._log import DEBUG, cached, enabled
+from .._httpx import outside, wrap
+from .installation import Wrappers
 
 if TYPE_CHECKING:
-    from ._header import Rules
-    from ._install import Installation
+    from .._core.header import Rules
+    from .installation import Installation
 
 __all__ = ["patch"]
 
@@ -47,41 +44,10 @@ def patch(installation: Installation, stack: ModuleType) -> None:
         installation.patch(client, "_transport_for_url", _patched(client._transport_for_url, wrapper, rules))
 
 
-@functools.cache
-def _outside(wrapper: Any) -> Any:
-    """`wrapper` for hops outside the hosts: it only undoes what an earlier send added."""
-    if issubclass(wrapper, AsyncBetaTransportBase):
-
-        class AsyncOutside(wrapper):  # type: ignore[misc]
-            def handle_async_request(self, request: Any) -> Coroutine[Any, Any, Any]:
-                if SENT in request.extensions:
-                    prepare(self.rules, request, "", None)
-                if cached(DEBUG) is not False and enabled(DEBUG):
-                    _log.outside(self.rules, request.url.host)
-                return self._transport.handle_async_request(request)  # type: ignore[no-any-return]
-
-        outside: Any = AsyncOutside
-    else:
-        assert issubclass(wrapper, BetaTransportBase)
-
-        class Outside(wrapper):  # type: ignore[misc]
-            def handle_request(self, request: Any) -> Any:
-                if SENT in request.extensions:
-                    prepare(self.rules, request, "", None)
-                if cached(DEBUG) is not False and enabled(DEBUG):
-                    _log.outside(self.rules, request.url.host)
-                return self._transport.handle_request(request)
-
-        outside = Outside
-    # logs and errors name the integration, as for a hop inside the hosts
-    outside.__name__, outside.__qualname__ = wrapper.__name__, wrapper.__qualname__
-    return outside
-
-
 def _patched(original: Callable[[Any, Any], Any], wrapper: Any, rules: Rules) -> Callable[[Any, Any], Any]:
-    wrapped = Wrappers(lambda transport: wrapper._wrap(transport, rules, matched=True))
-    outside_wrapper = _outside(wrapper)
-    outside = Wrappers(lambda transport: outside_wrapper._wrap(transport, rules))
+    wrapped = Wrappers(lambda transport: wrap(wrapper, transport, rules, matched=True))
+    outside_wrapper = outside(wrapper)
+    others = Wrappers(lambda transport: wrap(outside_wrapper, transport, rules))
     hosts = rules.hosts
 
     def _transport_for_url(self: Any, url: Any) -> Any:
@@ -89,9 +55,9 @@ def _patched(original: Callable[[Any, Any], Any], wrapper: Any, rules: Rules) ->
         if hosts is not None:
             host = url.host
             if host not in hosts.exact and not hosts(host):
-                ref, found = outside._last  # `outside(transport)`'s first step
-                return found if ref() is transport else outside(transport)
-        ref, found = wrapped._last  # `wrapped(transport)`'s first step, without its call
+                ref, found = others.last  # `others(transport)`'s first step
+                return found if ref() is transport else others(transport)
+        ref, found = wrapped.last  # `wrapped(transport)`'s first step, without its call
         return found if ref() is transport else wrapped(transport)
 
     _transport_for_url.__wrapped__ = original  # type: ignore[attr-defined]

@@ -1,7 +1,7 @@
 """`install()`: every client of the process sends the betas, whoever built it.
 
 Each HTTP stack is patched in one place it goes through per hop, reusing that stack's
-integration (see `_install_httpx`, `_install_requests`, `_install_anthropic`); nothing is
+integration (see the modules `httpx`, `requests` and `anthropic` beside this one); nothing is
 stored on clients, so clients built before and after behave alike, and `uninstall()`
 puts every patched attribute back. A stack is patched when the program imports it: an
 import hook (a `sys.meta_path` finder) runs the patch right after the module executes,
@@ -14,7 +14,7 @@ import os
 import sys
 from _thread import RLock
 
-from ._header import INSTALLED, Rules
+from .._core.header import INSTALLED, Rules
 
 TYPE_CHECKING = False  # `typing`, `threading`, `warnings`, `weakref` cost install()'s budget
 if TYPE_CHECKING:
@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-__all__ = ["STARTUP", "Installation", "default_hosts", "install", "start_up", "uninstall"]
+__all__ = [
+    *("STARTUP", "Installation", "Wrappers", "default_hosts", "install", "installed", "start_up"),
+    "uninstall",
+]
 
 DEFAULT_HOST: Final = "api.anthropic.com"
 
@@ -58,21 +61,21 @@ def default_hosts() -> tuple[str, ...]:
 # The modules whose import patches something, and the patch module for each: each is
 # imported only once its stack is, as the patch modules import their stack.
 _PATCHERS: Final = {
-    "requests": "beta_middleware._install_requests",
-    "httpx": "beta_middleware._install_httpx",
-    "httpx2": "beta_middleware._install_httpx",
-    "anthropic": "beta_middleware._install_anthropic",
+    "requests": "beta_middleware._install.requests",
+    "httpx": "beta_middleware._install.httpx",
+    "httpx2": "beta_middleware._install.httpx",
+    "anthropic": "beta_middleware._install.anthropic",
 }
 _THREAD_PATCHERS: Final = {
-    "threading": "beta_middleware._carry",
-    "concurrent.futures.thread": "beta_middleware._carry",
+    "threading": "beta_middleware._install.threads",
+    "concurrent.futures.thread": "beta_middleware._install.threads",
 }
 # Every installation: a process multiprocessing starts (a pool's worker) has no betas of its own.
-_FORK_PATCHERS: Final = {"multiprocessing.util": "beta_middleware._processes"}
+_FORK_PATCHERS: Final = {"multiprocessing.util": "beta_middleware._install.processes"}
 # threads= or processes=: the pools' own threads start with none; processes=: jobs carry them.
 _POOL_PATCHERS: Final = {
-    "concurrent.futures.process": "beta_middleware._processes",
-    "multiprocessing.pool": "beta_middleware._processes",
+    "concurrent.futures.process": "beta_middleware._install.processes",
+    "multiprocessing.pool": "beta_middleware._install.processes",
 }
 
 _ABSENT: Final = object()
@@ -92,17 +95,18 @@ class Wrappers:
         self._make = make
         self._ref, self._proxy = weakref.ref, weakref.proxy
         self._wrapped: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-        self._last: tuple[Callable[[], Any], Any] = (type(None), None)  # empty: no object is None
+        self.last: tuple[Callable[[], Any], Any] = (type(None), None)  # empty: no object is None
+        """(a weak reference to the object wrapped last, its wrapper): callers look here first."""
 
     def __call__(self, inner: Any) -> Any:
-        """The wrapper of `inner`. Callers first look at `_last` themselves: a hop's one call less."""
+        """The wrapper of `inner`. Callers first look at `last` themselves: a hop's one call less."""
         try:
             found = self._wrapped[inner]
         except KeyError:
             found = self._wrapped[inner] = self._make(self._proxy(inner))
         except TypeError:  # an object that takes no weak reference: a wrapper per call
             return self._make(inner)
-        self._last = (self._ref(inner), found)  # one store: safe across threads
+        self.last = (self._ref(inner), found)  # one store: safe across threads
         return found
 
 

@@ -1,4 +1,4 @@
-"""Beta rejections: which names the API refused, read from a response, an error or a body.
+"""Beta rejections: `UnsupportedBetaError`, and the names the API refused, read from a response or body.
 
 Three shapes of the same HTTP 400 are recognised, case-insensitively:
 - `Unsupported beta header: NAME` (the documented one, in `error.message`);
@@ -6,48 +6,114 @@ Three shapes of the same HTTP 400 are recognised, case-insensitively:
 - `invalid beta flag` (Bedrock, possibly as a `ValidationException`), which names nothing.
 
 Objects are recognised by the classes of the stacks already imported, so nothing absent
-is ever imported here.
+is ever imported here. Nor is anything else at import: `import beta_middleware` loads
+this module for `UnsupportedBetaError`, and `re` and `json` are loaded on the first look
+at a message (`_load`).
 """
 
 from __future__ import annotations
 
-import json
-import re
-import string
 import sys
-from typing import Any, TypeVar
 
-from ._errors import UnsupportedBetaError
-from ._names import TOKEN
+from .tokens import is_token
 
-__all__ = ["LIMIT", "PIECE", "parse", "raise_for_betas", "rejected_betas", "rejection"]
+TYPE_CHECKING = False  # `typing` is not imported at run time: it costs start-up
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    R = TypeVar("R")
+
+__all__ = [
+    *("LIMIT", "PIECE", "UnsupportedBetaError", "from_body", "parse", "raise_for_betas"),
+    *("rejected_betas", "rejection"),
+]
 
 # The most of a response body read and decoded to look for a rejection: one is a few
 # hundred bytes, and a body that does not end within this is no rejection.
 LIMIT = 64 * 1024
 PIECE = 64  # compressed bytes decoded at a time: a bomb expands one piece, never the body
 
-# Every look at a message goes through `_find` and `_skip`, each a single forward scan,
-# and each character is scanned a bounded number of times: parsing is linear in the
-# message (tests/test_rejected.py counts the characters). Backtracking regexes such as
-# `\s+(.*?)\s+for the` took cubic time on a run of spaces.
-_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # keeps every index
-_SPACE = re.compile(r"\s*")  # one greedy run with nothing after it: it never backtracks
-_LINE = re.compile(r"[^\r\n]*")
-_QUOTED = re.compile(r"`([^`]*)`")  # a run that only its closing character ends
+
+class UnsupportedBetaError(Exception):
+    """The API refused one or more beta names (HTTP 400 `Unsupported beta header`).
+
+    Build one from a response, an anthropic `APIStatusError`, a JSON body or a str/bytes
+    body with `UnsupportedBetaError.from_response(obj)`, or raise it with `raise_for_betas`.
+
+    Attributes:
+        betas: the refused names, in the order the API gave them; empty when the
+            error names none (Bedrock's `invalid beta flag`).
+        status_code: the HTTP status of the response, when known.
+        message: the API's error message.
+    """
+
+    __module__ = "beta_middleware"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        betas: tuple[str, ...] = (),
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.betas = betas
+        self.status_code = status_code
+
+    def __repr__(self) -> str:
+        return (
+            f"UnsupportedBetaError({self.message!r}, betas={self.betas!r}, status_code={self.status_code!r})"
+        )
+
+    @classmethod
+    def from_response(cls, obj: object) -> UnsupportedBetaError | None:
+        """The error `obj` holds when it is a beta rejection, else None.
+
+        `obj` is what `rejected_betas` takes: a requests/httpx/httpx2 `Response`, an
+        anthropic `APIStatusError`, a parsed JSON body, or a str/bytes body.
+        """
+        return rejection(obj)
+
+
+# Every look at a message is a single forward scan (`str.find`, or a run of blanks that
+# one greedy pattern matches), and each character is scanned a bounded number of times:
+# parsing is linear in the message (tests/test_rejected.py times it on hostile messages).
+# Backtracking regexes such as `\s+(.*?)\s+for the` took cubic time on a run of spaces.
+_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")  # keeps every index
 _EDGES = "'\"`.;:()[] \t"
+_SPACE: re.Pattern[str]  # `\s*`: one greedy run with nothing after it, it never backtracks
+_loads: Callable[[str], Any]  # `json.loads`
+_loaded = False
 
 
-def _find(text: str, marker: str, start: int) -> int:
-    """`text.find(marker, start)`; one of the two ways the parser looks at a message."""
-    return text.find(marker, start)
+def _load() -> None:
+    """Load `re` and `json` for the first look at a message: not at import, where they cost start-up."""
+    global _SPACE, _loads, _loaded
+    import json
+    import re
+
+    _SPACE, _loads = re.compile(r"\s*"), json.loads
+    _loaded = True
 
 
-def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
-    """The end of `pattern`'s (never backtracking) run at `pos`; the other way."""
-    match = pattern.match(text, pos)
-    assert match is not None  # both patterns match the empty string
+def _blanks(text: str, pos: int) -> int:
+    """The end of the run of blanks (Unicode white space, line breaks too) at `pos`."""
+    match = _SPACE.match(text, pos)
+    assert match is not None  # the pattern matches the empty string
     return match.end()
+
+
+def _line_end(text: str, pos: int) -> int:
+    """The end of the line `pos` is on: the first CR or LF from `pos`, or the end of `text`."""
+    end = len(text)
+    for char in "\r\n":
+        at = text.find(char, pos, end)
+        if at >= 0:
+            end = at
+    return end
 
 
 def _names(pieces: list[str]) -> tuple[str, ...]:
@@ -55,7 +121,7 @@ def _names(pieces: list[str]) -> tuple[str, ...]:
     for piece in pieces:
         words = piece.split(None, 1)
         name = words[0].strip(_EDGES) if words else ""
-        if TOKEN.fullmatch(name):
+        if name and is_token(name):
             names[name] = None
     return tuple(names)
 
@@ -63,46 +129,46 @@ def _names(pieces: list[str]) -> tuple[str, ...]:
 def _unsupported(message: str, low: str) -> tuple[str, ...] | None:
     """`Unsupported beta header(s): a, b` up to the end of the line."""
     marker = "unsupported beta header"
-    at = _find(low, marker, 0)
+    at = low.find(marker, 0)
     while at >= 0:
         end = at + len(marker)
-        end = _skip(_SPACE, message, end + (low[end : end + 1] == "s"))
+        end = _blanks(message, end + (low[end : end + 1] == "s"))
         if message[end : end + 1] == ":":
-            start = _skip(_SPACE, message, end + 1)  # blanks after the colon, line breaks too
-            names = message[start : _skip(_LINE, message, start)]
+            start = _blanks(message, end + 1)  # blanks after the colon, line breaks too
+            names = message[start : _line_end(message, start)]
             return _names(names.split(","))
-        at = _find(low, marker, end)  # the marker cannot overlap itself
+        at = low.find(marker, end)  # the marker cannot overlap itself
     return None
 
 
 def _unexpected(message: str, low: str) -> tuple[str, ...] | None:
     """``Unexpected value(s) `a`, `b` for the `anthropic-beta` header``: backticks optional."""
     marker = "unexpected value"
-    at = _find(low, marker, 0)
+    at = low.find(marker, 0)
     while at >= 0:
         start = at + len(marker)
         start += low[start : start + 1] == "s"
         start += 3 * (low[start : start + 3] == "(s)")
         if message[start : start + 1].isspace():
             break
-        at = _find(low, marker, start)
+        at = low.find(marker, start)
     else:
         return None
     # The names end at the first `for the anthropic-beta header` after the first such
     # start; a later start has no other end, so one search from here decides.
-    end = _find(low, "for the", start + 1)
+    end = low.find("for the", start + 1)
     while end >= 0:
         if end - 1 > start and message[end - 1].isspace() and _header_follows(message, low, end + 7):
             names = message[start:end]
-            quoted = _QUOTED.findall(names)
+            quoted = names.split("`")[1:-1:2]  # each run between two backticks
             return _names(quoted if quoted else names.split(","))
-        end = _find(low, "for the", end + 7)  # the marker cannot overlap itself
+        end = low.find("for the", end + 7)  # the marker cannot overlap itself
     return None
 
 
 def _header_follows(message: str, low: str, pos: int) -> bool:
     """Whether blanks, `anthropic-beta` (backticks optional), blanks and `header` start at `pos`."""
-    at = _skip(_SPACE, message, pos)
+    at = _blanks(message, pos)
     if at == pos:
         return False
     at += low[at : at + 1] == "`"
@@ -110,7 +176,7 @@ def _header_follows(message: str, low: str, pos: int) -> bool:
         return False
     at += 14
     at += low[at : at + 1] == "`"
-    after = _skip(_SPACE, message, at)
+    after = _blanks(message, at)
     return after > at and low[after : after + 6] == "header"
 
 
@@ -119,11 +185,13 @@ def parse(message: str) -> tuple[str, ...] | None:
 
     Markers are matched ASCII case-insensitively; time is linear in `len(message)`.
     """
+    if not _loaded:
+        _load()
     low = message.translate(_LOWER)
     names = _unsupported(message, low)
     if names is None:
         names = _unexpected(message, low)
-    if names is None and _find(low, "invalid beta flag", 0) >= 0:
+    if names is None and low.find("invalid beta flag", 0) >= 0:
         return ()
     return names
 
@@ -134,7 +202,7 @@ def _message(body: object) -> str | None:
         body = bytes(body).decode("utf-8", "replace")
     if isinstance(body, str):
         try:
-            parsed: object = json.loads(body)
+            parsed: object = _loads(body)
         except RecursionError:
             return None  # nested deeper than the stack allows: no error object is
         except ValueError:
@@ -161,6 +229,8 @@ def from_body(status: int | None, body: object) -> UnsupportedBetaError | None:
     """The rejection in `body` of a response with `status` (None: unknown), if any."""
     if status is not None and not 400 <= status < 500:
         return None  # a success may well quote such a message in its content
+    if not _loaded:
+        _load()
     message = _message(body)
     if message is None:
         return None
@@ -231,9 +301,6 @@ def rejected_betas(obj: object) -> tuple[str, ...]:
     """
     error = rejection(obj)
     return () if error is None else error.betas
-
-
-R = TypeVar("R")
 
 
 def raise_for_betas(response: R) -> R:

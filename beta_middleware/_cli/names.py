@@ -6,27 +6,12 @@ import json
 from collections.abc import Sequence
 from typing import TextIO
 
-from ._errors import InvalidBetaError
-from ._known import bundled, known_dates, suggestion
-from ._names import check_name
+from .._core.errors import InvalidBetaError
+from .._core.known import bundled, known_dates, suggestion
+from .._core.names import check_name
+from .text import fit
 
-__all__ = ["WIDTH", "check", "fit", "known"]
-
-WIDTH = 100
-"""The widest line the command line prints."""
-
-
-def fit(text: str, indent: str = "  ") -> str:
-    """`text` wrapped to `WIDTH` columns, each line after the first indented by `indent`.
-
-    Words are never broken, so a value longer than a line (a name, a path) stays whole.
-    """
-    import textwrap  # only here: the command line's, not start-up's
-
-    lines = textwrap.wrap(
-        text, WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
-    )
-    return "\n".join(lines) if lines else text
+__all__ = ["check", "known"]
 
 
 def check(names: Sequence[str], strict: bool, out: TextIO) -> int:

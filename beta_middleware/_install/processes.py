@@ -17,7 +17,7 @@ thread created in a scope would otherwise keep it).
 
 `processes=True`: each job given to `ProcessPoolExecutor.submit`/`map` or to a
 `multiprocessing` pool (`apply_async`, `map`, `map_async`, `starmap`, `starmap_async`,
-`imap`, `imap_unordered`; `apply` goes through `apply_async`) is sent as a `_Job`: the
+`imap`, `imap_unordered`; `apply` goes through `apply_async`) is sent as a `Job`: the
 function and the names active at the submission, as data, run in the worker with exactly
 those names (none if none). Under `threads=True` alone, the jobs of a `ThreadPool` - a
 pool of threads of this process - are carried so.
@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import functools
 
-from ._carry import _Job
-from ._known import bundled
-from ._scope import _ROOT, _current, current_betas
+from .._core.carry import Job
+from .._core.known import bundled
+from .._core.scope import ROOT, current, current_betas
 
 TYPE_CHECKING = False  # `typing` costs the import that patches a pool module
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from types import ModuleType
     from typing import Any
 
-    from ._install import Installation
+    from .installation import Installation
 
 __all__ = ["POOL_METHODS", "patch", "started"]
 
@@ -65,7 +65,7 @@ def patch(installation: Installation, module: ModuleType) -> None:
 def started(installation: Installation) -> None:
     """In a process `multiprocessing` has just started: no betas of its own."""
     if installation.active:
-        _current.set(_ROOT)  # the process's main context, which ends with the process
+        current.set(ROOT)  # the process's main context, which ends with the process
 
 
 def _outside(call: Callable[..., Any]) -> Callable[..., Any]:
@@ -73,11 +73,11 @@ def _outside(call: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(call)
     def outside(*args: Any, **kwargs: Any) -> Any:
-        token = _current.set(_ROOT)
+        token = current.set(ROOT)
         try:
             return call(*args, **kwargs)
         finally:
-            _current.reset(token)
+            current.reset(token)
 
     return outside
 
@@ -89,7 +89,7 @@ def _patch_executor(installation: Installation, executor: type[Any]) -> None:
     @functools.wraps(executor.submit)
     def submit_(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         if carries:
-            fn = _Job(fn, current_betas())  # every job: one without betas runs with none
+            fn = Job(fn, current_betas())  # every job: one without betas runs with none
         return submit(self, fn, *args, **kwargs)
 
     installation.patch(executor, "submit", submit_)  # `map` submits through `submit`
@@ -107,7 +107,7 @@ def _sending(method: Callable[..., Any], carried: type[Any]) -> Callable[..., An
     @functools.wraps(method)
     def sending(self: Any, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if isinstance(self, carried):
-            func = _Job(func, current_betas())
+            func = Job(func, current_betas())
         return method(self, func, *args, **kwargs)
 
     return sending

@@ -12,33 +12,22 @@ from __future__ import annotations
 import os
 import sys
 from _thread import allocate_lock
+from functools import cache
 
-from ._errors import UnknownBetaWarning
+from .errors import UnknownBetaWarning
+from .tokens import is_token
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # `typing` is not imported at run time: it costs start-up
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Iterable, Iterator
     from importlib.machinery import ModuleSpec
     from pathlib import Path
-    from typing import TypeVar
-
-    T = TypeVar("T")
 
 
-def _once(func: Callable[[], T]) -> Callable[[], T]:
-    """`functools.cache` for a function of no arguments, without importing `functools`."""
-    done: list[T] = []
-
-    def cached() -> T:
-        if not done:
-            done.append(func())
-        return done[0]
-
-    cached.__doc__, cached.__name__, cached.__qualname__ = func.__doc__, func.__name__, func.__qualname__
-    return cached
-
-
-__all__ = ["date_of", "known_betas", "known_dates", "sdk_betas", "suggestion", "warn_unknown"]
+__all__ = [
+    *("bundled", "date_of", "known_betas", "known_dates", "parse_literals", "sdk_betas", "suggestion"),
+    "warn_unknown",
+]
 
 _FILE = os.path.join(os.path.dirname(__file__), "known_betas.json")
 
@@ -79,7 +68,7 @@ def date_of(name: str) -> str | None:
     return date
 
 
-@_once
+@cache
 def bundled() -> tuple[str, dict[str, str | None]]:
     """The bundled file's date and its names with their dates."""
     # through the loader, so that a zipped install reads it too
@@ -130,8 +119,6 @@ def parse_literals(source: str) -> frozenset[str]:
     methods, not `re` (importing and compiling it cost more than the rest of a first
     name's check): the assignment is a line starting with the name, then an `=` on it.
     """
-    from ._names import _is_token
-
     name = "AnthropicBetaParam"
     at = source.find(name)
     while at != -1:
@@ -167,7 +154,7 @@ def parse_literals(source: str) -> frozenset[str]:
             break
         if at == 0 or not _word(expression[at - 1]):
             names.update(
-                literal for literal in _quoted(expression[at + 8 : close]) if literal and _is_token(literal)
+                literal for literal in _quoted(expression[at + 8 : close]) if literal and is_token(literal)
             )
             at = expression.find("Literal[", close + 1)
         else:
@@ -206,7 +193,7 @@ def _find_spec(name: str) -> ModuleSpec | None:
     return None
 
 
-@_once
+@cache
 def sdk_betas() -> frozenset[str]:
     """The `AnthropicBetaParam` literals of the installed anthropic SDK; empty without one.
 
@@ -225,7 +212,7 @@ def sdk_betas() -> frozenset[str]:
     return frozenset()
 
 
-@_once
+@cache
 def known_dates() -> dict[str, str | None]:
     """Every known name with its date: the bundled list, then the SDK's names."""
     dates = dict(bundled()[1])
@@ -244,7 +231,7 @@ def known_betas() -> frozenset[str]:
     return _known()
 
 
-@_once
+@cache
 def _known() -> frozenset[str]:
     return frozenset(known_dates())
 
@@ -375,7 +362,7 @@ class _Index:
         return found
 
 
-@_once
+@cache
 def _index() -> _Index:
     return _Index(known_betas())
 
@@ -419,11 +406,14 @@ _older: set[str] = set()  # ...and those before them, dropped when `_checked` fi
 _lock = allocate_lock()
 
 
+_PACKAGE = __name__.partition(".")[0]  # beta_middleware
+
+
 def _user_stacklevel() -> int:
     """The `stacklevel` that points a warning at the first caller outside this package."""
     frame = sys._getframe(1)
     level = 1
-    while frame.f_back is not None and frame.f_globals.get("__name__", "").split(".")[0] == __package__:
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").split(".")[0] == _PACKAGE:
         frame = frame.f_back
         level += 1
     return level

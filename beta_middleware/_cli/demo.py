@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
-from ._header import HEADER
-from ._scope import BetaScope, betas
+from .._core.header import HEADER
+from .._core.scope import BetaScope, betas
 
 __all__ = ["main"]
 
@@ -101,11 +101,11 @@ def _sdk(*, is_async: bool) -> tuple[Any, Callable[..., Any]]:
     if anthropic.__version__.startswith("0."):
         import httpx as stack
 
-        from . import httpx as integration
+        from .. import httpx as integration
     else:
         import httpx2 as stack  # type: ignore[no-redef]
 
-        from . import httpx2 as integration  # type: ignore[no-redef]
+        from .. import httpx2 as integration  # type: ignore[no-redef]
     sdk: Any
     if is_async:
         http: Any = stack.AsyncClient(transport=integration.AsyncBetaTransport(), timeout=10)
@@ -127,7 +127,7 @@ def _sync_senders(url: str) -> Iterator[list[tuple[str, SyncSend]]]:
         with contextlib.suppress(ImportError):
             import requests
 
-            from .requests import BetaAdapter
+            from ..requests import BetaAdapter
 
             session = stack.enter_context(requests.Session())
             session.mount("http://", BetaAdapter())
@@ -135,14 +135,14 @@ def _sync_senders(url: str) -> Iterator[list[tuple[str, SyncSend]]]:
         with contextlib.suppress(ImportError):
             import httpx
 
-            from .httpx import BetaTransport
+            from ..httpx import BetaTransport
 
             client = stack.enter_context(httpx.Client(transport=BetaTransport(), timeout=10))
             senders.append(("httpx", client.get))
         with contextlib.suppress(ImportError):
             import httpx2
 
-            from .httpx2 import BetaTransport as BetaTransport2
+            from ..httpx2 import BetaTransport as BetaTransport2
 
             client2 = stack.enter_context(httpx2.Client(transport=BetaTransport2(), timeout=10))
             senders.append(("httpx2", client2.get))
@@ -153,7 +153,7 @@ def _sync_senders(url: str) -> Iterator[list[tuple[str, SyncSend]]]:
         with contextlib.suppress(ImportError):
             import anthropic
 
-            from .anthropic import STACK, BetaMiddleware  # the SDK's own stack: httpx2, or httpx on 0.x
+            from ..anthropic import STACK, BetaMiddleware  # the SDK's own stack: httpx2, or httpx on 0.x
 
             sdk = anthropic.Anthropic(api_key="demo", base_url=url, middleware=[BetaMiddleware()])
             stack.enter_context(sdk)
@@ -168,14 +168,14 @@ async def _async_senders(url: str) -> AsyncIterator[list[tuple[str, AsyncSend]]]
         with contextlib.suppress(ImportError):
             import httpx
 
-            from .httpx import AsyncBetaTransport
+            from ..httpx import AsyncBetaTransport
 
             client = await stack.enter_async_context(httpx.AsyncClient(transport=AsyncBetaTransport()))
             senders.append(("httpx async", client.get))
         with contextlib.suppress(ImportError):
             import httpx2
 
-            from .httpx2 import AsyncBetaTransport as AsyncBetaTransport2
+            from ..httpx2 import AsyncBetaTransport as AsyncBetaTransport2
 
             client2 = await stack.enter_async_context(httpx2.AsyncClient(transport=AsyncBetaTransport2()))
             senders.append(("httpx2 async", client2.get))
@@ -186,7 +186,7 @@ async def _async_senders(url: str) -> AsyncIterator[list[tuple[str, AsyncSend]]]
         with contextlib.suppress(ImportError):
             import anthropic
 
-            from .anthropic import STACK, BetaMiddleware  # the SDK's own stack: httpx2, or httpx on 0.x
+            from ..anthropic import STACK, BetaMiddleware  # the SDK's own stack: httpx2, or httpx on 0.x
 
             sdk_async = anthropic.AsyncAnthropic(api_key="demo", base_url=url, middleware=[BetaMiddleware()])
             await stack.enter_async_context(sdk_async)

@@ -2,7 +2,7 @@
 
 Python imports `sitecustomize` at start-up. This one imports almost nothing: it waits for
 the first import of an HTTP stack (anthropic, httpx, httpx2, requests) or of
-beta_middleware itself, and once that module has loaded calls `beta_middleware._run.start()`,
+beta_middleware itself, and once that module has loaded calls `beta_middleware._install.startup.start()`,
 which applies `install()` with the settings of the `BETA_MIDDLEWARE_*` variables (and
 patches what is loaded then and later). A program that never loads a stack pays for the
 hook only. Then the next `sitecustomize` on `sys.path` (the user's or the distribution's),
@@ -35,7 +35,7 @@ _armed = True
 
 
 _LOG = "BETA_MIDDLEWARE_LOG"
-_OFF = ("", "0", "false", "no", "off")  # as beta_middleware._run reads flags
+_OFF = ("", "0", "false", "no", "off")  # as beta_middleware._install.startup reads flags
 
 
 def _log() -> None:
@@ -67,7 +67,7 @@ def _log() -> None:
 
 def _activate() -> None:
     try:
-        from beta_middleware._run import start
+        from beta_middleware._install.startup import start
     except Exception as exc:  # another Python, without the package (or an old release of it)
         sys.stderr.write(
             f"beta_middleware run: {sys.executable} cannot import beta_middleware "

@@ -36,7 +36,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._install import Installation
+    from .installation import Installation
 
 __all__ = ["patch"]
 
@@ -51,7 +51,7 @@ def patch(installation: Installation, stack: ModuleType) -> None:
         return
     from anthropic._base_client import AsyncAPIClient, BaseClient, SyncAPIClient
 
-    from .anthropic import BetaMiddleware
+    from ..anthropic import BetaMiddleware
 
     middleware = _installed(BetaMiddleware)()
     middleware.rules = installation.sdk_rules

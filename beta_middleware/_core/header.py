@@ -7,15 +7,13 @@ as it was. Integrations only adapt their stack's request object to `Rules`.
 
 from __future__ import annotations
 
-from _thread import allocate_lock
+from _thread import allocate_lock  # not `threading`: it costs start-up
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar, Token
 
-from ._names import Merged, NameSet, parse_names
-from ._scope import _current, _joined
-
-TYPE_CHECKING = False  # `typing`, `threading` and `collections.abc` cost start-up
-if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+from .known import warn_unknown
+from .names import Merged, NameSet, parse_names
+from .scope import current, joined
 
 __all__ = [
     "HEADER",
@@ -85,7 +83,7 @@ class HostMatcher:
     label or a `*` other than a leading `*.` - is refused with `ValueError`.
     """
 
-    __slots__ = ("_last", "exact", "spec", "suffixes")
+    __slots__ = ("exact", "last", "spec", "suffixes")
 
     def __init__(self, hosts: str | Iterable[str]) -> None:
         if isinstance(hosts, str):
@@ -98,16 +96,18 @@ class HostMatcher:
         """The exact names, lowercase, in every form: a host that is in it matches without
         a call (stacks give hosts lowercase), anything else goes through the full check."""
         self.suffixes = tuple(h[1:] for h in names if h.startswith("*."))
-        self._last = ("", False)  # the last host asked about: a client mostly calls one
+        self.last = ("", False)
+        """The last host asked about, and its answer: a client mostly calls one host. The
+        installation's per-hop patch reads it inline, without a call."""
 
     def __call__(self, host: str) -> bool:
-        last, matches = self._last
+        last, matches = self.last
         if host != last:
             normal = host.rstrip(".").lower()
             if ":" in normal:  # an IPv6 address, perhaps spelt out in full
                 normal = _ipv6(normal.strip("[]")) or normal
             matches = normal in self.exact or normal.endswith(self.suffixes)
-            self._last = (host, matches)  # one tuple store: safe across threads
+            self.last = (host, matches)  # one tuple store: safe across threads
         return matches
 
     def __repr__(self) -> str:
@@ -272,7 +272,7 @@ class Rules:
     `value()` - and `added()` only when the request has a value of its own: each is a
     context-variable read and, when betas are fixed or some were dropped, a cache check
     (the merge is redone only when the innermost scope or the dropped names change).
-    `drop()` records names the API rejected (see `_drop`).
+    `drop()` records names the API rejected (see `beta_middleware._core.drop`).
     """
 
     __slots__ = (
@@ -313,6 +313,7 @@ class Rules:
         drop_rejected: bool = False,
     ) -> None:
         self.fixed = NameSet(parse_names((betas,)))
+        warn_unknown(self.fixed.names)
         self.hosts = None if hosts is None else HostMatcher(hosts)
         self.drop_rejected = bool(drop_rejected)
         self.owner = None
@@ -322,7 +323,7 @@ class Rules:
         self._prefix = self.fixed.joined + ","
         self.plain = not self.fixed.names
         if self.plain:
-            self.added, self.value = _current.get, _joined
+            self.added, self.value = current.get, joined
         else:
             self.added = self._merged_added
             self.value = self._fixed_value if len(self.fixed.names) <= _FEW else self._merged_value
@@ -351,7 +352,7 @@ class Rules:
 
     def _merged_added(self) -> NameSet:
         """`added()` when betas are fixed or some were dropped: merged once per context."""
-        context = _current.get()
+        context = current.get()
         cached_for, dropped, added = self._cache
         if cached_for is context and dropped is self.dropped:
             return added
@@ -371,7 +372,7 @@ class Rules:
         return merged
 
     def _fixed_value(self) -> str:
-        joined = _current.get().joined
+        joined = current.get().joined
         if not joined:
             return self.fixed.joined
         for name in self.fixed.names:
