@@ -543,7 +543,7 @@ class NoFinder:
 
 class NothingHere:
     @staticmethod
-    def find_spec(name: str, path: object) -> None:
+    def find_spec(name: str, path: object, target: object = None) -> None:
         return None
 
 
