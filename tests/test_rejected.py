@@ -270,6 +270,13 @@ def test_anthropic_api_response_in_a_middleware(server: Server) -> None:
 # Hostile bodies: parsing is linear in the message, and deep nesting is no rejection.
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_the_unsupported_names_end_with_their_line(end: str) -> None:
+    assert parse(f"Unsupported beta header: {A}, {B}{end}then x-2025-01-01, more") == (A, B)
+    # blanks after the colon, line breaks too, come before the names
+    assert parse(f"Unsupported beta header:{end}  {A}{end}") == (A,)
+
+
 def least_seconds(message: str) -> float:
     """The least time of a few parses of `message`: its work, with little of the machine's noise."""
     best = float("inf")
