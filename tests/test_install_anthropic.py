@@ -43,6 +43,9 @@ def test_the_sdk_patch_replaces_no_method_and_uninstall_restores_every_class() -
         assert replaced  # the patch is on the SDK's classes, not on its clients
         # What runs per call is the SDK's own code: no function of the SDK is replaced.
         assert [(cls, name) for cls, name in replaced if inspect.isfunction(before[cls].get(name))] == []
+        # and what was put on the classes reads on the classes too (as inspect, pydoc, mock read them)
+        for cls, name in replaced:
+            getattr(cls, name)
     finally:
         installation.uninstall()
     after = {cls: dict(vars(cls)) for cls in classes}

@@ -8,19 +8,19 @@ Three shapes of the same HTTP 400 are recognised, case-insensitively:
 Objects are recognised by the classes of the stacks already imported, so nothing absent
 is ever imported here. Nor is anything else at import: `import beta_middleware` loads
 this module for `UnsupportedBetaError`, and `re` and `json` are loaded on the first look
-at a message (`_load`).
+at a message.
 """
 
 from __future__ import annotations
 
 import sys
+from functools import cache
 
 from .tokens import is_token
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: it costs start-up
 if TYPE_CHECKING:
     import re
-    from collections.abc import Callable
     from typing import Any, TypeVar
 
     R = TypeVar("R")
@@ -84,24 +84,19 @@ class UnsupportedBetaError(Exception):
 # Backtracking regexes such as `\s+(.*?)\s+for the` took cubic time on a run of spaces.
 _LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")  # keeps every index
 _EDGES = "'\"`.;:()[] \t"
-_SPACE: re.Pattern[str]  # `\s*`: one greedy run with nothing after it, it never backtracks
-_loads: Callable[[str], Any]  # `json.loads`
-_loaded = False
 
 
-def _load() -> None:
-    """Load `re` and `json` for the first look at a message: not at import, where they cost start-up."""
-    global _SPACE, _loads, _loaded
-    import json
+@cache
+def _space() -> re.Pattern[str]:
+    """The pattern of a run of blanks: one greedy run with nothing after it, that never backtracks."""
     import re
 
-    _SPACE, _loads = re.compile(r"\s*"), json.loads
-    _loaded = True
+    return re.compile(r"\s*")
 
 
 def _blanks(text: str, pos: int) -> int:
     """The end of the run of blanks (Unicode white space, line breaks too) at `pos`."""
-    match = _SPACE.match(text, pos)
+    match = _space().match(text, pos)
     assert match is not None  # the pattern matches the empty string
     return match.end()
 
@@ -185,8 +180,6 @@ def parse(message: str) -> tuple[str, ...] | None:
 
     Markers are matched ASCII case-insensitively; time is linear in `len(message)`.
     """
-    if not _loaded:
-        _load()
     low = message.translate(_LOWER)
     names = _unsupported(message, low)
     if names is None:
@@ -202,7 +195,9 @@ def _message(body: object) -> str | None:
         body = bytes(body).decode("utf-8", "replace")
     if isinstance(body, str):
         try:
-            parsed: object = _loads(body)
+            import json  # here, not at import: `import beta_middleware` loads this module
+
+            parsed: object = json.loads(body)
         except RecursionError:
             return None  # nested deeper than the stack allows: no error object is
         except ValueError:
@@ -229,8 +224,6 @@ def from_body(status: int | None, body: object) -> UnsupportedBetaError | None:
     """The rejection in `body` of a response with `status` (None: unknown), if any."""
     if status is not None and not 400 <= status < 500:
         return None  # a success may well quote such a message in its content
-    if not _loaded:
-        _load()
     message = _message(body)
     if message is None:
         return None
