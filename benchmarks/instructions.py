@@ -5,20 +5,24 @@ instructions a request executes is not. Each cell of the timing benchmark (a sta
 scenario, see `benchmarks.stacks`) is counted under Valgrind's cachegrind
 (`--cache-sim=no`: it only counts) with `PYTHONHASHSEED=0`:
 
-- One Valgrind process per stack group and memory layout imports the stacks and warms
-  each one up, then forks a process per cell, which builds the cell's variants (bare, the
-  hand-written injector or do-nothing forwarder, the package), enters the scenario's
-  scopes (and for an installed stack its installation) and warms every variant up. That
-  process forks twice per variant: one child makes `short` requests, the other
-  `short + extra`, and both exit at once. A forked child's count starts from its parent's,
-  so the difference of the two children's totals is exactly what the `extra` requests
-  executed: start-up, imports, building and warm-up cancel, and both children run in the
-  same memory layout.
-- The memory layout still moves a count (a hash of an object's address decides a dict
-  probe or a cache hit): the same cell in another environment read up to 0.4% of a bare
-  request apart. So each cell is counted in `layouts` layouts, made by an environment
-  variable (`BM_PAD`) of differing lengths, and a figure is the median over them; the
-  spread (largest minus smallest) is reported beside it.
+- One Valgrind process per stack group and memory layout imports the stacks and makes
+  one request on each. From it a process is forked per variant of each cell (bare, the
+  hand-written injector or do-nothing forwarder, the package), which enters the
+  scenario's scopes (for an installed stack's package, `install()`), builds its variant
+  and warms it up (`warm` requests). That process forks twice: one child makes `short`
+  requests, the other `short + extra`, and both exit at once. A forked child's count
+  starts from its parent's, so the difference of the two children's totals is exactly
+  what the `extra` requests executed: start-up, imports, building and warm-up cancel,
+  and both children run in the same memory layout. Each variant warms up in a process of
+  its own, from the same state: CPython specialises code by what it has run, so a
+  variant counted after others would be counted on code they shaped.
+- The memory layout still moves a count (CPython's method cache picks a slot from a
+  class's version tag and the name's address): the same cell in another environment read
+  up to 0.4% of a bare request apart. So each cell is counted in `layouts` layouts (see
+  `_pad`: an environment variable, `BM_PAD`, of differing lengths, and as many small
+  objects and class version tags, before the stacks are imported), and a figure is the
+  median over them; the spread (largest minus smallest) is reported beside it. The gate
+  forks its layouts after the imports instead (`Plan.fork_layouts`).
 - The collector is off during the counted requests, as in the timing benchmark: a
   collection's cost would fall on whichever request crosses its threshold, a full
   collection's in proportion to everything the process holds.
@@ -454,9 +458,9 @@ def _pad(layout: int) -> None:
     CPython's method cache picks a slot from a class's version tag (handed out in order)
     and the name's address, so two hot look-ups collide in one layout and not in another.
     The environment variable's length alone moves the stack and little of the heap. So
-    this takes as many version tags (a class each, looked up once), which moves every tag
-    handed out after it, and allocates as many small objects of assorted sizes, which
-    moves every object allocated after it.
+    this allocates as many small objects of assorted sizes, which moves every object
+    allocated after it, and takes a version tag for every tenth (a class, looked up
+    once), which moves every tag handed out after it.
     """
     for i in range(layout * PAD_STEP // 8):
         _padding.append(bytes(i % 200))
