@@ -269,6 +269,13 @@ def test_anthropic_api_response_in_a_middleware(server: Server) -> None:
 # Hostile bodies: parsing is linear in the message, and deep nesting is no rejection.
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_the_unsupported_names_end_with_their_line(end: str) -> None:
+    assert parse(f"Unsupported beta header: {A}, {B}{end}then x-2025-01-01, more") == (A, B)
+    # blanks after the colon, line breaks too, come before the names
+    assert parse(f"Unsupported beta header:{end}  {A}{end}") == (A,)
+
+
 def work(message: str) -> int:
     """The lines of the parser's module run to parse `message`: its work, counted, not timed.
 
