@@ -7,15 +7,14 @@ when its stack is installed: `beta_middleware.requests`, `beta_middleware.httpx`
 
 from __future__ import annotations
 
-from ._core.errors import InvalidBetaError, UnknownBetaWarning
-from ._core.header import HEADER
-from ._core.known import known_betas
-from ._core.rejected import UnsupportedBetaError, raise_for_betas, rejected_betas
-from ._core.scope import BetaScope, betas, current_betas
-
 TYPE_CHECKING = False  # `typing` costs start-up
 if TYPE_CHECKING:
     from ._core.carry import carry
+    from ._core.errors import InvalidBetaError, UnknownBetaWarning
+    from ._core.header import HEADER
+    from ._core.known import known_betas
+    from ._core.rejected import UnsupportedBetaError, raise_for_betas, rejected_betas
+    from ._core.scope import BetaScope, betas, current_betas
     from ._install.installation import Installation, install, uninstall
 
 __all__ = [
@@ -35,13 +34,24 @@ __all__ = [
     "uninstall",
 ]
 
-# Imported on first use: `import beta_middleware` stays as cheap as the core (installing
-# needs the import hook; carrying, the wrappers).
+# Each name is imported on first use: a process imports only the modules it uses - a pool's
+# worker that runs a carried job, the scopes (benchmarks/pools.py); a program that scopes
+# betas, not the header rules until it sends; installing needs the import hook.
 _LAZY = {
+    "BetaScope": "_core.scope",
+    "betas": "_core.scope",
+    "current_betas": "_core.scope",
+    "carry": "_core.carry",
+    "HEADER": "_core.header",
+    "InvalidBetaError": "_core.errors",
+    "UnknownBetaWarning": "_core.errors",
+    "known_betas": "_core.known",
+    "UnsupportedBetaError": "_core.rejected",
+    "raise_for_betas": "_core.rejected",
+    "rejected_betas": "_core.rejected",
     "Installation": "_install.installation",
     "install": "_install.installation",
     "uninstall": "_install.installation",
-    "carry": "_core.carry",
 }
 
 
@@ -52,6 +62,10 @@ def __getattr__(name: str) -> object:
     value = getattr(__import__(f"{__name__}.{module}", fromlist=[name]), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 __version__ = "0.1.0"

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.context import BaseContext
+from pathlib import Path
 
 import pytest
 
@@ -298,3 +299,28 @@ print([method.__code__.co_filename.rsplit("/", 1)[-1] for method in patched])
         "[['_install', 'processes.py'], ['_install', 'processes.py']]",
         "['process.py', 'pool.py']",
     ]
+
+
+def test_a_worker_that_runs_a_job_imports_only_the_scopes() -> None:
+    # What a spawned worker unpickles: `Job`, whose module brings the scopes and the name
+    # checks - not the header rules, the refusals' parser or the installation.
+    with betas("files-api-2025-04-14"):
+        job = pickle.dumps(carry(jobs.seen))
+    code = f"""
+import pickle, sys
+job = pickle.loads({job!r})
+print(*job(), sorted(m for m in sys.modules if m.startswith("beta_middleware.")))
+"""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("COV", "BETA_MIDDLEWARE"))}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        env=environ,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    core = [f"beta_middleware._core{part}" for part in ("", ".carry", ".errors", ".known", ".names")]
+    core += ["beta_middleware._core.scope", "beta_middleware._core.tokens"]
+    assert done.stdout.strip() == f"files-api-2025-04-14 {core}"

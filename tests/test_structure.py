@@ -282,6 +282,9 @@ def test_the_imports_by_name_name_modules_of_their_layers() -> None:
     }
     assert {layer_of(module) for module in patchers.values()} == {2}
     assert all(is_module(module) for module in patchers.values())
-    # the package's lazy attributes
-    lazy = {f"{PACKAGE}.{module}" for module in beta_middleware._LAZY.values()}
-    assert lazy == {f"{PACKAGE}._install.installation", f"{PACKAGE}._core.carry"}
+    # the package's attributes, each imported on first use from the module that defines it
+    assert set(beta_middleware._LAZY) == set(beta_middleware.__all__)
+    assert set(beta_middleware.__all__) < set(dir(beta_middleware))
+    for name, module in beta_middleware._LAZY.items():
+        assert is_module(f"{PACKAGE}.{module}")
+        assert name in exported(MODULES[f"{PACKAGE}.{module}"]), f"{module} does not export {name}"
