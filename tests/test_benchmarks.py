@@ -245,6 +245,12 @@ def test_a_cell_over_its_limit_by_less_than_its_noise_is_reported_not_failed() -
     assert "| s | pass-through | 1.012 ± 0.003 | 1.000 | +0.000 ± 0.000 |" in run.Report(cells=[idle]).table()
 
 
+def test_outside_the_hosts_is_held_to_its_limit_beyond_its_noise() -> None:
+    report = run.Report(outside={"httpx install()": 1.017}, outside_noise={"httpx install()": 0.01})
+    assert report.checks()[0][1:] == (True, "1.017 ± 0.010 (within its noise)")
+    assert not run.Report(outside={"httpx install()": 1.017}).holds()
+
+
 def test_a_medians_noise_comes_from_the_rounds_interquartile_range() -> None:
     assert run.noise([0.01] * 12) == 0.0
     assert run.noise([1.0, 3.0]) == 2.0  # too few rounds for quartiles: their range
