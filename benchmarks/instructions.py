@@ -63,6 +63,7 @@ from beta_middleware import betas, install
 
 from .run import machine
 from .stacks import (
+    FIXED,
     INSTALLED,
     ONE_NAME,
     OUTSIDE,
@@ -110,7 +111,7 @@ INSTALL_HINT = (
     "system's package manager; or set VALGRIND to its path."
 )
 
-SCENARIOS_COUNTED: tuple[Scenario, ...] = (SCENARIOS[0], ONE_NAME, *SCENARIOS[1:], OUTSIDE)
+SCENARIOS_COUNTED: tuple[Scenario, ...] = (SCENARIOS[0], ONE_NAME, *SCENARIOS[1:], FIXED, OUTSIDE)
 """What is counted: the timing benchmark's scenarios, one scope name, and a request to a host
 outside `hosts=` (on the stacks whose integration takes `hosts=`)."""
 
@@ -129,15 +130,18 @@ GATE_CELLS: tuple[tuple[str, str], ...] = (
     *(("requests install()", s) for s in (PASS_THROUGH, ONE_NAME.name, "hosts=")),
     *(("httpx BetaTransport", s) for s in (PASS_THROUGH, ONE_NAME.name, "hosts=")),
     *(("httpx install()", s) for s in (PASS_THROUGH, ONE_NAME.name)),
-    *(("httpx2 BetaTransport", s) for s in (PASS_THROUGH, ONE_NAME.name, "2 active + own", *_HOSTS)),
+    *(
+        ("httpx2 BetaTransport", s)
+        for s in (PASS_THROUGH, ONE_NAME.name, "2 active + own", FIXED.name, *_HOSTS)
+    ),
     *(("httpx2 AsyncBetaTransport", s) for s in (PASS_THROUGH, ONE_NAME.name)),
     *(("httpx2 install()", s) for s in (PASS_THROUGH, ONE_NAME.name, *_HOSTS)),
     *(("anthropic BetaMiddleware", s) for s in (PASS_THROUGH, ONE_NAME.name)),
     *(("anthropic install()", s) for s in (PASS_THROUGH, ONE_NAME.name)),
 )
 """The cells the test command's gate counts: every stack, explicit and installed, with nothing
-active and with one scope name; the caller's own header, `hosts=` and a host outside them on
-some (each such path is one piece of code, shared by the stacks that take it); one async stack
+active and with one scope name; the caller's own header, `betas=`, `hosts=` and a host outside
+them on some (each such path is one piece of code, shared by the stacks that take it); one async stack
 (the async transports share the sync ones' merge and host code). An installed cell is counted
 beside its explicit one, whose bare and hand-written variants it shares. The whole table
 (`python -m benchmarks --instructions`) has every cell."""

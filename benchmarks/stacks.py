@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from beta_middleware import HEADER, BetaScope
 
 __all__ = [
+    "FIXED",
     "INSTALLED",
     "ONE_NAME",
     "OUTSIDE",
@@ -117,6 +118,9 @@ SCENARIOS: tuple[Scenario, ...] = (
 
 ONE_NAME = Scenario("1 scope name", scopes=(("ctx-0-2025-01-01",),))
 """The commonest request with betas: one scope, one name (counted in instructions only)."""
+
+FIXED = Scenario("betas= + 1 scope name", scopes=(("ctx-0-2025-01-01",),), betas=("fixed-2025-01-01",))
+"""The integration's own `betas=` merged with one scope name (counted in instructions only)."""
 
 
 class Runner:

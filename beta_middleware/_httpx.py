@@ -443,7 +443,7 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        value = rules.added().joined if rules.plain else rules.value()
+        value = rules.added().joined
         # Nothing to add and nothing added before: nothing to do, whatever the host (and
         # whether or not another of ours above owns the request: it adds nothing here).
         if value or SENT in request.extensions:
@@ -533,7 +533,7 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
         is handed back to be awaited, so a request costs no coroutine of this wrapper's.
         """
         rules = self.rules
-        value = rules.added().joined if rules.plain else rules.value()
+        value = rules.added().joined
         # Nothing to add and nothing added before: nothing to do, whatever the host (and
         # whether or not another of ours above owns the request: it adds nothing here).
         if value or SENT in request.extensions:

@@ -378,7 +378,7 @@ class BetaMiddleware(Middleware):
         """
         rules = self.rules
         if names is None:
-            value = active = rules.added().joined if rules.plain else rules.value()
+            value = active = rules.added().joined
         else:
             value = active = names.joined
         ref, layers = self._last  # `_layers_of(call_next)`, without its call for the chain met last

@@ -111,7 +111,7 @@ class BetaAdapter(HTTPAdapter):
         under = below.get() if owning else None
         if under is not None:  # another of ours above owns the request: see `Below`
             return send_below(super().send, rules, under, request, stream, timeout, verify, cert, proxies)
-        value = rules.added().joined if rules.plain else rules.value()
+        value = rules.added().joined
         if not value or (rules.hosts is not None and not applies(self, request.url)):
             if value and cached(DEBUG) is not False and enabled(DEBUG):
                 log.outside(rules, _host(request))
@@ -204,7 +204,7 @@ def send_merged(
 ) -> Response:
     """Send `request` through `send` (an adapter's `send`) with `value` merged into its header.
 
-    The caller owns the request (no layer of ours above it): `value` is `rules.value()`,
+    The caller owns the request (no layer of ours above it): `value` is `rules.added().joined`,
     not empty, and the request's host is one of `rules.hosts` - `BetaAdapter.send`
     checks both first. `stacked`: `send` may reach another layer of ours, which is then
     told so (see `Below`). The process-wide installation reuses this. The rest are

@@ -13,7 +13,7 @@ from contextvars import ContextVar, Token
 
 from .known import warn_unknown
 from .names import Merged, NameSet, parse_names
-from .scope import current, joined
+from .scope import current
 
 __all__ = [
     "HEADER",
@@ -243,9 +243,6 @@ INSTALLED: list[object] = []
 """The installation while one is active: then an HTTP layer of ours may be under any SDK client."""
 
 
-_FEW = 4  # fixed betas checked against the context's names by substring, per request
-
-
 def names_given(value: object) -> bool:
     """Whether `value`, given where an integration takes something else, looks like beta names."""
     if isinstance(value, str):
@@ -268,17 +265,14 @@ class Rules:
     """One integration's settings - `betas=`, `hosts=`, `drop_rejected=` - applied per request.
 
     Validation happens here, when the integration is built. Per request an
-    integration reads the header value to add - `added().joined` when `plain`, else
-    `value()` - and `added()` only when the request has a value of its own: each is a
-    context-variable read and, when betas are fixed or some were dropped, a cache check
-    (the merge is redone only when the innermost scope or the dropped names change).
+    integration reads `added()` - the names to add, and `.joined` the header value -
+    which is a context-variable read and, when betas are fixed or some were dropped, a
+    cache check (the merge is redone only when the innermost scope or the dropped names
+    change).
     `drop()` records names the API rejected (see `beta_middleware._core.drop`).
     """
 
-    __slots__ = (
-        *("_cache", "_lock", "_prefix", "added", "drop_rejected", "dropped", "fixed", "hosts", "plain"),
-        *("owner", "value"),
-    )
+    __slots__ = (*("_cache", "_lock", "added", "drop_rejected", "dropped", "fixed", "hosts", "owner"),)
 
     owner: Callable[[], object] | None
     """A weak reference to the integration these rules belong to, for logs to name it."""
@@ -288,22 +282,6 @@ class Rules:
 
     With no fixed betas and nothing dropped that is the context's names as they are,
     read by the bound `ContextVar.get` itself: no Python call on the hot path.
-    """
-
-    plain: bool
-    """No fixed betas and nothing dropped: `added()` is the bound `ContextVar.get`, and
-    `added().joined` the context's header value, read with no Python call. The hot paths
-    read that when `plain`, else `value()`: a Python call costs a request more than its
-    instructions (its frame and code are cold after the stack's own work)."""
-
-    value: Callable[[], str]
-    """`added().joined`: what to send when the request has no value of its own ("": nothing).
-
-    With no fixed betas and nothing dropped that is the context's joined names, read
-    from the same context variable (one variable, so that the two never disagree).
-    With a few fixed betas none of which the context holds, this is the fixed names
-    and the context's joined by one string concatenation: thousands of tasks taking
-    turns then cost no more per request than one, as no per-context merge is read.
     """
 
     def __init__(
@@ -320,13 +298,7 @@ class Rules:
         # Names the API rejected (drop_rejected=True): left off every later request.
         self.dropped: frozenset[str] = frozenset()
         self._lock = allocate_lock()
-        self._prefix = self.fixed.joined + ","
-        self.plain = not self.fixed.names
-        if self.plain:
-            self.added, self.value = current.get, joined
-        else:
-            self.added = self._merged_added
-            self.value = self._fixed_value if len(self.fixed.names) <= _FEW else self._merged_value
+        self.added = self._merged_added if self.fixed.names else current.get
         self._cache: tuple[NameSet | None, frozenset[str], NameSet] = (None, self.dropped, self.fixed)
 
     def __reduce__(self) -> tuple[type[Rules], tuple[tuple[str, ...], tuple[str, ...] | None, bool]]:
@@ -371,17 +343,9 @@ class Rules:
         self._cache = (context, dropped, merged)  # one tuple store: safe across threads
         return merged
 
-    def _fixed_value(self) -> str:
-        joined = current.get().joined
-        if not joined:
-            return self.fixed.joined
-        for name in self.fixed.names:
-            if name in joined:  # perhaps one of the context's names: merge properly
-                return self._merged_added().joined
-        return self._prefix + joined
-
-    def _merged_value(self) -> str:
-        return self._merged_added().joined
+    def value(self) -> str:
+        """`added().joined`: what to send when the request has no value of its own ("": nothing)."""
+        return self.added().joined
 
     def drop(self, names: Iterable[str]) -> tuple[str, ...]:
         """Leave `names` off every later request; return those not dropped before."""
@@ -389,8 +353,7 @@ class Rules:
             new = tuple(name for name in dict.fromkeys(names) if name not in self.dropped)
             if new:
                 self.dropped = self.dropped.union(new)
-                self.added, self.value = self._merged_added, self._merged_value
-                self.plain = False
+                self.added = self._merged_added
         return new
 
     def below_names(self, under: Below) -> NameSet:
@@ -401,7 +364,7 @@ class Rules:
 
     def header(self, own: str | None) -> str | None:
         """The value to send for a request whose own value is `own`; None: leave it be."""
-        value = self.added().joined if self.plain else self.value()
+        value = self.added().joined
         if not value:
             return None
         return sent(own, self.added()) if own else value

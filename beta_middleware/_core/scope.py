@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     P = ParamSpec("P")
     R = TypeVar("R")
 
-__all__ = ["ROOT", "BetaScope", "betas", "current", "current_betas", "joined"]
+__all__ = ["ROOT", "BetaScope", "betas", "current", "current_betas"]
 
 
 def _caller() -> FrameType | None:
@@ -88,11 +88,6 @@ current: ContextVar[_Frame] = ContextVar("beta_middleware_betas", default=ROOT)
 The header rules read it per request; `carry` and the installation's pool patches set
 it to `ROOT` around work that must start with no betas of its own."""
 _get = current.get
-
-
-def joined() -> str:
-    """The active names as one header value ("" for none)."""
-    return _get().joined
 
 
 def current_betas() -> tuple[str, ...]:

@@ -55,7 +55,7 @@ class InstalledAdapter(BaseAdapter):
         # the request, and tells a BetaAdapter it wraps so (see `Below`).
         rules = self.rules
         send = self.adapter.send
-        value = rules.added().joined if rules.plain else rules.value()
+        value = rules.added().joined
         if not value or (rules.hosts is not None and not applies(self, request.url)):
             if value and cached(DEBUG) is not False and enabled(DEBUG):
                 log.outside(rules, urlsplit(request.url or "").hostname or "")
