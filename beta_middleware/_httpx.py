@@ -135,6 +135,8 @@ def prepare_below(rules: Rules, request: _Request, under: Below, hosts: HostMatc
     if rules.drop_rejected and not under.resend:
         # what it would add, present or not: the owner's refusal of one is this layer's too
         under.added.append((rules, names.members))
+    if names.members <= under.sent:
+        return  # the owner has put them all on already
     headers = request.headers
     own: str | None = headers.get(HEADER)
     value = sent(own, names)
@@ -280,7 +282,7 @@ class _Wrapper:
         del resend.headers[HEADER]
         if kept is not None:
             resend.headers[HEADER] = kept
-        again = Below(take, resend=True)
+        again = Below(left_off=take, resend=True)
         response = yield SEND, (resend, again)
         if drop.is_rejection_status(response.status_code):
             drop.learn(layers, (yield from self._rejection(response)), values)
@@ -463,7 +465,7 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
 
     def _send_over(self, request: Req, value: str) -> Resp:
         """Send `request`, which this layer owns, through layers of ours below it."""
-        under = Below()
+        under = Below(self.rules.added().members)
         token = hand_down(under)
         try:
             response = self._transport.handle_request(request)
@@ -557,7 +559,7 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
 
     async def _send_over(self, request: Req, value: str) -> Resp:
         """Send `request`, which this layer owns, through layers of ours below it."""
-        under = Below()
+        under = Below(self.rules.added().members)
         token = hand_down(under)
         try:
             response = await self._transport.handle_async_request(request)

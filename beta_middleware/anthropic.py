@@ -455,7 +455,7 @@ class BetaMiddleware(Middleware):
         value = drop.without(values, take)
         # With nothing left the call's own request goes, as it came (the SDK's own value applies).
         again = request if value is None else _with_header(request, value, _body_betas(request))
-        result = yield SEND, (again, Below(take, resend=True))
+        result = yield SEND, (again, Below(left_off=take, resend=True))
         answer = _http_response(result)
         if answer is not None and drop.is_rejection_status(answer.status_code):
             drop.learn(layers, (yield from _read_rejection(answer, mode)), wire)
@@ -467,6 +467,8 @@ class BetaMiddleware(Middleware):
         if names and self.rules.drop_rejected and not under.resend:
             # what it would add, present or not: the owner's refusal of one is this layer's too
             under.added.append((self.rules, names.members))
+        if names.members <= under.sent:
+            return request  # the owner has put them all on already
         sending, own, _ = self._prepare(request, call_next, names)
         if own is not None and cached(DEBUG) is not False and enabled(DEBUG):
             self._log(request, sending, own, under)
@@ -488,7 +490,7 @@ class BetaMiddleware(Middleware):
         if cached(DEBUG) is not False and enabled(DEBUG):
             self._log(request, sending, own)
         if INSTALLED or layers.stacked:  # an HTTP layer of ours may be below: see `Below`
-            under = Below()
+            under = Below(self.rules.added().members)
             token = hand_down(under)
             try:
                 result = call_next(sending)
@@ -533,7 +535,7 @@ class BetaMiddleware(Middleware):
         if cached(DEBUG) is not False and enabled(DEBUG):
             self._log(request, sending, own)
         if INSTALLED or layers.stacked:  # an HTTP layer of ours may be below: see `Below`
-            under = Below()
+            under = Below(self.rules.added().members)
             token = hand_down(under)
             try:
                 result = await call_next(sending)

@@ -180,6 +180,8 @@ def send_below(
         if rules.drop_rejected and not under.resend:
             # what it would add, present or not: the owner's refusal of one is this layer's too
             under.added.append((rules, names.members))
+        if names.members <= under.sent:  # the owner has put them all on already
+            return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
         own = request.headers.get(HEADER)
         text = _text(own) if own else None
         value = sent(text, names)
@@ -228,7 +230,7 @@ def send_merged(
     if cached(DEBUG) is not False and enabled(DEBUG):
         log.sent(rules, _host(request), own, value)
     body = request.body  # what it is before sending: sending may use it up
-    under = Below() if stacked else None
+    under = Below(rules.added().members) if stacked else None
     token = hand_down(under) if under is not None else None
     try:
         response = send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
@@ -285,7 +287,7 @@ def _dropping(
     else:
         resend.headers[HEADER] = kept
     response.close()
-    token = hand_down(Below(take, resend=True))  # no layer below puts a name back
+    token = hand_down(Below(left_off=take, resend=True))  # no layer below puts a name back
     try:
         response = send(resend, **options)
     finally:

@@ -221,6 +221,31 @@ async def test_layers_on_one_path_follow_one_model(api: MessagesServer, case: Ca
         assert set(later[0]) == case.names()
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_middleware_below_whose_names_the_owner_sent_adds_nothing(
+    api: MessagesServer, mode: str
+) -> None:
+    # The installation's SDK middleware owns the call; the explicit middleware's betas= is
+    # a name of the context, already on the request: each name goes once, every name goes.
+    api.refuse = set()
+    case = Case(True, True, "none", (False, False), CONTEXT[1], mode)
+    installation = install(betas=INSTALLED, hosts=None)
+    cls = anthropic.Anthropic if mode == "sync" else anthropic.AsyncAnthropic
+    client = cls(api_key="k", base_url=api.url, max_retries=0, middleware=[BetaMiddleware(betas=CONTEXT[0])])
+    try:
+        with betas(*CONTEXT):
+            first = len(api.received)
+            assert await ask(client, case)
+    finally:
+        if mode == "sync":
+            client.close()
+        else:
+            await client.close()
+        installation.uninstall()
+    [header] = sent(api, first)
+    assert sorted(header) == sorted({*CONTEXT, INSTALLED})
+
+
 # The HTTP stacks without the SDK: a transport wrapping another, and the installation
 # over an explicit integration (requests, httpx, httpx2; sync and async), every subset
 # of drop_rejected, every name refused in turn.
@@ -234,10 +259,11 @@ class HttpCase:
     shape: str  # "two" (a transport over a transport) or "installed" (over an explicit one)
     drops: tuple[bool, bool]  # outer, inner
     refused: str
+    inner: str = INNER  # the inner layer's betas=: its own name, or one the owner sends anyway
 
     def path(self) -> list[Layer]:
         outer = INSTALLED if self.shape == "installed" else OUTER
-        return [Layer(outer, self.drops[0]), Layer(INNER, self.drops[1])]
+        return [Layer(outer, self.drops[0]), Layer(self.inner, self.drops[1])]
 
     def names(self) -> set[str]:
         return {*CONTEXT, *(layer.name for layer in self.path())}
@@ -252,16 +278,21 @@ def http_cases() -> Iterator[HttpCase]:
         for shape in ("two", "installed"):
             if stack == "requests" and shape == "two":
                 continue  # an adapter sends; it wraps nothing
-            for outer, inner in itertools.product((False, True), repeat=2):
+            # the inner layer's betas= its own, or the context's first name (never refused
+            # here), which the owner has sent already: the inner layer then adds nothing
+            for (outer, inner), own in itertools.product(
+                itertools.product((False, True), repeat=2), (INNER, CONTEXT[0])
+            ):
                 drops = (outer, inner)
-                probe = HttpCase(stack, shape, drops, CONTEXT[1])
+                probe = HttpCase(stack, shape, drops, CONTEXT[1], own)
                 for refused in sorted(probe.names() - {CONTEXT[0]}):
-                    yield HttpCase(stack, shape, drops, refused)
+                    yield HttpCase(stack, shape, drops, refused, own)
 
 
 def http_id(case: HttpCase) -> str:
     drops = "".join("d" if drop else "-" for drop in case.drops)
-    return f"{case.stack}-{case.shape}-{drops}-refuses-{case.refused.partition('-20')[0]}"
+    shared = "-shared" if case.inner != INNER else ""
+    return f"{case.stack}-{case.shape}{shared}-{drops}-refuses-{case.refused.partition('-20')[0]}"
 
 
 async def send_twice(case: HttpCase, url: str) -> list[int]:
@@ -274,14 +305,14 @@ async def send_twice(case: HttpCase, url: str) -> list[int]:
     outer, inner = case.drops
     if case.stack == "requests":
         session = requests.Session()
-        session.mount("http://", BetaAdapter(betas=INNER, drop_rejected=inner))
+        session.mount("http://", BetaAdapter(betas=case.inner, drop_rejected=inner))
         with session:
             return [session.post(url, data=b"body").status_code for _ in range(2)]
     stack = httpx2 if case.stack.startswith("httpx2") else httpx
     integration: Any = ours if stack is httpx2 else __import__("beta_middleware.httpx", fromlist=["x"])
     asynchronous = case.stack.endswith("async")
     transport = integration.AsyncBetaTransport if asynchronous else integration.BetaTransport
-    below = transport(betas=INNER, drop_rejected=inner)
+    below = transport(betas=case.inner, drop_rejected=inner)
     if case.shape == "two":
         below = transport(below, betas=OUTER, drop_rejected=outer)
     if asynchronous:

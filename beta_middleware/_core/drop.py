@@ -10,7 +10,7 @@ the owner of the request - the outermost of our layers that added names (see `Be
    a resend: empty when a resend cannot help (the rejection names nothing those layers
    added, or a sent name that the caller or a layer without `drop_rejected` set);
 3. resend once with `without(header values, take)` - if the body can be replayed - under
-   `Below(take, resend=True)`, so no layer below puts a name back, and `learn` from that
+   `Below(left_off=take, resend=True)`, so no layer below puts a name back, and `learn` from that
    response too, without resending again.
 """
 

@@ -204,13 +204,18 @@ class Below:
     wrapping another. The outermost one that adds names owns the request: it alone
     merges the context's names, records what the caller set, and resends after a
     refusal. While it sends, `below` holds one of these for the layers under it, which
-    add only their own `betas=` (less `left_off`), never resend, and report in `added`
-    the names they put on the request when they have `drop_rejected=True`.
+    add only their own `betas=` (less `left_off`, and nothing when the owner sent them all
+    already), never resend, and report in `added` the names they would put on the request
+    when they have `drop_rejected=True`.
     """
 
-    __slots__ = ("added", "left_off", "resend")
+    __slots__ = ("added", "left_off", "resend", "sent")
 
-    def __init__(self, left_off: frozenset[str] = frozenset(), resend: bool = False) -> None:
+    def __init__(
+        self, sent: frozenset[str] = frozenset(), left_off: frozenset[str] = frozenset(), resend: bool = False
+    ) -> None:
+        self.sent = sent
+        """The names the owner added: a layer below whose own names are all here adds nothing."""
         self.left_off = left_off
         """Names a layer above left off after a refusal: no layer below puts them back."""
         self.resend = resend
