@@ -231,7 +231,9 @@ async def test_a_middleware_below_whose_names_the_owner_sent_adds_nothing(
     case = Case(True, True, "none", (False, False), CONTEXT[1], mode)
     installation = install(betas=INSTALLED, hosts=None)
     cls = anthropic.Anthropic if mode == "sync" else anthropic.AsyncAnthropic
-    client = cls(api_key="k", base_url=api.url, max_retries=0, middleware=[BetaMiddleware(betas=CONTEXT[0])])
+    client: Any = cls(
+        api_key="k", base_url=api.url, max_retries=0, middleware=[BetaMiddleware(betas=CONTEXT[0])]
+    )
     try:
         with betas(*CONTEXT):
             first = len(api.received)
