@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import multiprocessing
+import multiprocessing.pool
 import os
 import pickle
 import subprocess
@@ -16,6 +17,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing.context import BaseContext
 from pathlib import Path
 
@@ -36,6 +38,24 @@ WAIT = 60  # seconds: a bound on every result
 # Python 3.12 warns when a process with threads forks (the test process has some): the
 # workers here only run the small jobs of tests/jobs.py.
 pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+
+
+@contextmanager
+def closing(pool: multiprocessing.pool.Pool) -> Iterator[multiprocessing.pool.Pool]:
+    """`pool`, whose workers exit on their own at the end (`close`, `join`).
+
+    A pool's `__exit__` terminates its workers while they may still be exiting after the
+    last job; under coverage that cuts a worker's data file off mid-write.
+    """
+    try:
+        yield pool
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()
+    finally:
+        pool.join()
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +92,7 @@ def test_multiprocessing_pools_every_method(context: BaseContext) -> None:
     with install(processes=True):
         with betas(GAMMA):
             pool = context.Pool(2)  # its workers start here: none of this scope
-        with pool:
+        with closing(pool):
             assert pool.apply(jobs.seen) == ()
             with betas(ALPHA):
                 expected = (ALPHA,)
@@ -88,7 +108,6 @@ def test_multiprocessing_pools_every_method(context: BaseContext) -> None:
                 assert pool.starmap_async(jobs.tagged, [(5,)]).get(WAIT) == [(5, expected)]
             assert pool.map(jobs.seen, range(4)) == [()] * 4
             assert list(pool.imap_unordered(jobs.seen, range(2))) == [(), ()]
-        pool.join()
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
@@ -125,7 +144,7 @@ def test_without_processes_a_worker_forked_in_a_scope_keeps_none(context: BaseCo
         with install(threads=threads), ProcessPoolExecutor(1, mp_context=context) as pool:
             with betas(ALPHA):
                 assert pool.submit(jobs.seen).result(WAIT) == ()
-                with context.Pool(1) as mp_pool:
+                with closing(context.Pool(1)) as mp_pool:
                     assert mp_pool.apply(jobs.seen) == ()
             assert pool.submit(jobs.seen).result(WAIT) == ()
 
@@ -142,13 +161,12 @@ def test_a_pool_forked_before_install_runs_each_job_with_its_own() -> None:
     context = multiprocessing.get_context("fork")
     with betas(ALPHA):
         pool = context.Pool(1)  # not installed: its worker keeps this scope
-    with pool:
+    with closing(pool):
         assert pool.apply(jobs.seen) == (ALPHA,)
         with install(processes=True):
             assert pool.apply(jobs.seen) == ()
             with betas(BETA):
                 assert pool.apply(jobs.seen) == (BETA,)
-    pool.join()
 
 
 def test_carry_without_install(context: BaseContext) -> None:
@@ -158,7 +176,7 @@ def test_carry_without_install(context: BaseContext) -> None:
         with betas(BETA):
             assert pool.submit(job).result(WAIT) == (ALPHA,)  # the carried names, not these
         assert pool.submit(job).result(WAIT) == (ALPHA,)
-    with context.Pool(1) as mp_pool:
+    with closing(context.Pool(1)) as mp_pool:
         assert mp_pool.map(job, range(2)) == [(ALPHA,)] * 2
 
 
@@ -206,7 +224,7 @@ def test_an_unpicklable_job_fails_when_sent_naming_it() -> None:
             future.result(WAIT)
         assert pool.submit(jobs.seen).result(WAIT) == ()  # the pool works on
         with (
-            context.Pool(1) as mp_pool,
+            closing(context.Pool(1)) as mp_pool,
             pytest.raises((pickle.PicklingError, AttributeError), match="lambda"),
         ):
             mp_pool.apply(lambda: None)
