@@ -67,6 +67,7 @@ from .stacks import (
     INSTALLED,
     ONE_NAME,
     OUTSIDE,
+    OWN_FIXED,
     PASS_THROUGH,
     SCENARIOS,
     STACKS,
@@ -111,7 +112,7 @@ INSTALL_HINT = (
     "system's package manager; or set VALGRIND to its path."
 )
 
-SCENARIOS_COUNTED: tuple[Scenario, ...] = (SCENARIOS[0], ONE_NAME, *SCENARIOS[1:], FIXED, OUTSIDE)
+SCENARIOS_COUNTED: tuple[Scenario, ...] = (SCENARIOS[0], ONE_NAME, *SCENARIOS[1:], FIXED, OWN_FIXED, OUTSIDE)
 """What is counted: the timing benchmark's scenarios, one scope name, and a request to a host
 outside `hosts=` (on the stacks whose integration takes `hosts=`)."""
 
@@ -132,7 +133,7 @@ GATE_CELLS: tuple[tuple[str, str], ...] = (
     *(("httpx install()", s) for s in (PASS_THROUGH, ONE_NAME.name)),
     *(
         ("httpx2 BetaTransport", s)
-        for s in (PASS_THROUGH, ONE_NAME.name, "2 active + own", FIXED.name, *_HOSTS)
+        for s in (PASS_THROUGH, ONE_NAME.name, "2 active + own", FIXED.name, OWN_FIXED.name, *_HOSTS)
     ),
     *(("httpx2 AsyncBetaTransport", s) for s in (PASS_THROUGH, ONE_NAME.name)),
     *(("httpx2 install()", s) for s in (PASS_THROUGH, ONE_NAME.name, *_HOSTS)),

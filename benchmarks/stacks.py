@@ -39,6 +39,7 @@ __all__ = [
     "INSTALLED",
     "ONE_NAME",
     "OUTSIDE",
+    "OWN_FIXED",
     "SCENARIOS",
     "STACKS",
     "VARIANTS",
@@ -121,6 +122,9 @@ ONE_NAME = Scenario("1 scope name", scopes=(("ctx-0-2025-01-01",),))
 
 FIXED = Scenario("betas= + 1 scope name", scopes=(("ctx-0-2025-01-01",),), betas=("fixed-2025-01-01",))
 """The integration's own `betas=` merged with one scope name (counted in instructions only)."""
+
+OWN_FIXED = Scenario("betas= + own", own="own-2025-01-01", betas=("fixed-2025-01-01",))
+"""The integration's own `betas=` merged into the request's own value (counted in instructions only)."""
 
 
 class Runner:

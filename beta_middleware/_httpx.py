@@ -28,6 +28,7 @@ from ._core.header import (
     take_back,
 )
 from ._core.log import DEBUG, cached, enabled
+from ._core.names import NONE, NameSet
 from ._core.rejected import LIMIT, PIECE, from_body
 
 if TYPE_CHECKING:
@@ -71,12 +72,13 @@ class _Request(Protocol):
     extensions: Any
 
 
-def prepare(rules: Rules, request: _Request, value: str, hosts: HostMatcher | None) -> str:
+def prepare(rules: Rules, request: _Request, value: str, added: NameSet, hosts: HostMatcher | None) -> str:
     """Set the merged `anthropic-beta` header on `request` itself (so `response.request` shows it).
 
-    `value` is what `rules` add now, read by the caller, which calls this only when it
-    is not empty or the request was handled by us before. `hosts` is `rules.hosts`, or
-    None where the caller has matched the host already. Returns the value set ("" when
+    `added` is what `rules` add now - `rules.added()`, read once per request by the
+    caller - and `value` its `joined`; the caller calls this only when `value` is not
+    empty or the request was handled by us before. `hosts` is `rules.hosts`, or None
+    where the caller has matched the host already. Returns the value set ("" when
     nothing of ours was). A request's first send - nearly every request - takes the
     first branch: one Python call per request, the host read inline.
     """
@@ -95,24 +97,24 @@ def prepare(rules: Rules, request: _Request, value: str, hosts: HostMatcher | No
             # absent, yet measured in a request it costs less overall
             own: str | None = headers.get(HEADER)
             if own:
-                added = rules.added()
                 value = added.after.get(own) or sent(own, added)
             headers[HEADER] = value
             extensions[SENT] = (value, own)
             if cached(DEBUG) is not False and enabled(DEBUG):
                 log.sent(rules, request.url.host, own, value)
         return value  # else nothing to add now, nothing added before: left as it was
-    return _prepare_again(rules, request, value, mark)
+    return _prepare_again(rules, request, value, added, mark)
 
 
-def _prepare_again(rules: Rules, request: _Request, value: str, mark: tuple[str | None, str | None]) -> str:
+def _prepare_again(
+    rules: Rules, request: _Request, value: str, added: NameSet, mark: tuple[str | None, str | None]
+) -> str:
     """`prepare` for a request with a record: sent again, or a redirect hop."""
     headers = request.headers
     current: str | None = headers.get(HEADER)
     own = mark[1] if current == mark[0] else current  # else the caller changed it since
     if value:
         if own:
-            added = rules.added()
             value = added.after.get(own) or sent(own, added)
         headers[HEADER] = value
     elif own != current:
@@ -445,7 +447,8 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
     def handle_request(self, request: Req) -> Resp:
         """Add the merged `anthropic-beta` header and send through the wrapped transport."""
         rules = self.rules
-        value = rules.added().joined
+        added = rules.added()
+        value = added.joined
         # Nothing to add and nothing added before: nothing to do, whatever the host (and
         # whether or not another of ours above owns the request: it adds nothing here).
         if value or SENT in request.extensions:
@@ -453,9 +456,9 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
             if under is not None:  # another of ours above owns the request: see `Below`
                 prepare_below(rules, request, under, self._hosts)
                 return self._transport.handle_request(request)
-            value = prepare(rules, request, value, self._hosts)
+            value = prepare(rules, request, value, added, self._hosts)
             if value and self._stacked:
-                return self._send_over(request, value)
+                return self._send_over(request, value, added)
         response = self._transport.handle_request(request)
         # inline, not a helper of its own: a call less per request with drop_rejected (measured)
         if rules.drop_rejected and 400 <= response.status_code < 500:  # drop.is_rejection_status
@@ -463,9 +466,9 @@ class BetaTransportBase(_Wrapper, Generic[Req, Resp]):
             record_sent(request)
         return response
 
-    def _send_over(self, request: Req, value: str) -> Resp:
+    def _send_over(self, request: Req, value: str, added: NameSet) -> Resp:
         """Send `request`, which this layer owns, through layers of ours below it."""
-        under = Below(self.rules.added().members)
+        under = Below(added.members)
         token = hand_down(under)
         try:
             response = self._transport.handle_request(request)
@@ -535,7 +538,8 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
         is handed back to be awaited, so a request costs no coroutine of this wrapper's.
         """
         rules = self.rules
-        value = rules.added().joined
+        added = rules.added()
+        value = added.joined
         # Nothing to add and nothing added before: nothing to do, whatever the host (and
         # whether or not another of ours above owns the request: it adds nothing here).
         if value or SENT in request.extensions:
@@ -543,9 +547,9 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
             if under is not None:  # another of ours above owns the request: see `Below`
                 prepare_below(rules, request, under, self._hosts)
                 return self._transport.handle_async_request(request)
-            value = prepare(rules, request, value, self._hosts)
+            value = prepare(rules, request, value, added, self._hosts)
             if value and self._stacked:
-                return self._send_over(request, value)
+                return self._send_over(request, value, added)
         if rules.drop_rejected:
             return self._send_dropping(request, value)
         return self._transport.handle_async_request(request)
@@ -557,9 +561,9 @@ class AsyncBetaTransportBase(_Wrapper, Generic[Req, Resp]):
             record_sent(request)
         return response
 
-    async def _send_over(self, request: Req, value: str) -> Resp:
+    async def _send_over(self, request: Req, value: str, added: NameSet) -> Resp:
         """Send `request`, which this layer owns, through layers of ours below it."""
-        under = Below(self.rules.added().members)
+        under = Below(added.members)
         token = hand_down(under)
         try:
             response = await self._transport.handle_async_request(request)
@@ -642,7 +646,7 @@ def outside(wrapper: Any) -> Any:
         class AsyncOutside(wrapper):  # type: ignore[misc]
             def handle_async_request(self, request: Any) -> Coroutine[Any, Any, Any]:
                 if SENT in request.extensions:
-                    prepare(self.rules, request, "", None)
+                    prepare(self.rules, request, "", NONE, None)
                 if cached(DEBUG) is not False and enabled(DEBUG):
                     log.outside(self.rules, request.url.host)
                 return self._transport.handle_async_request(request)  # type: ignore[no-any-return]
@@ -654,7 +658,7 @@ def outside(wrapper: Any) -> Any:
         class Outside(wrapper):  # type: ignore[misc]
             def handle_request(self, request: Any) -> Any:
                 if SENT in request.extensions:
-                    prepare(self.rules, request, "", None)
+                    prepare(self.rules, request, "", NONE, None)
                 if cached(DEBUG) is not False and enabled(DEBUG):
                     log.outside(self.rules, request.url.host)
                 return self._transport.handle_request(request)

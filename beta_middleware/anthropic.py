@@ -376,11 +376,8 @@ class BetaMiddleware(Middleware):
         The own value (`""` for none) is None when `request` is passed on untouched.
         `names`: what to add instead of the rules' names, under another of ours (`Below`).
         """
-        rules = self.rules
-        if names is None:
-            value = active = rules.added().joined
-        else:
-            value = active = names.joined
+        added = self.rules.added() if names is None else names
+        value = active = added.joined
         ref, layers = self._last  # `_layers_of(call_next)`, without its call for the chain met last
         if not value:
             return request, None, layers  # the pass-through path: nothing active, never touched
@@ -398,7 +395,6 @@ class BetaMiddleware(Middleware):
                 found, respelt = given, respelt or name != HEADER  # the last spelling wins
         own = found if isinstance(found, str) else layers.under(found)
         if own:
-            added = rules.added() if names is None else names
             value = added.after.get(own) or sent(own, added)
         options = request.options
         data = options.json_data

@@ -39,6 +39,7 @@ from ._core.header import (
     take_back,
 )
 from ._core.log import DEBUG, cached, enabled
+from ._core.names import NameSet
 from ._core.rejected import LIMIT, PIECE, UnsupportedBetaError, from_body
 
 __all__ = ["SENT", "BetaAdapter", "applies", "forget", "send_below", "send_merged"]
@@ -111,16 +112,16 @@ class BetaAdapter(HTTPAdapter):
         under = below.get() if owning else None
         if under is not None:  # another of ours above owns the request: see `Below`
             return send_below(super().send, rules, under, request, stream, timeout, verify, cert, proxies)
-        value = rules.added().joined
-        if not value or (rules.hosts is not None and not applies(self, request.url)):
-            if value and cached(DEBUG) is not False and enabled(DEBUG):
+        added = rules.added()
+        if not added.joined or (rules.hosts is not None and not applies(self, request.url)):
+            if added.joined and cached(DEBUG) is not False and enabled(DEBUG):
                 log.outside(rules, _host(request))
             if getattr(request, SENT, None) is not None:
                 forget(request)  # sent before with betas: send what the caller set
             return super().send(
                 request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
             )
-        return send_merged(super().send, rules, value, request, stream, timeout, verify, cert, proxies)
+        return send_merged(super().send, rules, added, request, stream, timeout, verify, cert, proxies)
 
     # The last URL's answer to `hosts` (see `applies`). A class default, so unpickled
     # adapters have it.
@@ -195,7 +196,7 @@ def send_below(
 def send_merged(
     send: Callable[..., Response],
     rules: Rules,
-    value: str,
+    added: NameSet,
     request: PreparedRequest,
     stream: bool,
     timeout: Any,
@@ -204,11 +205,11 @@ def send_merged(
     proxies: Any,
     stacked: bool = False,
 ) -> Response:
-    """Send `request` through `send` (an adapter's `send`) with `value` merged into its header.
+    """Send `request` through `send` (an adapter's `send`) with `added` merged into its header.
 
-    The caller owns the request (no layer of ours above it): `value` is `rules.added().joined`,
-    not empty, and the request's host is one of `rules.hosts` - `BetaAdapter.send`
-    checks both first. `stacked`: `send` may reach another layer of ours, which is then
+    The caller owns the request (no layer of ours above it): `added` is `rules.added()`,
+    read once per request, not empty, and the request's host is one of `rules.hosts` -
+    `BetaAdapter.send` checks both first. `stacked`: `send` may reach another layer of ours, which is then
     told so (see `Below`). The process-wide installation reuses this. The rest are
     `HTTPAdapter.send`'s parameters, passed on by keyword.
     """
@@ -217,8 +218,8 @@ def send_merged(
     mark: Any = getattr(request, SENT, None)
     if mark is not None and current == mark[0]:  # what an earlier send left
         own = mark[1]
+    value = added.joined
     if own:
-        added = rules.added()
         text = _text(own)  # requests allows bytes
         value = added.after.get(text) or sent(text, added)
     if value == own:  # nothing new: what the caller set
@@ -230,7 +231,7 @@ def send_merged(
     if cached(DEBUG) is not False and enabled(DEBUG):
         log.sent(rules, _host(request), own, value)
     body = request.body  # what it is before sending: sending may use it up
-    under = Below(rules.added().members) if stacked else None
+    under = Below(added.members) if stacked else None
     token = hand_down(under) if under is not None else None
     try:
         response = send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from .errors import InvalidBetaError
 from .tokens import CHARS, is_token
 
-__all__ = ["NOTHING_YET", "Merged", "NameSet", "check_name", "parse_names"]
+__all__ = ["NONE", "NOTHING_YET", "Merged", "NameSet", "check_name", "parse_names"]
 
 
 _BLANKS = {" ": "a space", "\t": "a tab", "\r": "a line break", "\n": "a line break"}
@@ -133,6 +133,10 @@ class NameSet:
 
     def __repr__(self) -> str:
         return f"NameSet({self.names!r})"
+
+
+NONE = NameSet(())
+"""No names: what a layer adds where it adds nothing (a hop outside its hosts)."""
 
 
 class Merged(NameSet):

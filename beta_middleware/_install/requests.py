@@ -55,14 +55,14 @@ class InstalledAdapter(BaseAdapter):
         # the request, and tells a BetaAdapter it wraps so (see `Below`).
         rules = self.rules
         send = self.adapter.send
-        value = rules.added().joined
-        if not value or (rules.hosts is not None and not applies(self, request.url)):
-            if value and cached(DEBUG) is not False and enabled(DEBUG):
+        added = rules.added()
+        if not added.joined or (rules.hosts is not None and not applies(self, request.url)):
+            if added.joined and cached(DEBUG) is not False and enabled(DEBUG):
                 log.outside(rules, urlsplit(request.url or "").hostname or "")
             if getattr(request, SENT, None) is not None:
                 forget(request)  # sent before with betas: send what the caller set
             return send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
-        return send_merged(send, rules, value, request, stream, timeout, verify, cert, proxies, self.stacked)
+        return send_merged(send, rules, added, request, stream, timeout, verify, cert, proxies, self.stacked)
 
     def __getattr__(self, name: str) -> Any:
         # what code reads from `session.get_adapter(url)` (`max_retries`, `poolmanager`,
